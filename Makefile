@@ -1,0 +1,52 @@
+# Two commands: `make demo` and `make test`. Each creates its own virtual environment.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# A second environment with the other SDK major (openai 2.x on httpx), for the SDK-facing tests.
+VENV2  ?= .venv-sdk2
+BIN2   := $(VENV2)/bin
+
+.PHONY: demo test lint types pytest test-sdk2 bench diagrams clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+$(BIN2)/python:
+	$(PYTHON) -m venv $(VENV2)
+	$(BIN2)/python -m pip install -q --upgrade pip
+
+$(VENV2)/.installed: pyproject.toml | $(BIN2)/python
+	$(BIN2)/python -m pip install -q -e '.[test]' 'openai>=2,<3'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/runmodel demo
+
+diagrams: $(VENV)/.installed
+	$(BIN)/runmodel diagram
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(VENV)/.installed
+	$(BIN)/mypy
+
+pytest: $(VENV)/.installed
+	$(BIN)/pytest -q
+
+test-sdk2: $(VENV2)/.installed
+	$(BIN2)/pytest -q -m "not slow" tests/conformance
+
+test: lint types pytest test-sdk2
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) $(VENV2) build *.egg-info .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,289 @@
+"""The Assistants API lifecycles (run, run step, message), as graded data.
+
+The single source of truth for statuses and edges. Every fact carries its grade and sources
+exactly as the project's evidence file gives them; where the evidence is thin, the grade says so.
+Source names: ``docs:runs``, ``docs:function-calling``, ``spec`` (openai-openapi), ``sdk`` (the
+openai Python SDK), and issue/PR numbers in the named repositories.
+"""
+
+from __future__ import annotations
+
+from ._core import Actor, Edge, Evidence, Lifecycle, Status
+
+__all__ = ["MESSAGE", "RUN", "STEP"]
+
+SERVER, CLIENT, CLOCK = Actor.SERVER, Actor.CLIENT, Actor.CLOCK
+
+
+_ev = Evidence.of
+
+
+def _edge(source: str, dest: str, trigger: str, actor: Actor, ev: Evidence) -> Edge:
+    return Edge(source, dest, trigger, actor, ev)
+
+
+RUN = Lifecycle(
+    "run",
+    statuses=[
+        Status(
+            "queued",
+            "created, or tool outputs just submitted; waiting to be picked up",
+            _ev("D", "docs:runs", "sdk", "spec"),
+        ),
+        Status(
+            "in_progress",
+            "the model and tools are working; progress shows in run steps",
+            _ev("D", "docs:runs", "sdk", "spec"),
+        ),
+        Status(
+            "requires_action",
+            "function calls chosen; outputs must be submitted before expires_at",
+            _ev("D", "docs:runs", "sdk", "spec"),
+        ),
+        Status(
+            "cancelling",
+            "cancellation requested; attempted but not guaranteed",
+            _ev("D", "docs:runs", "sdk", "spec"),
+        ),
+        Status("cancelled", "cancelled", _ev("D", "docs:runs", "sdk", "spec"), terminal=True),
+        Status(
+            "failed",
+            "ended with last_error (server_error, rate_limit_exceeded, invalid_prompt)",
+            _ev("D", "docs:runs", "sdk", "spec"),
+            terminal=True,
+        ),
+        Status(
+            "completed", "ended successfully", _ev("D", "docs:runs", "sdk", "spec"), terminal=True
+        ),
+        Status(
+            "incomplete",
+            "ended at max_prompt_tokens / max_completion_tokens",
+            _ev("D/O", "docs:runs", "sdk", "openai-python#1407"),
+            terminal=True,
+        ),
+        Status(
+            "expired",
+            "outputs not submitted, or the run outlived expires_at",
+            _ev("D", "docs:runs", "sdk", "spec"),
+            terminal=True,
+        ),
+    ],
+    initial="queued",
+    created_by=_edge(
+        "",
+        "queued",
+        "create",
+        CLIENT,
+        _ev(
+            "D",
+            "docs:runs",
+            "spec",
+            note="create returns queued; streams begin thread.run.created, thread.run.queued",
+        ),
+    ),
+    edges=[
+        # documented and observed: the strict model
+        _edge("queued", "in_progress", "start", SERVER, _ev("D", "docs:runs", "spec")),
+        _edge("in_progress", "completed", "complete", SERVER, _ev("D", "docs:runs", "spec")),
+        _edge(
+            "in_progress",
+            "requires_action",
+            "require_action",
+            SERVER,
+            _ev(
+                "D/O",
+                "docs:runs",
+                "docs:function-calling",
+                "xef#718",
+                "astra-assistants-api#71",
+                note="several rounds in one run: requires_action → queued → … → requires_action",
+            ),
+        ),
+        _edge(
+            "in_progress",
+            "incomplete",
+            "hit_token_limit",
+            SERVER,
+            _ev("D/O", "docs:runs", "openai-python#1407"),
+        ),
+        _edge("in_progress", "failed", "fail", SERVER, _ev("D", "docs:runs", "spec")),
+        _edge(
+            "requires_action",
+            "queued",
+            "submit_tool_outputs",
+            CLIENT,
+            _ev(
+                "D",
+                "docs:runs",
+                "spec",
+                note='"moved to a queued status"; requires_action → in_progress is NOT documented',
+            ),
+        ),
+        _edge(
+            "requires_action",
+            "expired",
+            "expire",
+            CLOCK,
+            _ev("D", "docs:runs", note='Runs in status "expired" do not accept tool outputs.'),
+        ),
+        _edge(
+            "in_progress",
+            "expired",
+            "expire",
+            CLOCK,
+            _ev("D/O", "docs:runs", "semantic-kernel#5449"),
+        ),
+        _edge("in_progress", "cancelling", "cancel", CLIENT, _ev("D", "docs:runs", "spec")),
+        _edge("cancelling", "cancelled", "finish_cancel", SERVER, _ev("D", "docs:runs", "spec")),
+        # inferred and disputed: admitted only at the permissive level
+        _edge(
+            "queued",
+            "cancelling",
+            "cancel",
+            CLIENT,
+            _ev(
+                "I",
+                "spec",
+                note='reference says "cancels a run that is in_progress"; users cancel queued runs',
+            ),
+        ),
+        _edge(
+            "requires_action",
+            "cancelling",
+            "cancel",
+            CLIENT,
+            _ev("X/I", "docs:runs", note="not documented; clients do it"),
+        ),
+        _edge(
+            "cancelling",
+            "completed",
+            "complete",
+            SERVER,
+            _ev(
+                "I/X",
+                "docs:runs",
+                "sdk",
+                note='cancellation "attempted but not guaranteed"; SDK pollers keep polling',
+            ),
+        ),
+        _edge(
+            "cancelling",
+            "failed",
+            "fail",
+            SERVER,
+            _ev("I/X", "docs:runs", "sdk", note='cancellation "attempted but not guaranteed"'),
+        ),
+        _edge(
+            "cancelling",
+            "expired",
+            "expire",
+            CLOCK,
+            _ev("I/X", "docs:runs", "sdk", note='cancellation "attempted but not guaranteed"'),
+        ),
+        _edge(
+            "queued",
+            "failed",
+            "fail",
+            SERVER,
+            _ev("I", "docs:runs", note="every failed sample seen has started_at set"),
+        ),
+        _edge("queued", "expired", "expire", CLOCK, _ev("I", "docs:runs")),
+    ],
+    also_settled=["requires_action"],  # exactly the set the SDK's runs.poll returns on
+)
+
+
+STEP = Lifecycle(
+    "run_step",
+    statuses=[
+        Status(
+            "in_progress",
+            "the step is working; a function step stays here while its run requires action",
+            _ev("D", "sdk", "spec"),
+        ),
+        Status("cancelled", "cancelled with its run", _ev("D", "sdk", "spec"), terminal=True),
+        Status("failed", "failed, with last_error", _ev("D", "sdk", "spec"), terminal=True),
+        Status("completed", "finished", _ev("D", "sdk", "spec"), terminal=True),
+        Status("expired", "its run expired", _ev("D", "sdk", "spec", "docs:runs"), terminal=True),
+    ],
+    initial="in_progress",
+    created_by=_edge(
+        "",
+        "in_progress",
+        "create",
+        SERVER,
+        _ev("D", "spec", note="stream: thread.run.step.created → thread.run.step.in_progress"),
+    ),
+    edges=[
+        _edge(
+            "in_progress",
+            "completed",
+            "complete",
+            SERVER,
+            _ev(
+                "D",
+                "spec",
+                "sdk",
+                note="a function step completes right after the outputs are submitted",
+            ),
+        ),
+        _edge("in_progress", "failed", "fail", SERVER, _ev("D", "spec", "sdk")),
+        _edge(
+            "in_progress",
+            "cancelled",
+            "cancel",
+            SERVER,
+            _ev("D", "spec", "sdk", note='statuses have "the same meaning as run statuses"'),
+        ),
+        _edge(
+            "in_progress",
+            "expired",
+            "expire",
+            CLOCK,
+            _ev("D", "docs:runs", "sdk", note="a step is expired if its run expired"),
+        ),
+    ],
+)
+
+
+MESSAGE = Lifecycle(
+    "message",
+    statuses=[
+        Status("in_progress", "being written by the assistant", _ev("D", "sdk", "spec")),
+        Status(
+            "incomplete",
+            "ended early; incomplete_details.reason says why",
+            _ev("D", "sdk", "spec"),
+            terminal=True,
+        ),
+        Status("completed", "finished", _ev("D", "sdk", "spec"), terminal=True),
+    ],
+    initial="in_progress",
+    created_by=_edge(
+        "",
+        "in_progress",
+        "create",
+        SERVER,
+        _ev(
+            "D",
+            "spec",
+            note="stream: thread.message.created → thread.message.in_progress; "
+            "user-created messages often come back with status null (observed)",
+        ),
+    ),
+    edges=[
+        _edge("in_progress", "completed", "complete", SERVER, _ev("D", "spec", "sdk")),
+        _edge(
+            "in_progress",
+            "incomplete",
+            "stop_incomplete",
+            SERVER,
+            _ev(
+                "D",
+                "spec",
+                "sdk",
+                note="reason ∈ content_filter, max_tokens, run_cancelled, run_expired, run_failed",
+            ),
+        ),
+    ],
+)
