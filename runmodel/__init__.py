@@ -19,7 +19,7 @@ from ._core import (
     Tracker,
 )
 from ._lifecycles import MESSAGE, RUN, STEP
-from ._rules import LINKS, RULES, FieldRule, Link
+from ._rules import LINKS, RULES, VALUES, FieldRule, FieldValues, Link
 
 __version__ = "0.1.0"
 
@@ -33,10 +33,12 @@ __all__ = [
     "RULES",
     "RUN",
     "STEP",
+    "VALUES",
     "Actor",
     "Edge",
     "Evidence",
     "FieldRule",
+    "FieldValues",
     "Grade",
     "IllegalTransition",
     "Lifecycle",

@@ -16,7 +16,7 @@ from typing import Any
 from ._core import Evidence
 from ._lifecycles import MESSAGE, RUN, STEP
 
-__all__ = ["LINKS", "RULES", "FieldRule", "Link"]
+__all__ = ["LINKS", "RULES", "VALUES", "FieldRule", "FieldValues", "Link"]
 
 _Obj = Mapping[str, Any]
 
@@ -487,3 +487,41 @@ LINKS: tuple[Link, ...] = (
         MESSAGE.terminal,
     ),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class FieldValues:
+    """The values an enumerated field may take (failure codes, incomplete reasons), graded."""
+
+    code: str  # "<lifecycle>.<field path>", e.g. "run.last_error.code"
+    values: tuple[str, ...]
+    evidence: Evidence
+
+
+VALUES: dict[str, FieldValues] = {
+    v.code: v
+    for v in (
+        FieldValues(
+            "run.last_error.code",
+            ("server_error", "rate_limit_exceeded", "invalid_prompt"),
+            _ev("D", "spec", "sdk"),
+        ),
+        FieldValues(
+            "run.incomplete_details.reason",
+            ("max_completion_tokens", "max_prompt_tokens"),
+            _ev("D", "spec", "sdk", "openai-python#1407"),
+        ),
+        FieldValues("run.required_action.type", ("submit_tool_outputs",), _ev("D", "spec", "sdk")),
+        FieldValues(
+            "run_step.last_error.code",
+            ("server_error", "rate_limit_exceeded"),
+            _ev("D", "spec", "sdk"),
+        ),
+        FieldValues("run_step.type", ("message_creation", "tool_calls"), _ev("D", "spec", "sdk")),
+        FieldValues(
+            "message.incomplete_details.reason",
+            ("content_filter", "max_tokens", "run_cancelled", "run_expired", "run_failed"),
+            _ev("D", "spec", "sdk"),
+        ),
+    )
+}

@@ -12,7 +12,7 @@ import pytest
 from openai.types.beta.threads import Message, Run, RunStatus
 from openai.types.beta.threads.runs import RunStep
 
-from runmodel import MESSAGE, RUN, STEP
+from runmodel import MESSAGE, RUN, STEP, VALUES
 
 
 def _literal(tp: Any) -> set[str]:
@@ -78,3 +78,29 @@ def test_settled_is_exactly_where_the_sdk_poll_helper_returns(status: str) -> No
     assert returned_first == (status in RUN.settled), json.dumps(
         {"status": status, "polls": calls, "returned": run.status}
     )
+
+
+def _nested_literal(model: Any, *path: str) -> set[str]:
+    """The Literal values of a (possibly Optional) field reached through nested models."""
+    tp: Any = model
+    for name in path:
+        tp = tp.model_fields[name].annotation
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if typing.get_origin(tp) is typing.Union and args:
+            tp = args[0]
+    return _literal(tp)
+
+
+@pytest.mark.parametrize(
+    ("code", "model", "path"),
+    [
+        ("run.last_error.code", Run, ("last_error", "code")),
+        ("run.incomplete_details.reason", Run, ("incomplete_details", "reason")),
+        ("run.required_action.type", Run, ("required_action", "type")),
+        ("run_step.last_error.code", RunStep, ("last_error", "code")),
+        ("run_step.type", RunStep, ("type",)),
+        ("message.incomplete_details.reason", Message, ("incomplete_details", "reason")),
+    ],
+)
+def test_enumerated_values_equal_the_sdk(code: str, model: Any, path: tuple[str, ...]) -> None:
+    assert set(VALUES[code].values) == _nested_literal(model, *path)
