@@ -38,4 +38,6 @@ def test_public_names_equal_all(name: str) -> None:
         and getattr(value, "__module__", name) == name
         and (callable(value) or isinstance(value, type))
     }
-    assert defined <= set(exported), f"public but not in {name}.__all__: {sorted(defined - set(exported))}"
+    assert defined <= set(exported), (
+        f"public but not in {name}.__all__: {sorted(defined - set(exported))}"
+    )
