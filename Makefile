@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 VENV2  ?= .venv-sdk2
 BIN2   := $(VENV2)/bin
 
-.PHONY: demo test lint types pytest test-sdk2 bench diagrams clean
+.PHONY: demo test lint types pytest test-sdk2 test-slow bench diagrams clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,10 +38,13 @@ types: $(VENV)/.installed
 	$(BIN)/mypy
 
 pytest: $(VENV)/.installed
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not slow"
+
+test-slow: $(VENV)/.installed
+	$(BIN)/pytest -q -m slow
 
 test-sdk2: $(VENV2)/.installed
-	$(BIN2)/pytest -q -m "not slow" tests/conformance
+	$(BIN2)/pytest -q -m "not slow"
 
 test: lint types pytest test-sdk2
 
