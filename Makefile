@@ -25,7 +25,8 @@ $(VENV2)/.installed: pyproject.toml | $(BIN2)/python
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/runmodel demo
+	$(BIN)/runmodel diagram
+	$(BIN)/runmodel model
 
 diagrams: $(VENV)/.installed
 	$(BIN)/runmodel diagram

@@ -1,0 +1,90 @@
+"""``runmodel diagram``: regenerate the lifecycle diagrams (DOT, Mermaid, SVG) into a folder.
+
+With no options it rewrites the committed ``diagrams/`` folder: every lifecycle, permissive
+view, every format. Without Graphviz's `dot` the DOT and Mermaid files are still written and
+the missing SVG is reported on stderr; that is an error (exit 2) only when SVG was asked for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["configure", "run"]
+
+_NAMES = {"dot": "DOT", "mmd": "Mermaid", "svg": "SVG"}
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Declare the ``diagram`` subcommand's arguments."""
+    from .. import LIFECYCLES, Strictness
+    from ._files import FORMATS
+
+    parser.add_argument(
+        "--lifecycle",
+        choices=[*LIFECYCLES, "all"],
+        default="all",
+        help="which lifecycle to draw (default: all)",
+    )
+    parser.add_argument(
+        "--strictness",
+        choices=[s.value for s in Strictness],
+        default=Strictness.PERMISSIVE.value,
+        help="permissive draws every edge, styled by grade (default); strict only D and O edges",
+    )
+    parser.add_argument(
+        "--format",
+        type=_formats,
+        default=None,
+        metavar="LIST",
+        help=f"comma-separated formats among {','.join(FORMATS)} (default: all of them)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path("diagrams"),
+        metavar="DIR",
+        help="folder to write into (default: diagrams)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the diagrams; print each path written; 2 if an asked-for format could not be made."""
+    from .. import LIFECYCLES, Strictness
+    from ._dot import GraphvizNotFound
+    from ._files import FORMATS, svg_available, write_diagrams
+
+    chosen = list(LIFECYCLES.values()) if args.lifecycle == "all" else [LIFECYCLES[args.lifecycle]]
+    asked: tuple[str, ...] | None = args.format
+    formats = asked if asked is not None else FORMATS
+    no_svg = "svg" in formats and not svg_available()
+    if no_svg:
+        formats = tuple(f for f in formats if f != "svg")
+    try:
+        for lifecycle in chosen if formats else ():
+            for path in write_diagrams(
+                lifecycle, args.output, formats, strictness=Strictness(args.strictness)
+            ):
+                print(f"wrote {path}")
+    except OSError as exc:
+        print(f"runmodel diagram: cannot write to {args.output}: {exc}", file=sys.stderr)
+        return 2
+    if no_svg:
+        others = " and ".join(_NAMES[f] for f in formats)
+        done = f" The {others} files were written." if others else ""
+        print(f"runmodel diagram: no SVG written. {GraphvizNotFound()}{done}", file=sys.stderr)
+        return 2 if asked is not None else 0
+    return 0
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    from ._files import FORMATS
+
+    names = tuple(dict.fromkeys(p.strip().lower() for p in text.split(",") if p.strip()))
+    unknown = [n for n in names if n not in FORMATS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown format {', '.join(unknown) or '(none)'}; choose from {','.join(FORMATS)}"
+        )
+    return names

@@ -1,0 +1,17 @@
+"""The README's inline lifecycle is the model's, not a hand-kept copy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runmodel import RUN
+from runmodel.diagram import readme_snippet
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_readme_shows_the_current_run_lifecycle() -> None:
+    assert readme_snippet(RUN) in README.read_text(encoding="utf-8"), (
+        "README.md's lifecycle diagram is stale: paste readme_snippet(RUN) between the "
+        "lifecycle markers"
+    )
