@@ -9,7 +9,7 @@ user's mistake.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "Exchange",
@@ -22,9 +22,11 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
-    """Where an item came from: a file, a 1-based line where known, and a finer pointer."""
+class Location(NamedTuple):
+    """Where an item came from: a file, a 1-based line where known, and a finer pointer.
+
+    A named tuple, not a dataclass: one is made per line read, and tuples are the cheapest.
+    """
 
     file: str
     line: int | None = None

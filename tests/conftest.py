@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from conformance._sdk import PYTEST_FILTER
 
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.register_profile(
@@ -16,3 +19,8 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Accept the SDK's Assistants deprecation, by message, from its one named place."""
+    config.addinivalue_line("filterwarnings", PYTEST_FILTER)

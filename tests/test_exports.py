@@ -33,7 +33,7 @@ def test_public_names_equal_all(name: str) -> None:
     defined = {
         attr
         for attr, value in vars(module).items()
-        if not attr.startswith("_")
+        if not attr.startswith(("_", "pytest_"))  # pytest hooks are not API
         and not isinstance(value, types.ModuleType)
         and getattr(value, "__module__", name) == name
         and (callable(value) or isinstance(value, type))
