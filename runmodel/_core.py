@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -295,6 +295,36 @@ class Lifecycle:
         if nonempty and source == dest:
             return self._cycles[strictness].get(source)
         return self._paths[strictness].get((source, dest))
+
+    def search(
+        self,
+        source: str,
+        dest: str,
+        strictness: Strictness = Strictness.STRICT,
+        *,
+        allow: Callable[[Edge], bool],
+        nonempty: bool = False,
+    ) -> _Path | None:
+        """The shortest path from `source` to `dest` over the edges that `allow` accepts, or None.
+
+        Computed on demand, for restricted questions the tables cannot answer, such as "can the
+        server get there without the client's help?". `nonempty` as in `path`.
+        """
+        if source == dest and not nonempty:
+            return ()
+        queue: deque[tuple[str, _Path]] = deque([(source, ())])
+        seen = {source}
+        while queue:
+            here, path = queue.popleft()
+            for e in self._out[strictness].get(here, ()):
+                if not allow(e):
+                    continue
+                if e.dest == dest:
+                    return (*path, e)
+                if e.dest not in seen:
+                    seen.add(e.dest)
+                    queue.append((e.dest, (*path, e)))
+        return None
 
     def reachable(self, source: str, dest: str, strictness: Strictness = Strictness.STRICT) -> bool:
         """Whether `dest` can follow `source` (or equal it)."""

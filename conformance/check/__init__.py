@@ -1,0 +1,72 @@
+"""Check recorded runs against the model: an engine that reads items and emits typed events.
+
+`check(items)` (or a `Checker` fed item by item) consumes reader items
+(`conformance.observations`) in observation order and emits `Event`s: `CheckStarted`;
+`RunChecked` when a run's state is closed (a run seen again later is reported again; reporters
+merge by run id); `ViolationFound` for findings that belong to no run; `CheckFinished` with the
+`Summary` and `Coverage`. `conformance.reports` renders them; ``runmodel check`` is the CLI.
+Modules: `engine` (statuses, field rules, links, expiry), `actions` (the client's requests and
+the server's replies), `streams` (the streaming protocol), `results` (what is reported).
+
+Violation codes (``<lc>`` is ``run``, ``run_step`` or ``message``). Severity *rule*, *edge* or
+*link* means: error when that fact's evidence is trusted (documented or observed), else warning.
+
+- ``<lc>.illegal_transition`` (error): no path explains a status change at the strictness; when
+  the permissive level would, ``needs`` names the untrusted edges it takes.
+- ``<lc>.terminal_left`` (error): a terminal status was left.
+- ``<lc>.moved_without_client`` (error): in recorded HTTP traffic, every explaining path needs a
+  client request (e.g. submit_tool_outputs) that did not happen between the two observations.
+- ``<lc>.field.<rule>`` (rule): a field rule of `runmodel.RULES` failed.
+- ``run.expiry_not_honoured`` (edge): active well after ``expires_at`` (recorder's wall clock).
+- ``status.unknown`` (warning): a status the model does not know; checking goes on.
+- ``link.<link>`` (link): a step or message disagrees with its run (`runmodel.LINKS`); a
+  warning when only the end of input shows it (the child was not seen again).
+- ``client.submit_outside_requires_action``, ``client.submit_wrong_call_ids``,
+  ``client.submit_partial``, ``client.cancel_illegal``, ``client.run_while_active``,
+  ``client.message_while_active`` (error): the client did what the model forbids, judged by
+  the status it had last observed.
+- ``server.accepted_illegal`` (error): a 2xx reply to an action that no status reachable from
+  the last observed one accepts.
+- ``server.error_mismatch``: the reply to an illegal action is not the documented one (error:
+  wrong HTTP status or error type, or a documented refusal of a legal action; warning: only
+  the text differs, since clients should not parse it).
+- ``stream.order``, ``stream.delta_before_created``, ``stream.after_done``,
+  ``stream.event_mismatch`` (error); ``stream.unknown_event``, ``stream.unfinished`` (warning).
+- ``input.*`` (error): a reader's problems, passed through; ``input.unusable``: a file with
+  nothing usable (exit code 2); ``input.unidentified_object``: an object without an id.
+"""
+
+from __future__ import annotations
+
+from .engine import EXPIRY_GRACE, Checker, check, edge_coverage
+from .results import (
+    CheckFinished,
+    CheckStarted,
+    Coverage,
+    Event,
+    RunChecked,
+    RunResult,
+    Severity,
+    Summary,
+    Violation,
+    ViolationFound,
+)
+from .streams import STREAM_EVIDENCE
+
+__all__ = [
+    "EXPIRY_GRACE",
+    "STREAM_EVIDENCE",
+    "CheckFinished",
+    "CheckStarted",
+    "Checker",
+    "Coverage",
+    "Event",
+    "RunChecked",
+    "RunResult",
+    "Severity",
+    "Summary",
+    "Violation",
+    "ViolationFound",
+    "check",
+    "edge_coverage",
+]

@@ -1,0 +1,323 @@
+"""The client's actions in recorded HTTP traffic, and the server's replies to them.
+
+Judged by what the client knew, the run's last observed status: tool outputs only where the
+model lets the client submit them, exactly the required call ids in one request; cancel only
+where the model has a client ``cancel`` edge; no new run or message on a thread whose run is
+active. The reply to an illegal action must be the documented one (`conformance.errors`); a
+refusal naming another status is accepted when the run could have got there meanwhile (that
+status is then recorded as observed). Refusals of other kinds (validation, unknown ids: 404)
+are not lifecycle matters and are not judged.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from runmodel import RUN, Actor, Edge, Strictness
+
+from ..errors import (
+    ERROR_EVIDENCE,
+    ERROR_HTTP_STATUS,
+    ERROR_TYPE,
+    format_call_ids,
+    format_error,
+    parse_error,
+)
+from ..observations import Exchange
+from .results import Severity, Violation
+from .streams import CREATE_RUN, CREATE_THREAD_AND_RUN
+
+if TYPE_CHECKING:
+    from .engine import Checker, _Run, _Where
+
+__all__ = ["judge_exchange"]
+
+_SUBMIT, _CANCEL = "submit_tool_outputs", "cancel"  # the model's client triggers of two endpoints
+_CREATE_MSG = "create_message"
+_ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        _SUBMIT,
+        re.compile(r"/threads/(?P<thread>[^/]+)/runs/(?P<run>[^/]+)/submit_tool_outputs/?\Z"),
+    ),
+    (_CANCEL, re.compile(r"/threads/(?P<thread>[^/]+)/runs/(?P<run>[^/]+)/cancel/?\Z")),
+    (CREATE_THREAD_AND_RUN, re.compile(r"/threads/runs/?\Z")),
+    (CREATE_RUN, re.compile(r"/threads/(?P<thread>[^/]+)/runs/?\Z")),
+    (_CREATE_MSG, re.compile(r"/threads/(?P<thread>[^/]+)/messages/?\Z")),
+)
+_LOCK_KIND = {CREATE_RUN: "run_while_active", _CREATE_MSG: "message_while_active"}
+_REFUSAL = {_SUBMIT: "submit_not_accepted", _CANCEL: "cancel_not_allowed"}
+_ERR, _WARN = Severity.ERROR, Severity.WARNING
+
+_NEEDS_PERMISSIVE = (
+    "Run with --strictness permissive to admit inferred and disputed edges, or find evidence "
+    "that grades them documented or observed."
+)
+_HINTS = {
+    "client.submit_outside_requires_action": "Submit tool outputs only after observing "
+    "requires_action, once per round.",
+    "client.submit_wrong_call_ids": "Submit one output for each id in "
+    "required_action.submit_tool_outputs.tool_calls, and no other.",
+    "client.submit_partial": "Submit every output of a round in one request.",
+    "client.cancel_illegal": "Cancel only a run that the model lets the client cancel.",
+    "client.run_while_active": "Wait until the thread's run is terminal (or cancel it and wait "
+    "for cancelled) before starting another.",
+    "client.message_while_active": "Wait until the thread's run is terminal before adding "
+    "messages.",
+    "server.accepted_illegal": "The API refuses this action with HTTP 400 and a documented text.",
+    "server.error_mismatch": "Reply with HTTP 400, error.type invalid_request_error and the "
+    "documented text (conformance.errors).",
+}
+
+
+def _v(code: str, severity: Severity, message: str, where: _Where, **details: Any) -> Violation:
+    details.setdefault("hint", _HINTS.get(code, ""))
+    return Violation.of(code, severity, message, where, **details)
+
+
+def _allows(status: str, trigger: str, lv: Strictness) -> Edge | None:
+    """The client edge `trigger` takes from `status` at `lv`, or None."""
+    return next((e for e in RUN.triggers(status, Actor.CLIENT, lv) if e.trigger == trigger), None)
+
+
+# whether some status reachable from s (at any level) accepts the client trigger t
+_EVER = {
+    (s, t): any(
+        RUN.reachable(s, x, Strictness.PERMISSIVE) and _allows(x, t, Strictness.PERMISSIVE)
+        for x in RUN.statuses
+    )
+    for s in RUN.statuses
+    for t in (_SUBMIT, _CANCEL)
+}
+
+
+def judge_exchange(c: Checker, ex: Exchange) -> None:
+    """Judge one HTTP exchange: the client's action, then the server's reply; observe the body."""
+    action, groups = None, {}
+    if ex.method.upper() == "POST":
+        for name, pattern in _ROUTES:
+            m = pattern.search(ex.path)
+            if m is not None:
+                action, groups = name, m.groupdict()
+                break
+    status = ex.status
+    ok = status is not None and 200 <= status < 300
+    run: _Run | None = None
+    prior: str | None = None  # the run's status as the client last saw it
+    refusal: tuple[str, dict[str, str]] | None = None  # the documented reply, if illegal
+    illegal = False
+    if action in (_SUBMIT, _CANCEL):
+        run = c._run(groups["run"])
+        prior = run.status
+        if prior is not None:
+            illegal, refusal = _judge_action(c, action, run, prior, ex)
+    elif action in _LOCK_KIND:
+        tid, kind = groups["thread"], _LOCK_KIND[action]
+        active = c._active.get(tid)
+        if active is not None:
+            run, illegal = c._run(active), True
+            refusal = (kind, {"thread_id": tid, "run_id": active})
+            what = "a new run" if action == CREATE_RUN else "a new message"
+            c._add(
+                run,
+                _v(
+                    f"client.{kind}",
+                    _ERR,
+                    f"{what} on {tid} while its run {active} is {run.status}",
+                    (active, active, ex.loc, ex.seq),
+                    observed=f"POST {ex.path} while run {active} is {run.status}",
+                    allowed="nothing new on a thread while its run is active "
+                    f"({', '.join(sorted(RUN.active))})",
+                    ev=ERROR_EVIDENCE[kind],
+                ),
+            )
+    if status is None or ok:
+        if run is not None and action in (_SUBMIT, _CANCEL):
+            run.triggers.add(action)  # assume a request without a reply took effect
+            if ok and illegal and prior is not None and not _EVER[prior, action]:
+                c._add(
+                    run,
+                    _v(
+                        "server.accepted_illegal",
+                        _ERR,
+                        f"HTTP {status} to {action} on run {run.oid}, last seen {prior}",
+                        (run.oid, run.oid, ex.loc, ex.seq),
+                        observed=f"HTTP {status}",
+                        allowed=f"HTTP 400: no status reachable from {prior!r} accepts {action}",
+                        ev=ERROR_EVIDENCE[_REFUSAL[action]],
+                    ),
+                )
+        if ok and ex.streamed:
+            c._streams.opened(ex.seq, action or "")
+        elif ok:
+            c._body(ex.response_body, ex.loc, ex.seq, ex.wall, True)
+    elif status >= 400 and action is not None:
+        _judge_refusal(c, action, run, prior, illegal, refusal, ex)
+
+
+def _judge_action(
+    c: Checker, action: str, run: _Run, prior: str, ex: Exchange
+) -> tuple[bool, tuple[str, dict[str, str]] | None]:
+    """Judge a submit or cancel by what the client knew: (illegal, the documented refusal)."""
+    lv = c.strictness
+    where: _Where = (run.oid, run.oid, ex.loc, ex.seq)
+    edge = _allows(prior, action, lv)
+    if edge is None:
+        code = (
+            "client.submit_outside_requires_action"
+            if action == _SUBMIT
+            else "client.cancel_illegal"
+        )
+        perm = _allows(prior, action, Strictness.PERMISSIVE)
+        needs = (str(perm),) if perm is not None else ()
+        allowed_in = [s for s in RUN.statuses if _allows(s, action, lv)]
+        c._add(
+            run,
+            _v(
+                code,
+                _ERR,
+                f"{action} on run {run.oid} in status {prior!r}",
+                where,
+                observed=f"POST {action} while {prior}",
+                allowed=f"{action} only in {', '.join(allowed_in) or 'no status'} at {lv.value}",
+                ev=perm.evidence if perm else ERROR_EVIDENCE[_REFUSAL[action]],
+                path=needs,
+                needs=needs,
+                hint=_NEEDS_PERMISSIVE if needs else _HINTS[code],
+            ),
+        )
+        if needs:
+            c._need(run, needs)
+            return True, None  # the API accepts it (the permissive model agrees)
+        return True, (_REFUSAL[action], {"status": prior})
+    if action != _SUBMIT or not run.calls:
+        return False, None
+    body = ex.request_body if type(ex.request_body) is dict else {}
+    outputs = body.get("tool_outputs")
+    got: list[str] = []
+    for o in outputs if type(outputs) is list else ():
+        if type(o) is dict:
+            cid = o.get("tool_call_id")
+            got.append(cid if type(cid) is str else repr(cid))
+    want = run.calls
+    if sorted(got) == sorted(want):
+        return False, None
+    partial = bool(got) and set(got) < set(want) and len(set(got)) == len(got)
+    code = "client.submit_partial" if partial else "client.submit_wrong_call_ids"
+    c._add(
+        run,
+        _v(
+            code,
+            _ERR,
+            f"tool outputs for {format_call_ids(got)}; run {run.oid} "
+            f"requires {format_call_ids(want)}",
+            where,
+            observed=f"tool_call_ids {format_call_ids(got)}",
+            allowed=f"exactly {format_call_ids(want)}, in one request",
+            ev=ERROR_EVIDENCE["tool_outputs_mismatch"],
+        ),
+    )
+    fields = {"expected": format_call_ids(want), "got": format_call_ids(got)}
+    return True, ("tool_outputs_mismatch", fields)
+
+
+def _judge_refusal(
+    c: Checker,
+    action: str,
+    run: _Run | None,
+    prior: str | None,
+    illegal: bool,
+    refusal: tuple[str, dict[str, str]] | None,
+    ex: Exchange,
+) -> None:
+    body: Any = ex.response_body if type(ex.response_body) is dict else {}
+    err: Any = body.get("error") if type(body.get("error")) is dict else {}
+    text: str = err.get("message") if type(err.get("message")) is str else ""
+    etype: Any = err.get("type")
+    rid = run.oid if run is not None else None
+    where: _Where = (rid, rid, ex.loc, ex.seq)
+    observed = f"HTTP {ex.status} {etype}: {text}"
+    if refusal is not None:
+        kind, fields = refusal
+        want = format_error(kind, **fields)
+        allowed = f"HTTP {ERROR_HTTP_STATUS} {ERROR_TYPE}: {want}"
+        if ex.status != ERROR_HTTP_STATUS or etype != ERROR_TYPE:
+            c._add(
+                run,
+                _v(
+                    "server.error_mismatch",
+                    _ERR,
+                    f"{action} refused, but not with the documented status and type",
+                    where,
+                    observed=observed,
+                    allowed=allowed,
+                    ev=ERROR_EVIDENCE[kind],
+                ),
+            )
+        elif text != want:
+            said = parse_error(kind, text)
+            if not (
+                said
+                and "status" in said
+                and run
+                and prior
+                and _raced(c, run, action, prior, said["status"], ex)
+            ):
+                c._add(
+                    run,
+                    _v(
+                        "server.error_mismatch",
+                        _WARN,
+                        f"{action} refused with other words than the documented ones",
+                        where,
+                        observed=observed,
+                        allowed=allowed,
+                        ev=ERROR_EVIDENCE[kind],
+                    ),
+                )
+        return
+    if illegal or run is None or prior is None or action not in _REFUSAL:
+        return  # refusals of other kinds (validation, unknown ids) are not lifecycle matters
+    # the client had every reason to think the action legal
+    said = parse_error(_REFUSAL[action], text)
+    if said is not None and not _raced(c, run, action, prior, said["status"], ex):
+        c._add(
+            run,
+            _v(
+                "server.error_mismatch",
+                _ERR,
+                f"{action} refused on run {run.oid} "
+                f"as {said['status']!r}, a status that accepts it or cannot follow "
+                f"{prior!r}",
+                where,
+                observed=observed,
+                allowed=f"{action} accepted in {prior!r}",
+                ev=ERROR_EVIDENCE[_REFUSAL[action]],
+            ),
+        )
+    elif said is None and action == _SUBMIT and parse_error("tool_outputs_mismatch", text):
+        c._add(
+            run,
+            _v(
+                "server.error_mismatch",
+                _ERR,
+                f"submit_tool_outputs with exactly the required call ids refused on run {run.oid}",
+                where,
+                observed=observed,
+                allowed=f"outputs for {format_call_ids(run.calls)} accepted",
+                ev=ERROR_EVIDENCE["tool_outputs_mismatch"],
+            ),
+        )
+
+
+def _raced(c: Checker, run: _Run, action: str, prior: str, said: str, ex: Exchange) -> bool:
+    """A refusal naming another status is fine if the run could have got there and that
+    status refuses the action too; the status is then recorded as observed."""
+    if said not in RUN or _allows(said, action, Strictness.PERMISSIVE):
+        return False
+    if not RUN.reachable(prior, said, Strictness.PERMISSIVE):
+        return False
+    if said != prior:
+        c._move(run, RUN, run, said, (), ex.loc, ex.seq, False)
+        c._lock(run)
+    return True

@@ -1,0 +1,123 @@
+"""``runmodel check FILES...``: check recorded runs against the model and report.
+
+Exit codes: 0 the input conforms; 1 violations of error severity; 2 unusable input or arguments
+(a file that is missing, unreadable, or yields nothing checkable: it is reported, and the other
+files are still checked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .check import Checker
+    from .observations import Item
+
+__all__ = ["configure", "run"]
+
+_PROGRESS_BYTES = 64 * 1024 * 1024  # show progress (on a terminal) from this much input on
+_PROGRESS_EVERY = 1 << 16  # items between two progress updates
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Declare the ``check`` arguments."""
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="recordings: native traces, VCR cassettes, HAR files, or bare run / step / "
+        "message objects (JSON, JSON Lines, or printed by the SDK)",
+    )
+    parser.add_argument(
+        "--strictness",
+        choices=("strict", "permissive"),
+        default="strict",
+        help="strict admits only documented and observed edges (default); permissive also "
+        "admits inferred and disputed ones",
+    )
+    parser.add_argument(
+        "--format", choices=("text", "json", "junit"), default="text", help="report format"
+    )
+    parser.add_argument("--output", "-o", metavar="FILE", help="write the report here, not stdout")
+    parser.add_argument(
+        "--coverage",
+        action="store_true",
+        help="list the edges and rules the input exercised (the JSON report always has them)",
+    )
+    parser.add_argument(
+        "--expiry-grace",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long after expires_at an active run is flagged (default 60)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the files and write the report; return the exit code."""
+    from runmodel import Strictness
+
+    from .check import Checker
+    from .observations import InputProblem, Location
+    from .readers import read
+    from .reports import Report, to_json, to_junit, to_text
+
+    report = Report(keep_clean=args.format != "text")
+    checker = Checker(Strictness(args.strictness), emit=report, expiry_grace=args.expiry_grace)
+    progress = sys.stderr.isatty() and sum(_size(p) for p in args.files) >= _PROGRESS_BYTES
+    for path in args.files:
+        usable, problems = checker.usable, checker.problems
+        if progress:
+            _feed_with_progress(checker, read(path), path)
+        else:
+            checker.feed_all(read(path))
+        if checker.usable == usable:
+            if checker.problems == problems:
+                checker.feed(InputProblem(Location(path), "input.unusable", "nothing to check"))
+            else:
+                checker.mark_unusable(path)
+            why = next((v.message for v in report.other if v.loc and v.loc.file == path), "")
+            print(f"runmodel check: {path}: unusable: {why}", file=sys.stderr)
+    if progress:
+        print("\r\033[K", end="", file=sys.stderr)
+    summary = checker.finish()
+    if args.format == "json":
+        text = to_json(report)
+    elif args.format == "junit":
+        text = to_junit(report)
+    else:
+        text = to_text(report, coverage=args.coverage)
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as exc:
+            print(
+                f"runmodel check: cannot write {args.output}: {exc.strerror or exc}",
+                file=sys.stderr,
+            )
+            return 2
+    else:
+        sys.stdout.write(text)
+    return summary.exit_code
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _feed_with_progress(checker: Checker, items: Iterable[Item], path: str) -> None:
+    feed = checker.feed
+    mask = _PROGRESS_EVERY - 1
+    name = os.path.basename(path)
+    for n, item in enumerate(items, 1):
+        feed(item)
+        if not n & mask:
+            print(f"\rchecking {name}: {n:,} items", end="", file=sys.stderr, flush=True)
