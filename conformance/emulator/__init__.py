@@ -1,0 +1,51 @@
+"""A fake Assistants API whose runs move exactly as the model allows, on scripts tests control.
+
+Real client code runs through the real ``openai`` SDK, in-process and with no network::
+
+    emu = Emulator()
+    client = emu.client()                      # openai.OpenAI on an in-process transport
+    thread_id, run_id = emu.start_run("start+1, require_action(2)+3, start+1, complete+1")
+    with emu.virtual_time() as sleeps:         # time.sleep / asyncio.sleep move the clock
+        my_code(client, thread_id, run_id)
+    emu.requests                               # every request: method, path, time, status, body
+
+``runmodel serve`` (`server.EmulatorServer`, not imported here: in-process use needs no HTTP
+server) offers the same emulator over loopback HTTP.
+"""
+
+from __future__ import annotations
+
+from .api import (
+    BASE_URL,
+    LESSON_ASSISTANT,
+    Emulator,
+    Reply,
+    Request,
+    RequestBudgetExceeded,
+    ScriptChooser,
+)
+from .clock import ClientInterrupted, Clock, Sleep, TimeBudgetExceeded, virtual_time
+from .faults import Fault, Faults
+from .script import Move, Script, ScriptError, default_script, parse_script
+
+__all__ = [
+    "BASE_URL",
+    "LESSON_ASSISTANT",
+    "ClientInterrupted",
+    "Clock",
+    "Emulator",
+    "Fault",
+    "Faults",
+    "Move",
+    "Reply",
+    "Request",
+    "RequestBudgetExceeded",
+    "Script",
+    "ScriptChooser",
+    "ScriptError",
+    "Sleep",
+    "TimeBudgetExceeded",
+    "default_script",
+    "parse_script",
+    "virtual_time",
+]

@@ -1,0 +1,238 @@
+"""``runmodel serve``: the emulator over real HTTP, for clients in other processes or languages.
+
+A standard-library ``ThreadingHTTPServer`` (loopback by default) in front of `Emulator.handle`;
+keep-alive HTTP/1.1, streams sent with chunked transfer encoding. The clock is real (optionally
+sped up with ``--speed``), so a client that sleeps between polls sees the script unfold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import socket
+import sys
+import threading
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .api import Emulator
+from .clock import ClientInterrupted
+
+__all__ = ["EmulatorServer", "configure", "run"]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    emulator: Emulator
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the emulator keeps its own request log."""
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        path, _, query = self.path.partition("?")
+        try:
+            reply = self.server.emulator.handle(self.command, path, query, self.headers, body)  # type: ignore[arg-type]
+        except ClientInterrupted:  # a budget or a hook stopped this client: hang up on it
+            reply = None
+        except Exception:  # an emulator bug: say so, and answer 500
+            traceback.print_exc()
+            self.send_error(500, "emulator error")
+            return
+        if reply is None or reply.drop:
+            self.close_connection = True
+            with contextlib.suppress(OSError):  # already gone
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.send_response(reply.status)
+        for key, value in reply.headers:
+            self.send_header(key, value)
+        if reply.stream is None:
+            self.send_header("content-length", str(len(reply.body)))
+            self.end_headers()
+            self.wfile.write(reply.body)
+            return
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        try:
+            for chunk in reply.stream:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:  # the client went away mid-stream
+            self.close_connection = True
+
+    do_GET = do_POST = do_DELETE = _answer
+
+
+class EmulatorServer:
+    """An `Emulator` served over HTTP on `host`:`port` (0: a free port; see `base_url`).
+
+    Use as a context manager to serve from a background thread, or call `serve_forever`.
+    """
+
+    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        cls = _Server6 if ":" in host else _Server
+        self.httpd = cls((host, port), _Handler)
+        self.httpd.emulator = emulator
+        self.emulator = emulator
+        self.host = host
+        self.port = int(self.httpd.server_address[1])
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The URL to give an SDK client as ``base_url``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/v1"
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until `shutdown` (or Ctrl-C, as KeyboardInterrupt)."""
+        self.httpd.serve_forever(poll_interval=0.1)
+
+    def start(self) -> EmulatorServer:
+        """Serve from a daemon thread."""
+        self._thread = threading.Thread(
+            target=self.serve_forever, name="runmodel-serve", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._thread is not None:
+            self.httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self.httpd.server_close()
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Declare ``runmodel serve``'s arguments."""
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=0, help="port (default 0: pick a free one and print it)"
+    )
+    parser.add_argument(
+        "--script",
+        metavar="SCRIPT",
+        help='every run\'s script, e.g. "start+1, require_action(2)+3, start+1, complete+1" '
+        "(default: a plain reply, or one function round when the run has a function tool)",
+    )
+    parser.add_argument(
+        "--strictness",
+        choices=["strict", "permissive"],
+        default="strict",
+        help="which model edges scripts may use (default: strict)",
+    )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="extra clock seconds each request takes (default: 0)",
+    )
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help="clock seconds per real second, to run scripts faster (default: 1)",
+    )
+    parser.add_argument(
+        "--poll-after-ms",
+        type=int,
+        default=1000,
+        metavar="MS",
+        help="openai-poll-after-ms header on run replies (default: 1000)",
+    )
+    parser.add_argument(
+        "--faults",
+        metavar="SPEC",
+        help='random faults, e.g. "rate_limit=0.1,server_error=0.05,disconnect=0.01,slow=0.1"',
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed for ids and random faults (default: 0)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until Ctrl-C or SIGTERM; exit 0 then, 2 on unusable arguments."""
+    from .clock import Clock
+    from .faults import parse_faults
+    from .script import ScriptError, parse_script
+
+    def fail(message: str) -> int:
+        print(f"runmodel serve: {message}", file=sys.stderr)
+        return 2
+
+    if args.speed <= 0:
+        return fail("--speed must be positive")
+    if args.latency < 0:
+        return fail("--latency must not be negative")
+    try:
+        script = (
+            None if args.script is None else parse_script(args.script, strictness=args.strictness)
+        )
+    except ScriptError as exc:
+        return fail(f"--script: {exc}")
+    try:
+        rates = parse_faults(args.faults) if args.faults else {}
+    except ValueError as exc:
+        return fail(f"--faults: {exc}")
+    emulator = Emulator(
+        strictness=args.strictness,
+        script=script,
+        clock=Clock(real=True, speed=args.speed),
+        latency=args.latency,
+        poll_after_ms=args.poll_after_ms,
+        seed=args.seed,
+    )
+    if rates:
+        emulator.faults.random(**rates, seed=args.seed)
+    try:
+        server = EmulatorServer(emulator, args.host, args.port)
+    except OSError as exc:
+        return fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+    print(f"runmodel serve: listening on {server.base_url}", flush=True)
+    print(f"  export OPENAI_BASE_URL={server.base_url} OPENAI_API_KEY=sk-emulator", flush=True)
+    print("  Ctrl-C stops", flush=True)
+    previous = None
+    if threading.current_thread() is threading.main_thread():  # SIGTERM stops as cleanly
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.httpd.server_close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    print(f"runmodel serve: stopped after {len(emulator.requests)} requests", flush=True)
+    return 0
