@@ -25,8 +25,7 @@ $(VENV2)/.installed: pyproject.toml | $(BIN2)/python
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/runmodel diagram
-	$(BIN)/runmodel model
+	$(BIN)/runmodel demo
 
 diagrams: $(VENV)/.installed
 	$(BIN)/runmodel diagram

@@ -17,8 +17,12 @@ __all__ = ["main"]
 
 # subcommand → module providing configure(parser) and run(args)
 _COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("conformance.demo", "the whole kit on the embedded emulator, in seconds"),
     "model": ("runmodel._show", "print the model: statuses, edges, grades, sources, rules"),
     "diagram": ("runmodel.diagram", "render lifecycle diagrams (DOT, SVG, Mermaid) from the model"),
+    "check": ("conformance.check_cli", "check recorded runs against the model"),
+    "serve": ("conformance.emulator.server", "serve the emulator over loopback HTTP"),
+    "fuzz": ("conformance.fuzz_cli", "property-test a client function against the model"),
 }
 
 

@@ -1,0 +1,272 @@
+"""``runmodel demo``: the whole kit on the embedded emulator, in seconds, with no key or network.
+
+It plays a set of lifecycles through the real SDK while the recorder writes a trace, checks the
+trace against the model (text, JSON and JUnit reports), draws the lifecycle with the edges the
+trace exercised, and property-tests the seed lesson's ``poll_run_status`` next to the SDK's own
+``runs.poll``. Everything it writes goes into one output folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["configure", "lesson_poll_run_status", "run", "sdk_poll"]
+
+
+def lesson_poll_run_status(client: Any, thread_id: str, run_id: str, interval: float = 10) -> Any:
+    """The seed lesson's poller, as its first user wrote it (less the print): it waits only for
+    requires_action and completed, so any other ending hangs it."""
+    while True:
+        run = client.beta.threads.runs.retrieve(thread_id=thread_id, run_id=run_id)
+        if run.status in ["requires_action", "completed"]:
+            return run
+        time.sleep(interval)
+
+
+def sdk_poll(client: Any, thread_id: str, run_id: str) -> Any:
+    """The SDK's own waiter, for comparison."""
+    return client.beta.threads.runs.poll(run_id, thread_id=thread_id)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Declare ``runmodel demo``'s arguments."""
+    parser.add_argument(
+        "--output", "-o", default="runmodel-demo", metavar="DIR", help="where the files go"
+    )
+    parser.add_argument("--max-examples", type=int, default=100, metavar="N")
+
+
+class _Terminal:
+    """Plain text when piped; bold headings and coloured verdicts on a terminal."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.colour = stream.isatty() and os.environ.get("NO_COLOR") is None
+
+    def _paint(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.colour else text
+
+    def heading(self, text: str) -> None:
+        print(f"\n{self._paint('1', text)}", file=self.stream)
+
+    def line(self, text: str = "") -> None:
+        print(text, file=self.stream)
+
+    def good(self, text: str) -> str:
+        return self._paint("32", text)
+
+    def bad(self, text: str) -> str:
+        return self._paint("31", text)
+
+    @contextlib.contextmanager
+    def step(self, text: str) -> Iterator[None]:
+        """Say what is happening, then how long it took (progress for the longer steps)."""
+        print(f"  {text} …", end="", file=self.stream, flush=True)
+        started = time.perf_counter()
+        yield
+        print(f" {time.perf_counter() - started:.1f} s", file=self.stream)
+
+
+# (name, script the emulator follows, how the client takes part)
+_TOOLS = [{"type": "function", "function": {"name": "calculate_order_total", "parameters": {}}}]
+
+
+def _play_scenarios(client: Any, emulator: Any) -> list[str]:
+    """Drive a handful of lifecycles through the SDK; return their names."""
+    runs = client.beta.threads.runs
+    asst = client.beta.assistants.create(model="gpt-4o", name="demo", tools=_TOOLS)
+    played = []
+
+    def new_thread(text: str) -> str:
+        thread = client.beta.threads.create()
+        client.beta.threads.messages.create(thread.id, role="user", content=text)
+        return str(thread.id)
+
+    def answer(run: Any, thread_id: str) -> Any:
+        calls = run.required_action.submit_tool_outputs.tool_calls
+        outputs = [{"tool_call_id": c.id, "output": '{"total": 42}'} for c in calls]
+        return runs.submit_tool_outputs_and_poll(
+            run_id=run.id, thread_id=thread_id, tool_outputs=outputs
+        )
+
+    def scenario(name: str, script: str, body: Callable[[str], None]) -> None:
+        emulator.queue_scripts(script)
+        body(new_thread(name))
+        played.append(name)
+
+    def plain(thread_id: str) -> None:
+        runs.create_and_poll(thread_id=thread_id, assistant_id=asst.id)
+        client.beta.threads.messages.list(thread_id)
+
+    def rounds(thread_id: str) -> None:
+        run = runs.create_and_poll(thread_id=thread_id, assistant_id=asst.id)
+        while run.status == "requires_action":
+            run = answer(run, thread_id)
+
+    def cancel(thread_id: str) -> None:
+        run = runs.create(thread_id=thread_id, assistant_id=asst.id)
+        while run.status != "in_progress":
+            time.sleep(1)
+            run = runs.retrieve(run.id, thread_id=thread_id)
+        runs.cancel(run.id, thread_id=thread_id)
+        runs.poll(run.id, thread_id=thread_id)
+
+    def wait(thread_id: str) -> None:
+        runs.create_and_poll(thread_id=thread_id, assistant_id=asst.id)
+
+    def stream(thread_id: str) -> None:
+        run_id = ""
+        with runs.create(thread_id=thread_id, assistant_id=asst.id, stream=True) as events:
+            for event in events:
+                if event.event == "thread.run.requires_action":
+                    run_id = event.data.id
+                    calls = event.data.required_action.submit_tool_outputs.tool_calls
+        outputs = [{"tool_call_id": c.id, "output": "42"} for c in calls]
+        with runs.submit_tool_outputs(
+            run_id=run_id, thread_id=thread_id, tool_outputs=outputs, stream=True
+        ) as events:
+            for _ in events:
+                pass
+
+    scenario("a plain reply", "start+1, complete+3", plain)
+    scenario(
+        "a function round, 3 parallel calls",
+        "start+1, require_action(3)+2, start+1, complete+2",
+        rounds,
+    )
+    scenario(
+        "two successive rounds",
+        "start+1, require_action(1)+2, start+1, require_action(2)+2, start+1, complete+2",
+        rounds,
+    )
+    scenario(
+        "a cancel while in progress", "start+1, complete+120; on_cancel=finish_cancel+2", cancel
+    )
+    scenario("a failure", "start+1, fail(rate_limit_exceeded)+4", wait)
+    scenario(
+        "a run that hits its token limit", "start+1, hit_token_limit(max_completion_tokens)+5", wait
+    )
+    scenario("expiry while in progress", "start+1, expire", wait)
+    scenario(
+        "a streamed run with a function round",
+        "start+1, require_action(2)+2, start+1, complete+2",
+        stream,
+    )
+    return played
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo; 0 when everything behaved as the model says (the lesson's client failing is
+    the expected finding, not an error)."""
+    from runmodel import LIFECYCLES, RUN, Strictness
+    from runmodel.cli import main as cli
+    from runmodel.diagram import render_coverage, svg_available
+
+    from ._sdk import quiet_assistants_deprecation
+    from .check import edge_coverage
+    from .emulator import BASE_URL, Clock, Emulator
+    from .emulator.transport import transport
+    from .harness import ClientCheckFailed, check_client
+    from .readers import read
+    from .recorder import record
+
+    out = Path(args.output)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"runmodel demo: cannot create {out}: {exc.strerror}", file=sys.stderr)
+        return 2
+    term = _Terminal(sys.stdout)
+    term.line(
+        "runmodel demo: the Assistants run model, checked and fuzzed on the embedded emulator"
+    )
+    term.line("(no API key, no network; virtual time, so a 10-minute expiry takes no time)")
+
+    trace = out / "trace.jsonl"
+    term.heading("1. Record real SDK traffic against the emulator")
+    # the server's clock starts now, so the recorder's wall times and the run's timestamps agree
+    emulator = Emulator(clock=Clock(start=time.time()))
+    with (
+        term.step("playing 8 lifecycles through the openai SDK, recording"),
+        record(trace) as recorder,
+        quiet_assistants_deprecation(),
+        emulator.virtual_time(),
+    ):
+        client = recorder.client(
+            transport=transport(emulator), api_key="sk-demo", base_url=BASE_URL
+        )
+        played = _play_scenarios(client, emulator)
+    for name in played:
+        term.line(f"    - {name}")
+    with trace.open("rb") as trace_file:
+        count = sum(1 for _ in trace_file)
+    term.line(f"  trace: {trace} ({count} lines, secrets masked)")
+
+    term.heading("2. Check the trace against the model")
+    reports = {"text": out / "report.txt", "json": out / "report.json", "junit": out / "report.xml"}
+    codes = []
+    with contextlib.redirect_stdout(io.StringIO()):
+        for fmt, path in reports.items():
+            codes.append(
+                cli(["check", str(trace), "--format", fmt, "--output", str(path), "--coverage"])
+            )
+    report = reports["text"].read_text(encoding="utf-8").splitlines()
+    verdicts = [t for t in report if t.startswith(("conforms", "does not conform"))]
+    term.line("  " + (verdicts[0] if verdicts else "(no verdict in the report)"))
+    verdict = term.good("conforms") if codes[0] == 0 else term.bad("does not conform")
+    term.line(f"  the emulator's traffic {verdict} (strict level)")
+
+    term.heading("3. Draw the lifecycle with the edges the trace exercised")
+    coverage = edge_coverage(read(trace))
+    formats = ("dot", "mmd", "svg") if svg_available() else ("dot", "mmd")
+    written: list[Path] = []
+    for name, counts in sorted(coverage.items()):
+        written += render_coverage(LIFECYCLES[name], counts, out / "coverage", formats)
+    run_counts = coverage.get(RUN.name, {})
+    taken = sum(1 for e in RUN.edges(Strictness.PERMISSIVE) if run_counts.get((e.source, e.dest)))
+    term.line(f"  run edges exercised: {taken} of {len(RUN.edges(Strictness.PERMISSIVE))}")
+    term.line(f"  {len(written)} files in {out / 'coverage'}")
+    if not svg_available():
+        term.line(
+            "  (SVG needs Graphviz's `dot`: apt-get install graphviz; DOT and Mermaid written)"
+        )
+
+    term.heading("4. Property-test the lesson's poll_run_status against every legal lifecycle")
+    with term.step(f"fuzzing poll_run_status as a waiter ({args.max_examples} lifecycles at most)"):
+        try:
+            check_client(
+                lesson_poll_run_status,
+                "waiter",
+                max_examples=args.max_examples,
+                reproduce='runmodel fuzz FILE.py:poll_run_status --scenario "{scenario}"',
+            )
+            lesson = None
+        except ClientCheckFailed as failed:
+            lesson = failed
+    if lesson is None:  # pragma: no cover - the lesson's client is wrong by construction
+        term.line(term.bad("  the lesson's client passed; the model or the harness is broken"))
+        return 1
+    term.line(f"  {term.bad('counterexample')}:")
+    for text in str(lesson).splitlines():
+        term.line(f"    {text}")
+    (out / "lesson-counterexample.txt").write_text(str(lesson) + "\n", encoding="utf-8")
+    with term.step("fuzzing the SDK's runs.poll the same way"):
+        sdk = check_client(sdk_poll, "waiter", max_examples=args.max_examples)
+    term.line(f"  {term.good('passed')}: {sdk.render().splitlines()[0]}")
+
+    term.heading("Summary")
+    term.line(f"  trace              {trace}")
+    names = ", ".join(p.name for p in reports.values())
+    term.line(f"  reports            {out}: {names}")
+    term.line(f"  coverage diagrams  {out / 'coverage'}")
+    term.line(f"  counterexample     {out / 'lesson-counterexample.txt'}")
+    term.line("  next: runmodel fuzz your_client.py:FUNCTION --contract waiter|driver")
+    return 0 if codes[0] == 0 else 1
