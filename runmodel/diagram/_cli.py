@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 __all__ = ["configure", "run"]
 
@@ -43,9 +45,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output",
         type=Path,
-        default=Path("diagrams"),
+        default=None,
         metavar="DIR",
-        help="folder to write into (default: diagrams)",
+        help="folder to write into (default: diagrams, or coverage with --coverage)",
+    )
+    parser.add_argument(
+        "--coverage",
+        nargs="+",
+        type=Path,
+        default=None,
+        metavar="TRACE",
+        help="draw how often recorded traffic took each edge (any format `runmodel check` reads)",
     )
 
 
@@ -56,6 +66,15 @@ def run(args: argparse.Namespace) -> int:
     from ._files import FORMATS, svg_available, write_diagrams
 
     chosen = list(LIFECYCLES.values()) if args.lifecycle == "all" else [LIFECYCLES[args.lifecycle]]
+    if args.output is None:
+        args.output = Path("coverage" if args.coverage else "diagrams")
+    counts: dict[str, dict[tuple[str, str], int]] = {}
+    if args.coverage:
+        missing = [str(p) for p in args.coverage if not p.is_file()]
+        if missing:
+            print(f"runmodel diagram: no such file: {', '.join(missing)}", file=sys.stderr)
+            return 2
+        counts = _coverage(args.coverage, Strictness(args.strictness))
     asked: tuple[str, ...] | None = args.format
     formats = asked if asked is not None else FORMATS
     no_svg = "svg" in formats and not svg_available()
@@ -63,8 +82,13 @@ def run(args: argparse.Namespace) -> int:
         formats = tuple(f for f in formats if f != "svg")
     try:
         for lifecycle in chosen if formats else ():
+            coverage = counts.get(lifecycle.name, {}) if args.coverage else None
             for path in write_diagrams(
-                lifecycle, args.output, formats, strictness=Strictness(args.strictness)
+                lifecycle,
+                args.output,
+                formats,
+                strictness=Strictness(args.strictness),
+                coverage=coverage,
             ):
                 print(f"wrote {path}")
     except OSError as exc:
@@ -88,3 +112,28 @@ def _formats(text: str) -> tuple[str, ...]:
             f"unknown format {', '.join(unknown) or '(none)'}; choose from {','.join(FORMATS)}"
         )
     return names
+
+
+def _coverage(paths: list[Path], strictness: Any) -> dict[str, dict[tuple[str, str], int]]:
+    """Edge counts over every trace; input problems are counted and left to `runmodel check`."""
+    from conformance.check import edge_coverage
+    from conformance.observations import InputProblem
+    from conformance.readers import read
+
+    problems = 0
+
+    def items() -> Iterator[Any]:
+        nonlocal problems
+        for path in paths:
+            for item in read(path):
+                if isinstance(item, InputProblem):
+                    problems += 1
+                yield item
+
+    counts = edge_coverage(items(), strictness)
+    if problems:
+        print(
+            f"runmodel diagram: {problems} input problem(s) skipped; `runmodel check` locates them",
+            file=sys.stderr,
+        )
+    return counts
