@@ -10,6 +10,10 @@ emulator on purpose and show that this check notices.
 from __future__ import annotations
 
 import itertools
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -20,10 +24,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance.check import RunChecked, Severity, ViolationFound, check
-from conformance.emulator import LESSON_ASSISTANT, Emulator, Script, parse_script
+from conformance.emulator import BASE_URL, LESSON_ASSISTANT, Clock, Emulator, Script, parse_script
 from conformance.emulator import state as emulator_state
+from conformance.emulator.transport import transport
 from conformance.errors import format_call_ids, parse_error
-from conformance.observations import Exchange, StreamEvent
+from conformance.observations import Exchange, Item, StreamEvent
+from conformance.readers import read
+from conformance.recorder import record
 from runmodel import RUN, IllegalTransition, Strictness
 
 Action = tuple[Any, ...]
@@ -69,10 +76,12 @@ def _observed_statuses(emu: Emulator, run_id: str) -> list[str]:
     return out
 
 
-def drive(emu: Emulator, script: Script, steps: list[Action], stream: bool) -> list[str]:
+def drive(
+    emu: Emulator, script: Script, steps: list[Action], stream: bool, client: Any = None
+) -> list[str]:
     """Run `steps` against a run following `script`, then see it to its end; return problems."""
     level = script.strictness
-    client = emu.client(max_retries=0)
+    client = emu.client(max_retries=0) if client is None else client
     problems: list[str] = []
     if stream:
         with emu.lock:
@@ -213,9 +222,9 @@ def test_catches_a_move_the_model_lacks(monkeypatch: pytest.MonkeyPatch) -> None
 # -- the project's checker agrees ---------------------------------------------------------------
 
 
-def _server_errors(emu: Emulator, level: Strictness) -> list[str]:
+def _server_errors(items: Iterable[Item], level: Strictness) -> list[str]:
     out = []
-    for event in check(emu.items(), level):
+    for event in check(items, level):
         found = (
             event.result.violations
             if isinstance(event, RunChecked)
@@ -235,7 +244,27 @@ def test_the_checker_finds_no_fault_with_the_emulator(
 ) -> None:
     emu = Emulator()
     assert drive(emu, script, steps, stream) == []
-    assert _server_errors(emu, script.strictness) == []
+    assert _server_errors(emu.items(), script.strictness) == []
+
+
+@given(script=scripts(), steps=actions, stream=st.booleans())
+def test_traffic_recorded_by_the_recorder_checks_clean(
+    script: Script, steps: list[Action], stream: bool
+) -> None:
+    """The whole loop: SDK → recorder → emulator, then the trace file → reader → checker."""
+    emu = Emulator(clock=Clock(start=time.time()))
+    with tempfile.TemporaryDirectory() as folder:
+        trace = Path(folder) / "trace.jsonl"
+        with record(trace) as recorder:
+            client = recorder.client(
+                transport=transport(emu),
+                api_key="sk-recorded",
+                base_url=BASE_URL,
+                max_retries=0,
+                _strict_response_validation=True,
+            )
+            assert drive(emu, script, steps, stream, client) == []
+        assert _server_errors(read(trace), script.strictness) == []
 
 
 def test_items_carry_requests_and_stream_events(emu: Emulator, client: openai.OpenAI) -> None:
@@ -259,4 +288,4 @@ def test_items_carry_requests_and_stream_events(emu: Emulator, client: openai.Op
     times = [e.wall for e in events]
     assert times == sorted(times)
     assert times[-1] - times[0] == pytest.approx(2.0)
-    assert _server_errors(emu, Strictness.STRICT) == []
+    assert _server_errors(emu.items(), Strictness.STRICT) == []
