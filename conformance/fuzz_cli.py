@@ -42,6 +42,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="SCRIPT",
         help="replay one lifecycle instead of searching",
     )
+    parser.add_argument(
+        "--future-status",
+        action="store_true",
+        help="also check the client survives a status the model does not know yet",
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text")
 
 
@@ -99,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
                 max_examples=args.max_examples,
                 seed=args.seed,
                 scenario=args.scenario,
+                future_status=args.future_status,
                 reproduce=reproduce + ' --scenario "{scenario}"',
             )
     except ScriptError as exc:

@@ -26,11 +26,12 @@ from runmodel import RUN, Actor, Strictness
 
 from ._sdk import quiet_assistants_deprecation
 from .emulator import Emulator, Script, parse_script
-from .emulator.api import Request
+from .emulator.api import Reply, Request
 from .emulator.clock import ClientInterrupted
 from .strategies import Scenario, scenarios
 
 __all__ = [
+    "FUTURE_STATUS",
     "Action",
     "ClientCheckFailed",
     "ClientHung",
@@ -46,6 +47,8 @@ _WAITING = RUN.settled - RUN.terminal
 _HEADERS = {"openai-beta": "assistants=v2"}
 _MAX_REQUESTS = 2000  # a client past this many requests in one lifecycle is stopped
 _TIME_BUDGET = 4 * 3600.0  # virtual seconds after which a client is stopped
+FUTURE_STATUS = "a_future_status"
+"""What `future_status` checks serve once in place of in_progress: a status no model knows."""
 
 
 class Contract(str, enum.Enum):
@@ -185,6 +188,7 @@ def check_client(
     cancel: bool = True,
     settle_polls: int = 10,
     poll_interval: float | None = None,
+    future_status: bool = False,
     reproduce: str | None = None,
 ) -> Summary:
     """Play `fn` every kind of legal lifecycle; raise `ClientCheckFailed` with the smallest that
@@ -194,12 +198,15 @@ def check_client(
     drives the run. `scenario` replays one lifecycle instead of searching. `settle_polls` is how
     many requests a client may make about the run after it settled; `poll_interval` is the least
     sleep between two polls (default: the server's ``openai-poll-after-ms`` hint, 1 s).
-    `reproduce` overrides the "how to reproduce" line; ``{scenario}`` in it is filled in.
+    With `future_status` (opt-in), one poll while the run is in progress answers with a status
+    the model does not know yet (a future API may add one), through a client that validates as
+    loosely as the SDK's default: the client must keep going. `reproduce` overrides the "how to
+    reproduce" line; ``{scenario}`` in it is filled in.
     """
     level = Strictness(strictness)
     promise = Contract(contract)
     summary = Summary(promise, level)
-    options = _Options(promise, level, settle_polls, poll_interval)
+    options = _Options(promise, level, settle_polls, poll_interval, future_status)
 
     failures: list[Counterexample] = []
 
@@ -249,10 +256,11 @@ def play(
     strictness: Strictness | str = Strictness.STRICT,
     settle_polls: int = 10,
     poll_interval: float | None = None,
+    future_status: bool = False,
 ) -> Counterexample | None:
     """Play one lifecycle to `fn` and judge it: the counterexample, or None if all held."""
     level = Strictness(strictness)
-    options = _Options(Contract(contract), level, settle_polls, poll_interval)
+    options = _Options(Contract(contract), level, settle_polls, poll_interval, future_status)
     return _play(fn, _as_scenario(scenario, level), options)[1]
 
 
@@ -265,6 +273,7 @@ class _Options:
     strictness: Strictness
     settle_polls: int
     poll_interval: float | None
+    future_status: bool = False
 
 
 def _as_scenario(value: Scenario | Script | str, level: Strictness) -> Scenario:
@@ -362,10 +371,35 @@ class _Outcome:
     hung: ClientInterrupted | None = None
 
 
-def _call(fn: ClientFn, emu: Emulator, thread_id: str, run_id: str) -> _Outcome:
+def _serve_future_status(emu: Emulator, run_id: str) -> None:
+    """Make this emulator answer one in-progress poll of the run with `FUTURE_STATUS`."""
+    handle = emu.handle
+    served = False
+
+    def handle_once(
+        method: str, path: str, query: str = "", headers: Any = None, body: bytes = b""
+    ) -> Reply:
+        nonlocal served
+        reply = handle(method, path, query, headers, body)
+        if served or method != "GET" or not path.endswith(f"/runs/{run_id}") or reply.stream:
+            return reply
+        obj = _json(reply.body)
+        if isinstance(obj, dict) and obj.get("status") == "in_progress":
+            served = True
+            reply.body = orjson.dumps({**obj, "status": FUTURE_STATUS})
+            emu.requests[-1].response = reply.body  # the log shows what the client saw
+        return reply
+
+    emu.handle = handle_once  # type: ignore[method-assign]  # this emulator only
+
+
+def _call(fn: ClientFn, emu: Emulator, thread_id: str, run_id: str, future: bool) -> _Outcome:
     out = _Outcome()
     is_async = inspect.iscoroutinefunction(fn)
-    client = emu.async_client() if is_async else emu.client()
+    if future:
+        _serve_future_status(emu, run_id)
+    strict = not future  # a future status fails strict validation; the SDK's default is loose
+    client = emu.async_client(strict=strict) if is_async else emu.client(strict=strict)
     with quiet_assistants_deprecation(), emu.virtual_time():
         try:
             if is_async:
@@ -388,7 +422,7 @@ def _play(
     emu.clock.budget = _TIME_BUDGET
     thread_id, run_id = emu.start_run(scenario.script)
     watch.thread_id, watch.run_id, watch.created = thread_id, run_id, emu.clock.now()
-    out = _call(fn, emu, thread_id, run_id)
+    out = _call(fn, emu, thread_id, run_id, options.future_status)
     final = emu.run_object(run_id)
     path = _server_path(emu, run_id)
     actions = _actions(emu, watch)
@@ -432,6 +466,11 @@ def _judge(
         )
     if out.raised is not None:
         what = f"the client raised {type(out.raised).__name__}: {out.raised}"
+        if options.future_status and _served_future(emu, watch):
+            return "forward_compatible", (
+                f"{what}, after the run reported status {FUTURE_STATUS!r}, which the model does "
+                "not know (a future API may add statuses: keep polling through unknown ones)"
+            )
         if status in RUN.active and not _client_cancelled(emu, watch):
             return "leaves_no_active_run", (
                 f"{what}, leaving the run {status}: the thread stays locked until the run "
@@ -454,6 +493,13 @@ def _judge(
 
 def _client_requests(emu: Emulator, watch: _Watch) -> Iterable[Request]:
     return (r for r in emu.requests if r.seq not in watch.external)
+
+
+def _served_future(emu: Emulator, watch: _Watch) -> bool:
+    return any(
+        (seen := _seen(r, watch.run_id)) is not None and seen.get("status") == FUTURE_STATUS
+        for r in _client_requests(emu, watch)
+    )
 
 
 def _client_cancelled(emu: Emulator, watch: _Watch) -> bool:
@@ -520,7 +566,7 @@ def _illegal_action(emu: Emulator, watch: _Watch, strictness: Strictness) -> str
             answered.add(required)
         elif rec.method == "POST" and path.endswith(f"/{watch.run_id}/cancel"):
             status = seen["status"] if seen else RUN.initial
-            if not any(
+            if status in RUN and not any(
                 e.trigger == "cancel" for e in RUN.triggers(status, Actor.CLIENT, strictness)
             ):
                 return f"the client cancelled the run in status {status}, where no cancel is legal"

@@ -14,7 +14,7 @@ import miniatures as m
 import pytest
 from hypothesis import find, settings
 
-from conformance.harness import ClientCheckFailed, Contract, check_client, play
+from conformance.harness import FUTURE_STATUS, ClientCheckFailed, Contract, check_client, play
 from conformance.strategies import scenarios, scripts
 from runmodel import RUN, Actor, Strictness
 
@@ -274,6 +274,36 @@ def test_a_client_that_swallows_every_exception_is_still_stopped() -> None:
     found = play(stubborn, "start+1, fail(server_error)+1", "waiter")
     assert found is not None
     assert found.prop == "terminates"
+
+
+def _rejects_unknown_statuses(client: Any, thread_id: str, run_id: str) -> Any:
+    while True:
+        run = client.beta.threads.runs.retrieve(run_id, thread_id=thread_id)
+        if run.status in (
+            "requires_action",
+            "completed",
+            "failed",
+            "cancelled",
+            "expired",
+            "incomplete",
+        ):
+            return run
+        if run.status not in ("queued", "in_progress", "cancelling"):
+            raise ValueError(f"unexpected status {run.status}")
+        time.sleep(1)
+
+
+def test_forward_compatibility_is_opt_in_and_caught() -> None:
+    scenario = "start+1, complete+5"
+    assert play(_rejects_unknown_statuses, scenario, "waiter") is None
+    found = play(_rejects_unknown_statuses, scenario, "waiter", future_status=True)
+    assert found is not None
+    assert found.prop == "forward_compatible"
+    assert f"after the run reported status {FUTURE_STATUS!r}" in found.message
+    assert found.actions[-1].seen == FUTURE_STATUS
+    assert play(m.sdk_poll, scenario, "waiter", future_status=True) is None
+    driver = "start+1, require_action(2)+3, start+1, complete+5"
+    assert play(m.careful_driver, driver, "driver", future_status=True) is None
 
 
 def test_contracts_name_where_a_client_should_stop() -> None:
