@@ -1,12 +1,38 @@
-"""conformance: record, check, emulate and property-test Assistants API runs against the model."""
+"""conformance: record, check, emulate and property-test Assistants API runs against the model.
+
+Names are imported on first use, so that ``runmodel --help`` and ``runmodel serve`` do not pay
+for Hypothesis and the harness.
+"""
 
 from __future__ import annotations
 
-from .emulator import Emulator, Script, parse_script
-from .harness import ClientCheckFailed, Contract, Counterexample, check_client, play
-from .readers import read
-from .recorder import Recorder, TraceWriteWarning, record
-from .strategies import Scenario, scenarios, scripts
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .emulator import Emulator, Script, parse_script
+    from .harness import ClientCheckFailed, Contract, Counterexample, check_client, play
+    from .readers import read
+    from .recorder import Recorder, TraceWriteWarning, record
+    from .strategies import Scenario, scenarios, scripts
+
+_WHERE = {
+    "Emulator": "emulator",
+    "Script": "emulator",
+    "parse_script": "emulator",
+    "ClientCheckFailed": "harness",
+    "Contract": "harness",
+    "Counterexample": "harness",
+    "check_client": "harness",
+    "play": "harness",
+    "read": "readers",
+    "Recorder": "recorder",
+    "TraceWriteWarning": "recorder",
+    "record": "recorder",
+    "Scenario": "strategies",
+    "scenarios": "strategies",
+    "scripts": "strategies",
+}
 
 __all__ = [
     "ClientCheckFailed",
@@ -25,3 +51,12 @@ __all__ = [
     "scenarios",
     "scripts",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module the first time it is asked for."""
+    if name not in _WHERE:
+        raise AttributeError(f"module 'conformance' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value

@@ -22,6 +22,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "diagram": ("runmodel.diagram", "render lifecycle diagrams (DOT, SVG, Mermaid) from the model"),
     "check": ("conformance.check_cli", "check recorded runs against the model"),
     "serve": ("conformance.emulator.server", "serve the emulator over loopback HTTP"),
+    "record": ("conformance.proxy", "record any client's traffic through a loopback proxy"),
     "fuzz": ("conformance.fuzz_cli", "property-test a client function against the model"),
 }
 

@@ -14,29 +14,20 @@ import socket
 import sys
 import threading
 import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from .._serving import BackgroundServer, LoopbackHTTPServer
 from .api import Emulator
 from .clock import ClientInterrupted
 
 __all__ = ["EmulatorServer", "configure", "run"]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    emulator: Emulator
-
-
-class _Server6(_Server):
-    address_family = socket.AF_INET6
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out as separate writes
-    server: _Server
+    server: LoopbackHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the emulator keeps its own request log."""
@@ -46,7 +37,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         path, _, query = self.path.partition("?")
         try:
-            reply = self.server.emulator.handle(self.command, path, query, self.headers, body)  # type: ignore[arg-type]
+            emulator: Emulator = self.server.owner.emulator
+            reply = emulator.handle(self.command, path, query, self.headers, body)  # type: ignore[arg-type]
         except ClientInterrupted:  # a budget or a hook stopped this client: hang up on it
             reply = None
         except Exception:  # an emulator bug: say so, and answer 500
@@ -79,52 +71,22 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_DELETE = _answer
 
 
-class EmulatorServer:
+class EmulatorServer(BackgroundServer):
     """An `Emulator` served over HTTP on `host`:`port` (0: a free port; see `base_url`).
 
     Use as a context manager to serve from a background thread, or call `serve_forever`.
     """
 
+    thread_name = "runmodel-serve"
+
     def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
-        cls = _Server6 if ":" in host else _Server
-        self.httpd = cls((host, port), _Handler)
-        self.httpd.emulator = emulator
+        super().__init__(_Handler, host, port)
         self.emulator = emulator
-        self.host = host
-        self.port = int(self.httpd.server_address[1])
-        self._thread: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
         """The URL to give an SDK client as ``base_url``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/v1"
-
-    def serve_forever(self) -> None:
-        """Serve in this thread until `shutdown` (or Ctrl-C, as KeyboardInterrupt)."""
-        self.httpd.serve_forever(poll_interval=0.1)
-
-    def start(self) -> EmulatorServer:
-        """Serve from a daemon thread."""
-        self._thread = threading.Thread(
-            target=self.serve_forever, name="runmodel-serve", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        if self._thread is not None:
-            self.httpd.shutdown()
-            self._thread.join()
-            self._thread = None
-        self.httpd.server_close()
-
-    def __enter__(self) -> EmulatorServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self.url("/v1")
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -1,0 +1,73 @@
+"""Serving a stdlib HTTP handler on loopback from a thread: what `runmodel serve` and
+`runmodel record` share."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["BackgroundServer", "LoopbackHTTPServer"]
+
+
+class LoopbackHTTPServer(ThreadingHTTPServer):
+    """The threading server both use; `owner` is the `BackgroundServer` running it."""
+
+    daemon_threads = True
+    block_on_close = False
+    owner: Any  # the BackgroundServer, for the handler to reach its state
+
+
+class _Server6(LoopbackHTTPServer):
+    address_family = socket.AF_INET6
+
+
+class BackgroundServer:
+    """A threading HTTP server on `host`:`port` (0: a free port), served in this thread
+    (`serve_forever`) or from a daemon thread (`start`, or a ``with`` block); `close` stops it."""
+
+    thread_name = "runmodel-server"
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], host: str, port: int) -> None:
+        cls = _Server6 if ":" in host else LoopbackHTTPServer
+        self.httpd = cls((host, port), handler)
+        self.httpd.owner = self
+        self.host = host
+        self.port = int(self.httpd.server_address[1])
+        self._thread: threading.Thread | None = None
+
+    def url(self, path: str = "") -> str:
+        """``http://host:port`` followed by `path` (IPv6 hosts bracketed)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{path}"
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until `stop` from another thread (or Ctrl-C)."""
+        self.httpd.serve_forever(poll_interval=0.1)
+
+    def start(self) -> Any:
+        """Serve from a daemon thread; returns self."""
+        self._thread = threading.Thread(
+            target=self.serve_forever, name=self.thread_name, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket."""
+        if self._thread is not None:
+            self.httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self.httpd.server_close()
+
+    def close(self) -> None:
+        """Stop; subclasses also release what they hold."""
+        self.stop()
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
