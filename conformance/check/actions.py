@@ -312,10 +312,11 @@ def _judge_refusal(
 
 def _raced(c: Checker, run: _Run, action: str, prior: str, said: str, ex: Exchange) -> bool:
     """A refusal naming another status is fine if the run could have got there and that
-    status refuses the action too; the status is then recorded as observed."""
-    if said not in RUN or _allows(said, action, Strictness.PERMISSIVE):
+    status refuses the action too (at the checker's strictness: at strict, requires_action
+    refuses a cancel); the status is then recorded as observed."""
+    if said not in RUN or _allows(said, action, c.strictness):
         return False
-    if not RUN.reachable(prior, said, Strictness.PERMISSIVE):
+    if not RUN.reachable(prior, said, c.strictness):
         return False
     if said != prior:
         c._move(run, RUN, run, said, (), ex.loc, ex.seq, False)

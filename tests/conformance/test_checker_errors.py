@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+import time
 
+import openai
 import pytest
 
+from conformance.check import RunChecked, Severity, check
+from conformance.emulator import Emulator
 from conformance.errors import (
     ERROR_EVIDENCE,
     ERROR_TEMPLATES,
@@ -14,6 +18,7 @@ from conformance.errors import (
     format_error,
     parse_error,
 )
+from runmodel import Strictness
 
 FIELDS = {
     "status": "expired",
@@ -59,3 +64,26 @@ def test_error_body_shape() -> None:
             "code": None,
         }
     }
+
+
+def test_a_cancel_raced_by_requires_action_is_fine_at_strict() -> None:
+    """The client saw in_progress and cancelled; meanwhile the run asked for outputs. At strict
+    requires_action refuses a cancel, so the documented 400 naming it is the right answer."""
+    emu = Emulator()
+    thread_id, run_id = emu.start_run("start+1, require_action(1)+1, start+1, complete+1")
+    client = emu.client(max_retries=0)
+    with emu.virtual_time():
+        time.sleep(1.5)
+        seen = client.beta.threads.runs.retrieve(run_id, thread_id=thread_id)
+        assert seen.status == "in_progress"
+        time.sleep(1)  # the run now requires action
+        with pytest.raises(openai.BadRequestError):
+            client.beta.threads.runs.cancel(run_id, thread_id=thread_id)
+    errors = [
+        v.code
+        for event in check(emu.items(), Strictness.STRICT)
+        if isinstance(event, RunChecked)
+        for v in event.result.violations
+        if v.severity is Severity.ERROR
+    ]
+    assert errors == []
