@@ -14,7 +14,16 @@ if TYPE_CHECKING:
     from .harness import ClientCheckFailed, Contract, Counterexample, check_client, play
     from .readers import read
     from .recorder import Recorder, TraceWriteWarning, record
-    from .strategies import Scenario, scenarios, scripts
+    from .strategies import (
+        Scenario,
+        event_sequences,
+        mutated_traces,
+        run_objects,
+        run_view_machine,
+        scenarios,
+        scripts,
+        traces,
+    )
 
 _WHERE = {
     "Emulator": "emulator",
@@ -30,8 +39,13 @@ _WHERE = {
     "TraceWriteWarning": "recorder",
     "record": "recorder",
     "Scenario": "strategies",
+    "event_sequences": "strategies",
+    "mutated_traces": "strategies",
+    "run_objects": "strategies",
+    "run_view_machine": "strategies",
     "scenarios": "strategies",
     "scripts": "strategies",
+    "traces": "strategies",
 }
 
 __all__ = [
@@ -44,12 +58,17 @@ __all__ = [
     "Script",
     "TraceWriteWarning",
     "check_client",
+    "event_sequences",
+    "mutated_traces",
     "parse_script",
     "play",
     "read",
     "record",
+    "run_objects",
+    "run_view_machine",
     "scenarios",
     "scripts",
+    "traces",
 ]
 
 
