@@ -465,7 +465,7 @@ def _judge(
             f"{watch.settled_status} ({kind}) and never returned"
         )
     if out.raised is not None:
-        what = f"the client raised {type(out.raised).__name__}: {out.raised}"
+        what = f"the client raised {_describe(out.raised)}"
         if options.future_status and _served_future(emu, watch):
             return "forward_compatible", (
                 f"{what}, after the run reported status {FUTURE_STATUS!r}, which the model does "
@@ -493,6 +493,15 @@ def _judge(
 
 def _client_requests(emu: Emulator, watch: _Watch) -> Iterable[Request]:
     return (r for r in emu.requests if r.seq not in watch.external)
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception in a line; API errors by status and the server's message (the SDK majors
+    word ``str(exc)`` differently)."""
+    status, body = getattr(exc, "status_code", None), getattr(exc, "body", None)
+    if isinstance(status, int) and isinstance(body, dict) and isinstance(body.get("message"), str):
+        return f"{type(exc).__name__} ({status}): {body['message']}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _served_future(emu: Emulator, watch: _Watch) -> bool:

@@ -153,3 +153,17 @@ def careful_driver(client: Any, thread_id: str, run_id: str, timeout: float = 30
         if time.monotonic() > deadline and run.status == "in_progress":
             client.beta.threads.runs.cancel(run_id, thread_id=thread_id)
         time.sleep(1)
+
+
+def submits_after_expiry(client: Any, thread_id: str, run_id: str) -> Any:
+    """Its tool takes longer than the run's ten minutes and it submits anyway, unguarded."""
+    while True:
+        run = client.beta.threads.runs.poll(run_id, thread_id=thread_id)
+        if run.status != "requires_action":
+            return run
+        time.sleep(700)  # the tool's own work: longer than expires_at allows
+        client.beta.threads.runs.submit_tool_outputs(
+            run_id,
+            thread_id=thread_id,
+            tool_outputs=_outputs(run.required_action.submit_tool_outputs.tool_calls),
+        )

@@ -178,6 +178,24 @@ queued → in_progress: the client raised TimeoutError: run run_… took longer 
 """,
         id="times_out_without_cancel",
     ),
+    pytest.param(
+        m.submits_after_expiry,
+        "driver",
+        "returns",
+        "start+1, require_action(1)+1, start+1, complete+1",
+        """\
+queued → in_progress → requires_action → expired: the client raised BadRequestError (400): Runs in status "expired" do not accept tool outputs.
+
+  contract:  driver (property: returns)
+  scenario:  start+1, require_action(1)+1, start+1, complete+1
+  the client did (virtual seconds since the run was created):
+        0.05s  GET /threads/{thread}/runs/{run} → 200 queued, sleeping 1 s
+        1.10s  GET /threads/{thread}/runs/{run} → 200 in_progress, sleeping 1 s
+        2.15s  GET /threads/{thread}/runs/{run} → 200 requires_action, sleeping 700 s
+      702.20s  POST /threads/{thread}/runs/{run}/submit_tool_outputs → 400
+""",
+        id="submits_after_expiry",
+    ),
 ]
 
 
@@ -198,6 +216,7 @@ _SLOW_SEARCHES = {
     "answers_first_round_only",
     "misspelled_statuses",
     "times_out_without_cancel",
+    "submits_after_expiry",
 }
 SEARCHES = [
     pytest.param(*p.values, id=p.id, marks=[pytest.mark.slow] if p.id in _SLOW_SEARCHES else [])
