@@ -1,0 +1,34 @@
+"""docs/violations.md names every code the checker and the readers can report."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = [*(ROOT / "conformance" / "check").glob("*.py"), ROOT / "conformance" / "readers.py",
+           ROOT / "conformance" / "trace.py", ROOT / "conformance" / "check_cli.py"]  # fmt: skip
+FAMILIES = r"(?:client|server|stream|status|input)"
+
+
+def _emitted() -> set[str]:
+    codes: set[str] = set()
+    for path in SOURCES:
+        codes |= set(re.findall(rf'"({FAMILIES}\.[a-z_]+)"', path.read_text(encoding="utf-8")))
+    return codes
+
+
+def test_every_fixed_code_is_documented() -> None:
+    doc = (ROOT / "docs" / "violations.md").read_text(encoding="utf-8")
+    emitted = _emitted()
+    assert len(emitted) > 30  # the scan found the codes, not nothing
+    missing = sorted(c for c in emitted if f"`{c}`" not in doc)
+    assert missing == [], f"add these codes to docs/violations.md: {missing}"
+
+
+def test_the_lifecycle_families_are_documented() -> None:
+    doc = (ROOT / "docs" / "violations.md").read_text(encoding="utf-8")
+    for code in ("illegal_transition", "terminal_left", "moved_without_client", "field.<rule>"):
+        assert f"`<lc>.{code}`" in doc
+    assert "`run.expiry_not_honoured`" in doc
+    assert "`link.<link>`" in doc
