@@ -15,6 +15,7 @@ import base64
 import binascii
 import re
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -78,7 +79,10 @@ _TEXT_CONTROLS = frozenset(b"\t\n\r\f\x1b")
 
 
 def read(path: str | Path) -> Iterator[Item]:
-    """Every item of a recording, in observation order; the format is detected from content."""
+    """Every item of a recording, in observation order; the format is detected from content.
+
+    Treat items as read-only: a bare object's line repeated may yield the object yielded before.
+    """
     file = str(path)
     try:
         f = open(path, "rb")  # noqa: SIM115 (closed below, also when the caller stops early)
@@ -211,15 +215,34 @@ def _loads(raw: bytes) -> Any:
 
 
 def _read_objects_jsonl(lines: Iterable[bytes], file: str) -> Iterator[Item]:
-    """JSON Lines of bare objects: the hot path is one `orjson.loads` and four checks a line."""
+    """JSON Lines of bare objects: the hot path is one `orjson.loads` and four checks a line.
+
+    A poller records the same object many times: a line identical, byte for byte, to the last
+    snapshot line that began the same way (in practice: the same object's previous observation)
+    is not parsed again, and yields that line's object itself (equal, since parsing is
+    deterministic; shared, so consumers must not mutate it, and the checker compares by identity).
+    """
     yield TraceInfo(Location(file, 1), "objects-jsonl", 1)
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
     kinds = SNAPSHOT_OBJECTS
+    new = tuple.__new__  # a Location without its Python-level constructor: the same tuple
+    location = Location
+    # line prefix -> (line, its object), least recently seen first
+    recent: OrderedDict[bytes, tuple[bytes, dict[str, Any]]] = OrderedDict()
+    again = recent.move_to_end
+    cap = _RECENT
     lineno = 0
     seq = 0
     for raw in lines:
         lineno += 1
+        key = raw[:_PREFIX]
+        hit = recent.get(key)
+        if hit is not None and hit[0] == raw:
+            again(key)
+            seq += 1
+            yield Snapshot(new(location, (file, lineno, None)), seq, hit[1])
+            continue
         try:
             obj = loads(raw)
         except decode_error as exc:
@@ -232,14 +255,24 @@ def _read_objects_jsonl(lines: Iterable[bytes], file: str) -> Iterator[Item]:
             and type(obj.get("id")) is str
             and type(obj.get("status", "")) is str
         ):
+            if len(raw) <= _LONG:
+                recent[key] = (raw, obj)
+                again(key)
+                if len(recent) > cap:
+                    recent.popitem(last=False)
             seq += 1
-            yield Snapshot(Location(file, lineno), seq, obj)
+            yield Snapshot(new(location, (file, lineno, None)), seq, obj)
             continue
         for item in _objects(obj, Location(file, lineno)):
             if isinstance(item, (Snapshot, StreamEvent)):
                 seq += 1
                 item.seq = seq
             yield item
+
+
+_PREFIX = 64  # bytes of a line that pick its slot (an object's id comes first in SDK dumps)
+_RECENT = 512  # slots kept, the least recently seen dropped first (a few hundred open objects)
+_LONG = 16384  # longer lines are always parsed: what is kept stays small (~1 kB a run object)
 
 
 def _objects(obj: Any, loc: Location, pages: bool = True) -> Iterator[Item]:

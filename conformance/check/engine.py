@@ -60,6 +60,7 @@ _HINTS = {
 _ERR, _WARN = Severity.ERROR, Severity.WARNING
 _RUN_ACTIVE, _RUN_TERMINAL = RUN.active, RUN.terminal
 _STATUS = {s: s for s in RUN.statuses}
+_RUN_STATUSES = frozenset(RUN.statuses)
 _LEVELS = (Strictness.STRICT, Strictness.PERMISSIVE, None)
 _MOVES = (".illegal_transition", ".terminal_left", ".moved_without_client")
 _Where = tuple[str | None, str | None, Location | None, int | None]
@@ -69,6 +70,16 @@ _Where = tuple[str | None, str | None, Location | None, int | None]
 def _v(code: str, severity: Severity, message: str, where: _Where, **details: Any) -> Violation:
     details.setdefault("hint", _HINTS.get(code, ""))
     return Violation.of(code, severity, message, where, **details)
+
+
+def _what(prev: str, cur: str, nonempty: bool) -> str:
+    """A status change as findings show it."""
+    return f"{prev} → {cur}" + (" (a new round)" if nonempty else "")
+
+
+def _at(run: _Run | None, obj: _Run | _Child, loc: Location | None, seq: int | None) -> _Where:
+    """Where a status change was seen (built only for a finding)."""
+    return (run.oid if run else None, obj.oid, loc, seq)
 
 
 def _sev(ev: Evidence) -> Severity:
@@ -344,8 +355,14 @@ class Checker:
 
     def feed_all(self, items: Iterable[Item]) -> None:
         """`feed` every item."""
-        feed = self.feed
+        feed, observe_run, snapshot = self.feed, self._observe_run, Snapshot
         for item in items:
+            if type(item) is snapshot:  # `feed`'s hot path, inlined
+                obj = item.obj
+                if type(obj) is dict and obj.get("object") == "thread.run":
+                    self.items += 1
+                    observe_run(obj, item.loc, item.seq, item.wall, False)
+                    continue
             feed(item)
 
     def finish(self) -> Summary:
@@ -418,7 +435,11 @@ class Checker:
         run.observations += 1
         status: Any = obj.get("status")
         last = run.last
-        if status == run.status and last is not None and not run.triggers and obj == last:
+        if (
+            status == run.status
+            and (obj is last or (last is not None and obj == last))
+            and not run.triggers
+        ):
             # the same object again (polling): only the clock can have made it wrong
             if wall is not None and status in _RUN_ACTIVE:
                 self._expiry(run, obj, status, wall, loc, seq)
@@ -430,7 +451,7 @@ class Checker:
             run.first_loc = loc
             tid = obj.get("thread_id")
             run.thread_id = tid if type(tid) is str else run.thread_id
-        if status in RUN:
+        if status in _RUN_STATUSES:
             calls = _run_calls(obj) if obj.get("required_action") is not None else ()
             self._move(run, RUN, run, status, calls, loc, seq, http)
             run.calls = calls
@@ -476,7 +497,7 @@ class Checker:
         run = self._run(rid) if rid is not None else None
         status: Any = obj.get("status")
         last = child.last
-        if last is not None and obj == last:
+        if obj is last or (last is not None and obj == last):
             self._settle(child, run)
             return
         counts = self._obs[lc.name]
@@ -587,9 +608,8 @@ class Checker:
             if not (isinstance(obj, _Run) and calls and obj.calls and set(calls) != set(obj.calls)):
                 return
             nonempty = True
-        what = f"{prev} → {cur}" + (" (a new round)" if nonempty else "")
-        where: _Where = (run.oid if run else None, obj.oid, loc, seq)
         if prev in lc.terminal:
+            what, where = _what(prev, cur, nonempty), _at(run, obj, loc, seq)
             msg = f"{lc.name} {obj.oid} left terminal status {prev!r} for {cur!r}"
             self._add(
                 run,
@@ -614,6 +634,7 @@ class Checker:
             if lv is Strictness.PERMISSIVE:
                 self._need(run, _untrusted(path))
         else:
+            what, where = _what(prev, cur, nonempty), _at(run, obj, loc, seq)
             perm = None
             if lv is Strictness.STRICT:
                 perm = _explain(lc, prev, cur, Strictness.PERMISSIVE, nonempty, fired)
