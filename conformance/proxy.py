@@ -198,14 +198,24 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.close_connection = True  # an HTTP/1.0 client: the body ends with the connection
         self.end_headers()
+        # With a content-length the client is done at the body's last byte, so that byte goes
+        # out only after the upstream body ended and the recorder wrote the exchange: a client
+        # that stops the proxy as soon as it has its answer finds the answer in the trace.
+        # (Chunked and close-delimited bodies end only after the loop anyway.)
+        held = b""
         try:
             for chunk in response.stream:
                 if not chunk:
                     continue
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+                if chunked:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                elif length is not None:
+                    self.wfile.write(held)
+                    held = chunk
+                else:
+                    self.wfile.write(chunk)
                 self.wfile.flush()
-            if chunked:
-                self.wfile.write(b"0\r\n\r\n")
+            self.wfile.write(held + (b"0\r\n\r\n" if chunked else b""))
         except Exception:  # the client went away, or the upstream broke off, mid-body
             self.close_connection = True  # an unterminated body tells the client so
 
