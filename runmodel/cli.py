@@ -9,7 +9,9 @@ arguments and ``run(args) -> int`` to do the work; heavy imports stay inside ``r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -23,6 +25,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("conformance.check_cli", "check recorded runs against the model"),
     "serve": ("conformance.emulator.server", "serve the emulator over loopback HTTP"),
     "record": ("conformance.proxy", "record any client's traffic through a loopback proxy"),
+    "conform": (
+        "conformance.conform",
+        "check a server: a suite of scenarios, recorded and checked",
+    ),
     "fuzz": ("conformance.fuzz_cli", "property-test a client function against the model"),
 }
 
@@ -59,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,87 @@
+"""``runmodel conform``: the scenario suite passes against a conforming server, over loopback too,
+and fails with the right violation against a server that breaks the model."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from conformance.emulator import Emulator
+from conformance.emulator import state as emulator_state
+from conformance.emulator.clock import Clock
+from conformance.emulator.server import EmulatorServer
+from runmodel.cli import main
+
+
+def _results(capsys: Any, args: list[str]) -> tuple[int, dict[str, dict[str, Any]]]:
+    code = main(["conform", "--format", "json", *args])
+    rows = json.loads(capsys.readouterr().out)
+    return code, {r["scenario"]: r for r in rows}
+
+
+def test_every_scenario_passes_on_the_embedded_emulator(capsys: Any) -> None:
+    code, rows = _results(capsys, [])
+    assert code == 0
+    every = ("plain", "parallel", "rounds", "cancel", "cancel-finished", "submit-outside",
+             "second-run", "locked-thread", "stream", "pagination", "expiry")  # fmt: skip
+    assert {name: r["result"] for name, r in rows.items()} == dict.fromkeys(every, "pass")
+
+
+def test_it_passes_against_runmodel_serve_over_loopback(capsys: Any) -> None:
+    # a fast real clock, and a short poll hint so that the SDK's poll helper waits little
+    server = EmulatorServer(Emulator(clock=Clock(real=True, speed=50.0), poll_after_ms=50))
+    with server:
+        code, rows = _results(capsys, ["--base-url", server.base_url, "--api-key", "sk-x"])
+    assert code == 0
+    assert not [r for r in rows.values() if r["result"] == "fail"]
+    assert rows["expiry"]["result"] == "skip"  # ten real minutes, without --slow
+    assert rows["plain"]["result"] == rows["second-run"]["result"] == "pass"
+
+
+def test_a_server_that_breaks_the_model_fails_with_the_violation(
+    capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_enter = emulator_state.Store._enter
+
+    def sloppy(self: Any, run: Any, dest: str, t: float) -> None:  # ends cancels as completed
+        real_enter(self, run, "completed" if dest == "cancelled" else dest, t)
+
+    monkeypatch.setattr(emulator_state.Store, "_enter", sloppy)
+    code, rows = _results(capsys, ["--scenarios", "plain,cancel"])
+    assert code == 1
+    assert rows["plain"]["result"] == "pass"
+    assert rows["cancel"]["result"] == "fail"
+    assert any(d.startswith("run.illegal_transition") for d in rows["cancel"]["details"])
+
+
+def test_a_server_that_accepts_an_illegal_submit_fails(
+    capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def accept(self: Any, *args: Any, **kwargs: Any) -> None:  # takes any outputs, any time
+        return None
+
+    monkeypatch.setattr(emulator_state.Store, "submit", accept)
+    code, rows = _results(capsys, ["--scenarios", "submit-outside"])
+    assert code == 1
+    details = rows["submit-outside"]["details"]
+    assert rows["submit-outside"]["result"] == "fail"
+    assert any(d.startswith("server.accepted_illegal") for d in details), details
+
+
+def test_text_report_and_arguments(capsys: Any) -> None:
+    assert main(["conform", "--scenarios", "plain,expiry"]) == 0
+    out = capsys.readouterr().out
+    assert "PASS  plain" in out
+    assert "2 passed, 0 failed, 0 skipped" in out
+    assert main(["conform", "--scenarios", "nope"]) == 2
+    assert "unknown scenario nope" in capsys.readouterr().err
+
+
+def test_an_unreachable_server_is_a_clear_error(capsys: Any) -> None:
+    code = main(["conform", "--base-url", "http://127.0.0.1:9/v1", "--api-key", "sk-x"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "cannot reach http://127.0.0.1:9/v1" in err
+    assert "Traceback" not in err
