@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,94 +76,6 @@ class _Terminal:
         print(f" {time.perf_counter() - started:.1f} s", file=self.stream)
 
 
-# (name, script the emulator follows, how the client takes part)
-_TOOLS = [{"type": "function", "function": {"name": "calculate_order_total", "parameters": {}}}]
-
-
-def _play_scenarios(client: Any, emulator: Any) -> list[str]:
-    """Drive a handful of lifecycles through the SDK; return their names."""
-    runs = client.beta.threads.runs
-    asst = client.beta.assistants.create(model="gpt-4o", name="demo", tools=_TOOLS)
-    played = []
-
-    def new_thread(text: str) -> str:
-        thread = client.beta.threads.create()
-        client.beta.threads.messages.create(thread.id, role="user", content=text)
-        return str(thread.id)
-
-    def answer(run: Any, thread_id: str) -> Any:
-        calls = run.required_action.submit_tool_outputs.tool_calls
-        outputs = [{"tool_call_id": c.id, "output": '{"total": 42}'} for c in calls]
-        return runs.submit_tool_outputs_and_poll(
-            run_id=run.id, thread_id=thread_id, tool_outputs=outputs
-        )
-
-    def scenario(name: str, script: str, body: Callable[[str], None]) -> None:
-        emulator.queue_scripts(script)
-        body(new_thread(name))
-        played.append(name)
-
-    def plain(thread_id: str) -> None:
-        runs.create_and_poll(thread_id=thread_id, assistant_id=asst.id)
-        client.beta.threads.messages.list(thread_id)
-
-    def rounds(thread_id: str) -> None:
-        run = runs.create_and_poll(thread_id=thread_id, assistant_id=asst.id)
-        while run.status == "requires_action":
-            run = answer(run, thread_id)
-
-    def cancel(thread_id: str) -> None:
-        run = runs.create(thread_id=thread_id, assistant_id=asst.id)
-        while run.status != "in_progress":
-            time.sleep(1)
-            run = runs.retrieve(run.id, thread_id=thread_id)
-        runs.cancel(run.id, thread_id=thread_id)
-        runs.poll(run.id, thread_id=thread_id)
-
-    def wait(thread_id: str) -> None:
-        runs.create_and_poll(thread_id=thread_id, assistant_id=asst.id)
-
-    def stream(thread_id: str) -> None:
-        run_id = ""
-        with runs.create(thread_id=thread_id, assistant_id=asst.id, stream=True) as events:
-            for event in events:
-                if event.event == "thread.run.requires_action":
-                    run_id = event.data.id
-                    calls = event.data.required_action.submit_tool_outputs.tool_calls
-        outputs = [{"tool_call_id": c.id, "output": "42"} for c in calls]
-        with runs.submit_tool_outputs(
-            run_id=run_id, thread_id=thread_id, tool_outputs=outputs, stream=True
-        ) as events:
-            for _ in events:
-                pass
-
-    scenario("a plain reply", "start+1, complete+3", plain)
-    scenario(
-        "a function round, 3 parallel calls",
-        "start+1, require_action(3)+2, start+1, complete+2",
-        rounds,
-    )
-    scenario(
-        "two successive rounds",
-        "start+1, require_action(1)+2, start+1, require_action(2)+2, start+1, complete+2",
-        rounds,
-    )
-    scenario(
-        "a cancel while in progress", "start+1, complete+120; on_cancel=finish_cancel+2", cancel
-    )
-    scenario("a failure", "start+1, fail(rate_limit_exceeded)+4", wait)
-    scenario(
-        "a run that hits its token limit", "start+1, hit_token_limit(max_completion_tokens)+5", wait
-    )
-    scenario("expiry while in progress", "start+1, expire", wait)
-    scenario(
-        "a streamed run with a function round",
-        "start+1, require_action(2)+2, start+1, complete+2",
-        stream,
-    )
-    return played
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the demo; 0 when everything behaved as the model says (the lesson's client failing is
     the expected finding, not an error)."""
@@ -172,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ._sdk import quiet_assistants_deprecation
     from .check import edge_coverage
+    from .conform import SCENARIOS, _judge, _play
     from .emulator import BASE_URL, Clock, Emulator
     from .emulator.transport import transport
     from .harness import ClientCheckFailed, check_client
@@ -191,11 +105,11 @@ def run(args: argparse.Namespace) -> int:
     term.line("(no API key, no network; virtual time, so a 10-minute expiry takes no time)")
 
     trace = out / "trace.jsonl"
-    term.heading("1. Record real SDK traffic against the emulator")
+    term.heading("1. Check a server: the conform suite against the embedded emulator, recorded")
     # the server's clock starts now, so the recorder's wall times and the run's timestamps agree
     emulator = Emulator(clock=Clock(start=time.time()))
     with (
-        term.step("playing 8 lifecycles through the openai SDK, recording"),
+        term.step(f"playing {len(SCENARIOS)} scenarios through the openai SDK, recording"),
         record(trace) as recorder,
         quiet_assistants_deprecation(),
         emulator.virtual_time(),
@@ -203,26 +117,36 @@ def run(args: argparse.Namespace) -> int:
         client = recorder.client(
             transport=transport(emulator), api_key="sk-demo", base_url=BASE_URL
         )
-        played = _play_scenarios(client, emulator)
-    for name in played:
-        term.line(f"    - {name}")
+        played = _play(client, emulator, list(SCENARIOS), slow=False)
+    for outcome in _judge(trace, played, "strict"):
+        mark = term.good("pass") if outcome.result == "pass" else term.bad(outcome.result)
+        term.line(f"    {mark:4}  {outcome.title}")
+        for detail in outcome.details:
+            term.line(f"          {detail}")
     with trace.open("rb") as trace_file:
         count = sum(1 for _ in trace_file)
     term.line(f"  trace: {trace} ({count} lines, secrets masked)")
 
     term.heading("2. Check the trace against the model")
     reports = {"text": out / "report.txt", "json": out / "report.json", "junit": out / "report.xml"}
-    codes = []
     with contextlib.redirect_stdout(io.StringIO()):
         for fmt, path in reports.items():
-            codes.append(
-                cli(["check", str(trace), "--format", fmt, "--output", str(path), "--coverage"])
-            )
+            cli(["check", str(trace), "--format", fmt, "--output", str(path), "--coverage"])
     report = reports["text"].read_text(encoding="utf-8").splitlines()
     verdicts = [t for t in report if t.startswith(("conforms", "does not conform"))]
     term.line("  " + (verdicts[0] if verdicts else "(no verdict in the report)"))
-    verdict = term.good("conforms") if codes[0] == 0 else term.bad("does not conform")
-    term.line(f"  the emulator's traffic {verdict} (strict level)")
+    found = json.loads(reports["json"].read_text(encoding="utf-8"))
+    codes_found = [v["code"] for r in found["runs"] for v in r["violations"]]
+    codes_found += [v["code"] for v in found["other"]]
+    deliberate = [c for c in codes_found if c.startswith("client.")]
+    server_side = len(codes_found) - len(deliberate)
+    verdict = term.good("conforms") if server_side == 0 else term.bad("does not conform")
+    term.line(f"  the emulator's side {verdict} (strict level)")
+    if deliberate:
+        term.line(
+            f"  the {len(deliberate)} client findings ({', '.join(sorted(set(deliberate)))}) are "
+            "the refusal scenarios' deliberate mistakes, each answered with the documented 400"
+        )
 
     term.heading("3. Draw the lifecycle with the edges the trace exercised")
     coverage = edge_coverage(read(trace))
@@ -269,4 +193,4 @@ def run(args: argparse.Namespace) -> int:
     term.line(f"  coverage diagrams  {out / 'coverage'}")
     term.line(f"  counterexample     {out / 'lesson-counterexample.txt'}")
     term.line("  next: runmodel fuzz your_client.py:FUNCTION --contract waiter|driver")
-    return 0 if codes[0] == 0 else 1
+    return 0 if server_side == 0 else 1

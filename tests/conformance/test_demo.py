@@ -15,13 +15,17 @@ def test_demo_runs_the_whole_kit_and_writes_its_files(tmp_path: Path, capsys: An
     code = main(["demo", "--output", str(out), "--max-examples", "15"])
     text = capsys.readouterr().out
     assert code == 0
-    assert "the emulator's traffic conforms (strict level)" in text
+    assert "the emulator's side conforms (strict level)" in text
+    assert "deliberate mistakes, each answered with the documented 400" in text
+    assert text.count("    pass  ") == 11  # every conform scenario
     assert "counterexample" in text
     assert "the client fetched the run 10 more times after it became" in text
     assert "passed: every property of the waiter contract held in 15 lifecycles" in text
     assert "\x1b[" not in text  # plain text when not on a terminal
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    assert report["summary"]["errors"] == 0
+    codes = [v["code"] for r in report["runs"] for v in r["violations"]]
+    assert codes  # the refusal scenarios' deliberate client mistakes are reported ...
+    assert all(c.startswith("client.") for c in codes)  # ... and nothing on the server's side
     ET.parse(out / "report.xml")  # well-formed JUnit
     assert (out / "trace.jsonl").read_bytes().count(b"sk-demo") == 0  # the key is masked
     assert (out / "coverage" / "run.coverage.mmd").is_file()
