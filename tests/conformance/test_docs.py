@@ -32,3 +32,18 @@ def test_the_lifecycle_families_are_documented() -> None:
         assert f"`<lc>.{code}`" in doc
     assert "`run.expiry_not_honoured`" in doc
     assert "`link.<link>`" in doc
+
+
+def test_the_cli_reference_names_every_command_and_option() -> None:
+    import argparse
+
+    from runmodel.cli import _COMMANDS, _parser
+
+    doc = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name in _COMMANDS:
+        assert f"## `runmodel {name}`" in doc, f"docs/cli.md lacks runmodel {name}"
+        section = doc.split(f"## `runmodel {name}`", 1)[1].split("\n## ", 1)[0]
+        for action in sub.choices[name]._actions:
+            for option in action.option_strings:
+                assert option in section, f"docs/cli.md: runmodel {name} lacks {option}"
