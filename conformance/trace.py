@@ -451,17 +451,7 @@ def _exchange(obj: dict[str, Any], loc: Location, seq: int) -> Exchange | InputP
     if bad is not None:
         return InputProblem(loc, "input.bad_entry", f"exchange seq {seq}: {bad}")
     assert isinstance(request, dict)
-    if response is None:
-        return Exchange(
-            loc,
-            seq,
-            wall,
-            mono,
-            request["method"],
-            request["path"],
-            dict(request.get("query", {})),
-            request.get("body"),
-        )
+    reply = response if response is not None else {}  # no response: a connection error
     return Exchange(
         loc,
         seq,
@@ -471,10 +461,10 @@ def _exchange(obj: dict[str, Any], loc: Location, seq: int) -> Exchange | InputP
         request["path"],
         dict(request.get("query", {})),
         request.get("body"),
-        response["status"],
-        {k.lower(): v for k, v in response.get("headers", {}).items()},
-        response.get("body"),
-        response.get("stream", False),
+        reply.get("status"),
+        {k.lower(): v for k, v in reply.get("headers", {}).items()},
+        reply.get("body"),
+        reply.get("stream", False),
     )
 
 

@@ -113,21 +113,33 @@ def async_transport(emulator: Emulator, http: str | ModuleType | None = None) ->
     return _classes(module)[1](emulator)
 
 
+def _sdk_kwargs(
+    emulator: Emulator, max_retries: int, strict: bool, kwargs: dict[str, Any], *, sync: bool
+) -> dict[str, Any]:
+    """What both SDK clients are given: a dummy key, the base URL, strictness, the transport."""
+    module = http_module()
+    client = (
+        module.Client(transport=transport(emulator, module))
+        if sync
+        else module.AsyncClient(transport=async_transport(emulator, module))
+    )
+    return {
+        "api_key": "sk-emulator",
+        "base_url": BASE_URL,
+        **kwargs,
+        "max_retries": max_retries,
+        "_strict_response_validation": strict,
+        "http_client": client,
+    }
+
+
 def sdk_client(
     emulator: Emulator, *, max_retries: int = 2, strict: bool = True, **kwargs: Any
 ) -> openai.OpenAI:
     """An ``openai.OpenAI`` wired to `emulator` (dummy key; strict response validation)."""
     import openai
 
-    module = http_module()
-    kwargs.setdefault("api_key", "sk-emulator")
-    kwargs.setdefault("base_url", BASE_URL)
-    return openai.OpenAI(
-        max_retries=max_retries,
-        _strict_response_validation=strict,
-        http_client=module.Client(transport=transport(emulator, module)),
-        **kwargs,
-    )
+    return openai.OpenAI(**_sdk_kwargs(emulator, max_retries, strict, kwargs, sync=True))
 
 
 def async_sdk_client(
@@ -136,12 +148,4 @@ def async_sdk_client(
     """An ``openai.AsyncOpenAI`` wired to `emulator`."""
     import openai
 
-    module = http_module()
-    kwargs.setdefault("api_key", "sk-emulator")
-    kwargs.setdefault("base_url", BASE_URL)
-    return openai.AsyncOpenAI(
-        max_retries=max_retries,
-        _strict_response_validation=strict,
-        http_client=module.AsyncClient(transport=async_transport(emulator, module)),
-        **kwargs,
-    )
+    return openai.AsyncOpenAI(**_sdk_kwargs(emulator, max_retries, strict, kwargs, sync=False))
