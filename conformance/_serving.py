@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -17,6 +18,13 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     owner: Any  # the BackgroundServer, for the handler to reach its state
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (closing a kept-alive connection, or resetting it) is normal
+        traffic, not an error worth a traceback; anything else is reported as usual."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Server6(LoopbackHTTPServer):

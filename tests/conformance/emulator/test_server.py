@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -92,6 +94,20 @@ def test_dropped_connection_over_http(served: tuple[Emulator, openai.OpenAI]) ->
         client.beta.threads.create()
     assert client.beta.threads.create().id in emu.store.threads
     assert len(emu.store.threads) == 1
+
+
+def test_a_client_hanging_up_is_not_an_error(capfd: pytest.CaptureFixture[str]) -> None:
+    with EmulatorServer(Emulator()) as server:
+        for _ in range(3):  # reset mid-request, and while the connection waits for a request
+            conn = socket.create_connection(("127.0.0.1", server.port))
+            conn.sendall(b"GET /v1/threads/x HTTP/1.1\r\nHost: x\r\n")
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+        client = openai.OpenAI(api_key="sk-test", base_url=server.base_url, max_retries=0)
+        with pytest.raises(openai.BadRequestError):  # still serving (no beta header: a 400)
+            client.get("/threads/x", cast_to=object)
+        client.close()
+    assert capfd.readouterr().err == ""
 
 
 def test_racing_clients_over_http(served: tuple[Emulator, openai.OpenAI]) -> None:
