@@ -26,7 +26,14 @@ from typing import IO, TYPE_CHECKING, Any
 import orjson
 
 from ._sse import SSEParser, decode_event
-from .trace import REDACTED, TraceWriter, TraceWriteWarning, mask_headers, redact
+from .trace import (
+    REDACTED,
+    TraceWriter,
+    TraceWriteWarning,
+    mask_headers,
+    redact,
+    secret_values,
+)
 
 if TYPE_CHECKING:
     import openai
@@ -130,11 +137,13 @@ class Recorder:
         url = request.url
         what = f"{request.method} {url.path}"
         try:
+            items = request.headers.multi_items()
+            self._writer.learn(secret_values(items))
             entry: dict[str, Any] = {
                 "method": request.method,
                 "path": url.path,
                 "query": {k: url.params[k] for k in url.params},
-                "headers": mask_headers(request.headers.multi_items()),
+                "headers": mask_headers(items),
             }
             self._body(entry, body)
         except Exception as exc:  # a request we cannot describe is still sent

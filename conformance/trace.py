@@ -31,6 +31,7 @@ __all__ = [
     "mask_headers",
     "read_trace",
     "redact",
+    "secret_values",
 ]
 
 FORMAT = "runmodel-trace"
@@ -41,6 +42,7 @@ VERSION = 1
 
 MASK = "[masked]"
 """What a secret header's value is replaced with."""
+_MASK_BYTES = MASK.encode()
 
 REDACTED = "[redacted]"
 """What redacted message text and tool-call arguments/outputs are replaced with."""
@@ -81,6 +83,21 @@ def mask_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
         else:
             out[key] = value
     return out
+
+
+_MIN_SECRET = 8  # shorter values are too likely to occur by chance to be masked everywhere
+
+
+def secret_values(items: Iterable[tuple[str, str]]) -> set[str]:
+    """The values of secret headers (and a bearer token alone): what a trace must not hold even
+    where a server echoes it in a body or an error message."""
+    out: set[str] = set()
+    for name, value in items:
+        if name.lower() in MASKED_HEADERS:
+            value = value.strip()
+            out.add(value)
+            out.add(value.partition(" ")[2].strip())
+    return {v for v in out if len(v) >= _MIN_SECRET}
 
 
 def redact(value: Any) -> Any:
@@ -129,6 +146,7 @@ class TraceWriter:
             self._file, self._owned = target, False
             self.name = str(getattr(target, "name", "<stream>"))
         self._lock = threading.Lock()
+        self._secrets: tuple[bytes, ...] = ()
         self._seq = 0
         self._closed = False
         self._warned = False
@@ -155,6 +173,14 @@ class TraceWriter:
         """Whether the footer has been written (later entries are lost)."""
         return self._closed
 
+    def learn(self, secrets: Iterable[str]) -> None:
+        """Mask these exact values wherever they appear in later entries (see `secret_values`)."""
+        new = {s.encode() for s in secrets}.difference(self._secrets)
+        if new:
+            with self._lock:  # longest first: "Bearer sk-…" goes whole, not as "Bearer [masked]"
+                merged = {*self._secrets, *new}
+                self._secrets = tuple(sorted(merged, key=len, reverse=True))
+
     def write(self, kind: str, fields: dict[str, Any], what: str) -> int:
         """Number and write one entry (``kind`` is ``exchange`` or ``event``); return its seq.
 
@@ -165,6 +191,10 @@ class TraceWriter:
             body: bytes | None = orjson.dumps(fields)
         except Exception as exc:  # an unserialisable value: lose this entry, keep recording
             body, error = None, exc
+        if body is not None:
+            for secret in self._secrets:
+                if secret in body:  # a server echoed a key or an organisation
+                    body = body.replace(secret, _MASK_BYTES)
         with self._lock:
             self._seq += 1
             seq = self._seq

@@ -1,10 +1,15 @@
 """No file the kit writes contains a planted API key, organization or project: not the recorder's
-traces (sync, async, streaming, error replies), not the proxy's, not any check report."""
+traces (sync, async, streaming, error replies), not the proxy's, not any check report, not what
+``runmodel conform`` and ``runmodel demo`` write or print; not even when a server echoes them."""
 
 from __future__ import annotations
 
 import asyncio
+import http.server
+import json
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +120,104 @@ def test_the_proxy_keeps_secrets_out(tmp_path: Path) -> None:
     _reports(trace, tmp_path)
     assert b"[masked]" in trace.read_bytes()
     assert _assert_clean(tmp_path) >= 4
+
+
+class _Echo(http.server.BaseHTTPRequestHandler):
+    """A careless server: every reply echoes the request's secret headers, in a 401 error's
+    message, or (for a request asking for a stream) in an event of a stream."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _answer(self) -> None:
+        asked = self.rfile.read(int(self.headers.get("content-length") or 0))
+        said = {k: self.headers.get(k) for k in ("authorization", "openai-organization")}
+        if b'"stream"' in asked:
+            body = (
+                b"event: thread.run.created\ndata: %s\n\ndata: [DONE]\n\n"
+                % json.dumps(said).encode()
+            )
+            status, kind = 200, "text/event-stream"
+        else:
+            message = f"Incorrect API key provided: {said}"
+            body = json.dumps({"error": {"message": message, "type": "invalid_request_error"}})
+            body, status, kind = body.encode(), 401, "application/json"  # type: ignore[assignment]
+        self.send_response(status)
+        self.send_header("content-type", kind)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+
+@pytest.fixture
+def echo_server() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def _echoed(client: Any) -> None:
+    with pytest.raises(openai.AuthenticationError) as caught:
+        client.beta.threads.create()
+    assert KEY in str(caught.value)  # the server did echo it: the trace must not
+    with client.beta.threads.runs.create("thread_x", assistant_id="a", stream=True) as stream:
+        assert [e.event for e in stream] == ["thread.run.created"]
+
+
+def test_secrets_a_server_echoes_are_masked_too(
+    echo_server: str, tmp_path: Path, capsys: Any
+) -> None:
+    direct, proxied = tmp_path / "direct.jsonl", tmp_path / "proxied.jsonl"
+    with record(direct) as rec, rec.client(base_url=echo_server, **_identity()) as client:
+        _echoed(client)
+    with (
+        RecordingProxy(echo_server, proxied) as proxy,
+        openai.OpenAI(base_url=proxy.base_url, **_identity()) as client,
+    ):
+        _echoed(client)
+    for trace in (direct, proxied):
+        _reports(trace, tmp_path)
+        assert trace.read_bytes().count(b"[masked]") >= 6  # headers, error message, event
+    out = capsys.readouterr()
+    assert not any(s.decode() in out.out + out.err for s in SECRETS)
+    assert _assert_clean(tmp_path) == 8
+
+
+@pytest.fixture
+def planted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The planted secrets where the SDK looks for them by default."""
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("OPENAI_ORG_ID", ORG)
+    monkeypatch.setenv("OPENAI_PROJECT_ID", PROJECT)
+
+
+@pytest.mark.usefixtures("planted")
+def test_conform_keeps_secrets_out(tmp_path: Path, echo_server: str, capsys: Any) -> None:
+    emulator = Emulator(clock=Clock(real=True, speed=200.0), poll_after_ms=10)
+    with EmulatorServer(emulator) as server:
+        for fmt in ("text", "json"):
+            trace = tmp_path / f"conform-{fmt}.jsonl"
+            argv = ["conform", "--base-url", server.base_url, "--trace", str(trace)]
+            assert main([*argv, "--format", fmt]) == 0
+            assert b"[masked]" in trace.read_bytes()
+            _reports(trace, tmp_path)
+    rejected = tmp_path / "rejected.jsonl"
+    assert main(["conform", "--base-url", echo_server, "--trace", str(rejected)]) == 2
+    out = capsys.readouterr()
+    assert "rejected the API key" in out.err
+    assert not any(s.decode() in out.out + out.err for s in SECRETS)
+    assert _assert_clean(tmp_path) >= 9
+
+
+@pytest.mark.usefixtures("planted")
+def test_demo_keeps_secrets_out(tmp_path: Path, capsys: Any) -> None:
+    assert main(["demo", "--output", str(tmp_path / "demo"), "--max-examples", "5"]) == 0
+    out = capsys.readouterr()
+    assert not any(s.decode() in out.out + out.err for s in SECRETS)
+    assert _assert_clean(tmp_path) >= 5
