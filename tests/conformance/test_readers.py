@@ -176,6 +176,16 @@ def test_a_single_object_and_a_page(tmp_path: Path) -> None:
     ]
 
 
+def test_a_user_message_with_status_null_is_read(tmp_path: Path) -> None:
+    """User-created messages come back with ``status: null`` (observed); a run's may not."""
+    message = {"id": "msg_1", "object": "thread.message", "status": None, "role": "user"}
+    run = {"id": "run_1", "object": "thread.run", "status": None}
+    path = _write(tmp_path, f"{json.dumps(message)}\n{json.dumps(run)}\n", "null.jsonl")
+    items = [i for i in read(path) if isinstance(i, (Snapshot, InputProblem))]
+    assert [type(i).__name__ for i in items] == ["Snapshot", "InputProblem"]
+    assert items[1].loc.line == 2
+
+
 def test_saved_stream_events_are_read(tmp_path: Path) -> None:
     text = '{"event": "thread.run.created", "data": {"id": "run_1", "object": "thread.run", "status": "queued"}}\n'  # noqa: E501
     (item,) = [i for i in read(_write(tmp_path, text)) if not isinstance(i, TraceInfo)]
