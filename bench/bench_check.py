@@ -1,19 +1,21 @@
-"""Benchmark of ``runmodel check`` on a large trace of bare run objects (run on demand).
+"""Benchmark of ``runmodel check`` on a large trace of bare run objects.
 
-Generates ≥ 1,000,000 snapshots (realistic ~1 kB run objects, hundreds of runs interleaved,
-JSON Lines) in a temporary directory, then measures in one process, against a floor measured in
-the same run:
+Generates ≥ 1,000,000 snapshots (realistic ~1.2 kB run objects, hundreds of runs interleaved,
+JSON Lines: over 1 GB) in a temporary directory, then measures in one process, against a floor
+measured in the same run:
 
 - parse: ``orjson.loads`` of every line (the floor);
 - read: `conformance.readers.read` alone (what every check pays);
 - check: read + the checking engine with the text report's collector (what users run);
 - jsonschema: validating run objects against the OpenAPI ``RunObject`` schema (``$ref``s
   resolved, OpenAPI 3.0 ``nullable`` translated), on a sample, extrapolated to the whole file;
-- peak memory (max RSS of a child process that only checks) at 100k and 1M snapshots, and at
-  10M with ``--big``: it should stay flat, since state is kept per open run only.
+- peak memory (max RSS of a child process that only checks) at 1/10, 1 and, with ``--big``,
+  10 times the snapshots (~12 GB of disk): it should stay flat, since state is kept per open
+  run only. Each file is deleted as soon as it has been measured.
 
 Each of parse, read and check is timed in `--repeat` interleaved rounds and the fastest kept.
-Goal: check ≤ 2 × parse. Usage: ``python bench/bench_check.py [--snapshots N] [--big]``.
+Goal: check ≤ 2 × parse. Usage: ``python bench/bench_check.py [--snapshots N] [--big] [--json]``
+(``--json``: the report on stderr, the rows of ``make bench``'s table on stdout).
 """
 
 from __future__ import annotations
@@ -22,15 +24,17 @@ import argparse
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
+from _rows import Row, emit, fmt
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT.parent / "shared" / "spec" / "openai-openapi.yaml"
@@ -202,14 +206,17 @@ def time_read(path: Path) -> float:
     return time.perf_counter() - t
 
 
-def check(path: Path) -> tuple[float, Any]:
+def check(
+    path: Path, tap: Callable[[Iterator[Any]], Iterator[Any]] | None = None
+) -> tuple[float, Any]:
+    """(seconds, summary) of checking `path` as ``runmodel check`` does; `tap` wraps the items."""
     from conformance.check import Checker
     from conformance.readers import read
     from conformance.reports import Report
 
     t = time.perf_counter()
     checker = Checker(emit=Report(keep_clean=False))
-    checker.feed_all(read(path))
+    checker.feed_all(read(path) if tap is None else tap(read(path)))
     summary = checker.finish()
     return time.perf_counter() - t, summary
 
@@ -280,53 +287,108 @@ def high_water() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kB
 
 
-def peak_memory(path: Path | None) -> int:
-    """Max RSS (bytes) of a child process that checks `path` and nothing else (None: that
-    only imports what a check imports: the baseline)."""
+def peak_memory(path: Path | None, lines: int = 0) -> tuple[int, int, float, int]:
+    """(max RSS in bytes at the end, and half way through, seconds, errors) of a child process
+    that checks `path` of `lines` items and nothing else (None: that only imports what a check
+    imports: the baseline)."""
     code = (
-        "import resource, sys\n"
+        "import sys\n"
         "from pathlib import Path\n"
         "sys.path.insert(0, sys.argv[2])\n"
         "import bench_check\n"
         "import conformance.check, conformance.readers, conformance.reports\n"
+        "half, marks = int(sys.argv[3]) // 2, [0]\n"
+        "def tap(items):\n"
+        "    for i, item in enumerate(items):\n"
+        "        if i == half:\n"
+        "            marks[0] = bench_check.high_water()\n"
+        "        yield item\n"
+        "seconds, errors = 0.0, 0\n"
         "if sys.argv[1] != '-':\n"
-        "    bench_check.check(Path(sys.argv[1]))\n"
-        "print(bench_check.high_water())\n"
+        "    seconds, summary = bench_check.check(Path(sys.argv[1]), tap)\n"
+        "    errors = summary.errors\n"
+        "print(bench_check.high_water(), marks[0], seconds, errors)\n"
     )
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     out = subprocess.run(
-        [sys.executable, "-c", code, str(path or "-"), str(Path(__file__).parent)],
+        [sys.executable, "-c", code, str(path or "-"), str(Path(__file__).parent), str(lines)],
         check=True,
         capture_output=True,
         text=True,
         env=env,
     ).stdout
-    return int(out.split()[-1])
+    rss, half, seconds, errors = out.split()[-4:]
+    return int(rss), int(half), float(seconds), int(errors)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--snapshots", type=int, default=1_000_000)
-    parser.add_argument(
-        "--sample", type=int, default=20_000, help="objects for jsonschema (0: skip)"
+def _room(where: Path, need: float) -> str:
+    """Why `need` bytes will not fit under `where`, or ''."""
+    free = shutil.disk_usage(where).free
+    if free >= need:
+        return ""
+    return f"needs ~{need / 1e9:.1f} GB free in {where}, has {free / 1e9:.1f} GB"
+
+
+def _generated(path: Path, snapshots: int) -> tuple[int, int]:
+    """Generate the trace and say so; (lines, bytes)."""
+    t = time.perf_counter()
+    lines = generate(path, snapshots)
+    size = path.stat().st_size
+    print(
+        f"trace: {lines:,} snapshots, {size / 1e6:,.0f} MB ({size / lines:,.0f} B/object), "
+        f"generated in {time.perf_counter() - t:.1f} s",
+        flush=True,
     )
-    parser.add_argument("--spec", type=Path, default=SPEC, help="the OpenAPI spec (YAML)")
-    parser.add_argument("--big", action="store_true", help="also 10M snapshots (~10 GB of disk)")
-    parser.add_argument("--profile", action="store_true", help="cProfile the check, top 25")
-    parser.add_argument(
-        "--repeat", type=int, default=3, help="rounds of parse, read and check (fastest kept)"
-    )
-    args = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
+    return lines, size
 
+
+def _jsonschema_row(path: Path, args: argparse.Namespace, lines: int, check_s: float) -> Row:
+    measure = f"jsonschema RunObject validation (sample of {args.sample:,}, extrapolated)"
+    if not args.sample:
+        return Row("checker", measure, None, "", note="skipped (--sample 0)")
+    if not args.spec.is_file():
+        return Row("checker", measure, None, "", note=f"no OpenAPI spec at {args.spec}")
+    try:
+        per, n, invalid, load = time_jsonschema(path, args.sample, args.spec)
+    except ImportError as exc:
+        return Row("checker", measure, None, "", note=f"{exc} (pip install jsonschema)")
+    print(
+        f"jsonschema: {invalid} of {n:,} sampled objects invalid; spec load {load:.1f} s "
+        f"(not counted); {per * 1e6:.0f} µs/object, {per * lines / check_s:.1f} × the check"
+    )
+    ratio = per * lines / check_s
+    return Row(
+        "checker",
+        measure,
+        1 / per,
+        "objects/s",
+        f"check {fmt(lines / check_s, 'snapshots/s')}",
+        ratio,
+        "> 1 (check is faster)",
+        ratio > 1,
+        note=f"{invalid} of {n:,} sampled objects invalid" if invalid else "",
+    )
+
+
+def measure(args: argparse.Namespace) -> list[Row]:
+    """Every measurement of this script, printed as it goes; the rows of the summary table."""
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench_check_") as tmp:
-        path = Path(tmp) / "runs.jsonl"
-        t = time.perf_counter()
-        lines = generate(path, args.snapshots)
-        size = path.stat().st_size
-        print(
-            f"trace: {lines:,} snapshots, {size / 1e6:,.0f} MB "
-            f"({size / lines:,.0f} B/object), generated in {time.perf_counter() - t:.1f} s"
+        where = Path(tmp)
+        path = where / "runs.jsonl"
+        why = _room(where, args.snapshots * 1300)
+        if why:
+            return [Row("checker", f"check {args.snapshots:,} snapshots", None, "", note=why)]
+        lines, size = _generated(path, args.snapshots)
+        rows.append(
+            Row(
+                "checker",
+                f"trace: {lines:,} snapshots of ~{size / lines:,.0f} B, JSON Lines",
+                size / 1e9,
+                "GB",
+                goal="≥ 1 GB",
+                met=size >= 1e9,
+            )
         )
 
         if args.profile:
@@ -338,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
             check(path)
             prof.disable()
             pstats.Stats(prof).sort_stats("tottime").print_stats(25)
-            return 0
+            return rows
 
         # interleaved rounds, the fastest of each kept: the machine may be shared
         parse = read_s = check_s = float("inf")
@@ -347,53 +409,149 @@ def main(argv: list[str] | None = None) -> int:
             read_s = min(read_s, time_read(path))
             seconds, summary = check(path)
             check_s = min(check_s, seconds)
-        per, n, invalid, load = (
-            time_jsonschema(path, args.sample, args.spec) if args.sample else (0.0, 0, 0, 0.0)
+        print(
+            f"check: {summary.runs:,} runs, {summary.observations:,} observations, "
+            f"{summary.errors} errors, {summary.warnings} warnings (the trace is legal: expect 0)"
         )
-        schema_total = per * lines
+        print(f"\n{'measure':<44}{'seconds':>10}{'× parse':>10}{'µs/object':>11}")
+        for name, secs in [
+            ("parse every line (orjson.loads): the floor", parse),
+            ("read (conformance.readers.read)", read_s),
+            ("check (read + engine + report collector)", check_s),
+            ("  of which the engine (check − read)", check_s - read_s),
+        ]:
+            print(f"{name:<44}{secs:>10.2f}{secs / parse:>10.2f}{secs / lines * 1e6:>11.2f}")
+        print(f"\ngoal check ≤ 2 × parse: {'met' if check_s <= 2 * parse else 'NOT met'}")
+        floor = f"parse (orjson.loads) {fmt(lines / parse, 'snapshots/s')}"
+        best = f"best of {max(1, args.repeat)}"
+        rows.append(
+            Row(
+                "checker",
+                f"check: read + engine + report ({best})",
+                lines / check_s,
+                "snapshots/s",
+                floor,
+                check_s / parse,
+                "≤ 2",
+                check_s <= 2 * parse,
+                note=f"{summary.errors} errors in a legal trace" if summary.errors else "",
+            )
+        )
+        rows.append(
+            Row(
+                "checker",
+                f"read alone ({best})",
+                lines / read_s,
+                "snapshots/s",
+                floor,
+                read_s / parse,
+            )
+        )
+        rows.append(_jsonschema_row(path, args, lines, check_s))
 
-        small = Path(tmp) / "small.jsonl"
-        generate(small, lines // 10)
-        memory = [(0, peak_memory(None)), (lines // 10, peak_memory(small))]
-        memory.append((lines, peak_memory(path)))
+        # peak memory, each file measured by a child that does nothing else, then deleted
+        base, _, _, _ = peak_memory(None)
+        small = where / "small.jsonl"
+        small_lines, small_size = _generated(small, lines // 10)
+        small_rss, _, _, _ = peak_memory(small, small_lines)
         small.unlink()
+        rss, half, seconds, errors = peak_memory(path, lines)
+        path.unlink()
+        print(
+            f"\n{'snapshots':>12}{'size (GB)':>11}{'peak RSS (MB)':>16}{'half way':>10}"
+            f"{'check (s)':>11}"
+        )
+        print(f"{'(imports)':>12}{'':>11}{base / 1e6:>16.1f}")
+        print(f"{small_lines:>12,}{small_size / 1e9:>11.2f}{small_rss / 1e6:>16.1f}")
+        print(
+            f"{lines:>12,}{size / 1e9:>11.2f}{rss / 1e6:>16.1f}{half / 1e6:>10.1f}{seconds:>11.1f}",
+            flush=True,
+        )
+        rows.append(
+            Row(
+                "checker",
+                f"peak RSS, check of {small_lines:,} snapshots",
+                small_rss / 1e6,
+                "MB",
+                f"imports only {fmt(base / 1e6, 'MB')}",
+                small_rss / base,
+            )
+        )
+        rows.append(
+            Row(
+                "checker",
+                f"peak RSS, check of {lines:,} snapshots ({size / 1e9:.2f} GB, {seconds:.0f} s)",
+                rss / 1e6,
+                "MB",
+                f"at {small_lines:,}: {fmt(small_rss / 1e6, 'MB')}",
+                rss / small_rss,
+                note=f"{errors} errors in a legal trace" if errors else "",
+            )
+        )
         if args.big:
-            big = Path(tmp) / "big.jsonl"
-            big_lines = generate(big, lines * 10)
-            memory.append((big_lines, peak_memory(big)))
-            big.unlink()
+            rows += _big_rows(where, lines * 10, size * 10, rss, lines / seconds)
+    return rows
 
-    rate = lines / check_s
+
+def _big_rows(where: Path, snapshots: int, estimate: int, rss_1x: int, rate_1x: float) -> list[Row]:
+    why = _room(where, estimate * 1.1)
+    if why:
+        return [Row("checker", f"peak RSS, check of {snapshots:,} snapshots", None, "", note=why)]
+    big = where / "big.jsonl"
+    big_lines, big_size = _generated(big, snapshots)
+    rss, half, seconds, errors = peak_memory(big, big_lines)
+    big.unlink()
     print(
-        f"check: {summary.runs:,} runs, {summary.observations:,} observations, "
-        f"{summary.errors} errors, {summary.warnings} warnings (the trace is legal: expect 0)"
+        f"{big_lines:>12,}{big_size / 1e9:>11.2f}{rss / 1e6:>16.1f}{half / 1e6:>10.1f}"
+        f"{seconds:>11.1f}"
     )
-    print()
-    print(f"{'measure':<44}{'seconds':>10}{'× parse':>10}{'µs/object':>11}")
-    rows = [
-        ("parse every line (orjson.loads): the floor", parse),
-        ("read (conformance.readers.read)", read_s),
-        ("check (read + engine + report collector)", check_s),
-        ("  of which the engine (check − read)", check_s - read_s),
-        (f"jsonschema RunObject (sample {n:,}, extrapolated)", schema_total),
+    print(f"  check rate {big_lines / seconds:,.0f} snapshots/s (at 1/10 of it: {rate_1x:,.0f})")
+    return [
+        Row(
+            "checker",
+            f"peak RSS, check of {big_lines:,} snapshots "
+            f"({big_size / 1e9:.1f} GB, {seconds:.0f} s)",
+            rss / 1e6,
+            "MB",
+            f"at 1/10 of it: {fmt(rss_1x / 1e6, 'MB')}",
+            rss / rss_1x,
+            "≤ 1.1 (flat)",
+            rss <= 1.1 * rss_1x,
+            note=f"{errors} errors in a legal trace" if errors else "",
+        ),
+        Row(
+            "checker",
+            "  the same check: peak RSS at its end",
+            rss / 1e6,
+            "MB",
+            f"at half way ({big_lines // 2:,}): {fmt(half / 1e6, 'MB')}",
+            rss / half,
+            "≤ 1.05 (flat)",
+            rss <= 1.05 * half,
+        ),
     ]
-    for name, secs in rows:
-        print(f"{name:<44}{secs:>10.2f}{secs / parse:>10.2f}{secs / lines * 1e6:>11.2f}")
-    print()
-    print(
-        f"goal check ≤ 2 × parse: {'met' if check_s <= 2 * parse else 'NOT met'} "
-        f"({check_s / parse:.2f} ×); {rate:,.0f} snapshots/s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--snapshots", type=int, default=1_000_000)
+    parser.add_argument(
+        "--sample", type=int, default=20_000, help="objects for jsonschema (0: skip)"
     )
-    print(
-        f"jsonschema: {invalid} of {n:,} sampled objects invalid; spec load {load:.1f} s "
-        f"(not counted); check is {schema_total / check_s:.1f} × faster than validating"
+    parser.add_argument("--spec", type=Path, default=SPEC, help="the OpenAPI spec (YAML)")
+    parser.add_argument(
+        "--big", action="store_true", help="also 10 × the snapshots (~12 GB of disk)"
     )
-    print()
-    print(f"{'snapshots':>12}{'peak RSS (MB)':>16}")
-    for count, rss in memory:
-        what = f"{count:>12,}" if count else f"{'(imports)':>12}"
-        print(f"{what}{rss / 1e6:>16.1f}")
-    return 0
+    parser.add_argument("--profile", action="store_true", help="cProfile the check, top 25")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds of parse, read and check (fastest kept)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="report on stderr, table rows as JSON on stdout"
+    )
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    return emit(args.json, lambda: measure(args))
 
 
 if __name__ == "__main__":

@@ -5,15 +5,19 @@
 2. With the openai 2.x SDK, the same calls through the ``openai-responses`` pytest plugin's mock
    (goal: the emulator is faster), when that package is installed.
 3. ``runmodel serve`` (a separate process) with 1, 4 and 16 concurrent SDK clients over
-   loopback: requests per second, bounded in count and time; and its start-up time.
+   loopback: requests per second, bounded in count and time, against the floor of the same
+   kind of stdlib server answering a fixed run JSON (``bench/_fixed_server.py``), in
+   interleaved rounds; and its start-up time.
 
-Run: ``PYTHONPATH=. python bench/bench_emulator.py [--quick]``. Prints figures and ratios.
+Run: ``python bench/bench_emulator.py [--quick] [--no-serve] [--json]``. Prints figures and
+ratios (``--json``: the report on stderr, the rows of ``make bench``'s table on stdout).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import signal
@@ -27,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import openai
+from _rows import Row, emit, fmt
 
 from conformance._sdk import quiet_assistants_deprecation
 from conformance.emulator import Emulator
@@ -81,7 +86,11 @@ def _race(contenders: list[_Contender], n: int, rounds: int) -> None:
             c.round(n)
 
 
-def bench_in_process(n: int, rounds: int) -> None:
+def _sdk() -> str:
+    return f"openai {openai.__version__}, {http_module().__name__}"
+
+
+def bench_in_process(n: int, rounds: int) -> list[Row]:
     http = http_module()
     emu, thread_id, run_id = _emulator_run()
     emulated = emu.client(strict=False, max_retries=0)
@@ -109,23 +118,57 @@ def bench_in_process(n: int, rounds: int) -> None:
     )
     contenders = [floor, ours]
     theirs = _openai_responses()
-    note = ""
-    if isinstance(theirs, str):
-        note = theirs
-    else:
+    if isinstance(theirs, _Contender):
         contenders.append(theirs)
     _race(contenders, n, rounds)
-    print(
-        f"openai {openai.__version__} on {http.__name__}: one runs.retrieve, "
-        f"best of {rounds} interleaved rounds of {n}"
-    )
+    print(f"{_sdk()}: one runs.retrieve, best of {rounds} interleaved rounds of {n}")
     for c in contenders:
         print(f"  {c.name:<40} {c.best:7.1f} us/call")
     print(f"  emulator / floor = {ours.best / floor.best:.2f}   (goal: at most 1.30)")
-    if isinstance(theirs, _Contender):
-        print(f"  openai-responses / emulator = {theirs.best / ours.best:.2f}   (goal: above 1)")
-    else:
-        print(f"  openai-responses: not measured: {note}")
+    rows = [
+        Row(
+            "emulator",
+            f"runs.retrieve via the in-process emulator ({_sdk()})",
+            ours.best,
+            "µs/call",
+            f"mock transport {fmt(floor.best, 'µs/call')}",
+            ours.best / floor.best,
+            "≤ 1.3",
+            ours.best <= 1.3 * floor.best,
+        )
+    ]
+    if int(openai.__version__.split(".")[0]) != 2:  # measured in a run with the 2.x SDK
+        print(f"  openai-responses: not measured: {theirs}")
+        return rows
+    measure = f"runs.retrieve via the openai-responses mock ({_sdk()})"
+    if isinstance(theirs, str):
+        print(f"  openai-responses: not measured: {theirs}")
+        return [*rows, Row("emulator", measure, None, "", note=theirs)]
+    ratio = theirs.best / ours.best
+    print(f"  openai-responses / emulator = {ratio:.2f}   (goal: above 1)")
+    version = _version("openai-responses")
+    return [
+        *rows,
+        Row(
+            "emulator",
+            measure.replace("openai-responses", f"openai-responses {version}"),
+            theirs.best,
+            "µs/call",
+            f"emulator {fmt(ours.best, 'µs/call')}",
+            ratio,
+            "> 1 (emulator is faster)",
+            ratio > 1,
+        ),
+    ]
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "?"
 
 
 def _openai_responses() -> _Contender | str:
@@ -149,36 +192,50 @@ def _openai_responses() -> _Contender | str:
     )
 
 
+def _wait_url(proc: subprocess.Popen[str], what: str) -> str:
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"(http://\S+)", line)
+    if match is None:
+        proc.kill()
+        raise SystemExit(
+            f"{what} did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}"
+        )
+    return match.group(1)
+
+
 def _start_server(*extra: str) -> tuple[subprocess.Popen[str], str, float]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "conformance.emulator",
-            "--port",
-            "0",
-            "--script",
-            SCRIPT,
-            *extra,
-        ],
+        [sys.executable, "-m", "conformance.emulator", "--port", "0", "--script", SCRIPT, *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
         cwd=ROOT,
     )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    ready = time.perf_counter() - start
-    match = re.search(r"(http://\S+)", line)
-    if match is None:
+    url = _wait_url(proc, "runmodel serve")
+    return proc, url, time.perf_counter() - start
+
+
+def _start_fixed(reply: dict[str, Any]) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("_fixed_server.py")), json.dumps(reply)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return proc, _wait_url(proc, "the fixed reply server")
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
         proc.kill()
-        raise SystemExit(
-            f"runmodel serve did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}"
-        )
-    return proc, match.group(1), ready
+        proc.communicate()
 
 
 def _load(
@@ -204,46 +261,101 @@ def _load(
     return sum(counts), time.perf_counter() - start
 
 
-def bench_serve(seconds: float, max_requests: int) -> None:
+_DROP = {"content-length", "date", "server", "connection", "transfer-encoding"}
+
+
+def bench_serve(seconds: float, max_requests: int, rounds: int) -> list[Row]:
     startups = []
     for _ in range(3):
         proc, url, ready = _start_server()
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=10)
+        _stop(proc)
         startups.append(ready)
+    startup = statistics.median(startups)
     print(
-        f"runmodel serve: ready to serve in {statistics.median(startups) * 1000:.0f} ms "
+        f"runmodel serve: ready to serve in {startup * 1000:.0f} ms "
         "(median of 3, process start to URL printed)"
     )
+    rows = [Row("serve", "runmodel serve start-up (to its URL printed)", startup * 1000, "ms")]
     proc, url, _ = _start_server()
+    fixed = None
     try:
         setup = openai.OpenAI(api_key="k", base_url=url, max_retries=0)
         assistant = setup.beta.assistants.create(model="gpt-4o")
         thread = setup.beta.threads.create()
         run = setup.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+        raw = setup.beta.threads.runs.with_raw_response.retrieve(run.id, thread_id=thread.id)
+        reply = {
+            "status": raw.http_response.status_code,
+            "headers": [
+                (k, v) for k, v in raw.http_response.headers.items() if k.lower() not in _DROP
+            ],
+            "body": raw.http_response.text,
+        }
+        fixed, fixed_url = _start_fixed(reply)
+        print(
+            f"  {seconds:.1f} s per round, best of {rounds} interleaved rounds, "
+            f"at most {max_requests:,} requests a round"
+        )
         for clients in (1, 4, 16):
-            total, elapsed = _load(
-                url, run.id, thread.id, clients, seconds, max_requests // clients
-            )
+            ours = floor = 0.0
+            for _ in range(rounds):  # ABAB: load from elsewhere falls on both alike
+                for which in ("floor", "ours"):
+                    total, elapsed = _load(
+                        fixed_url if which == "floor" else url,
+                        run.id,
+                        thread.id,
+                        clients,
+                        seconds,
+                        max_requests // clients,
+                    )
+                    if which == "floor":
+                        floor = max(floor, total / elapsed)
+                    else:
+                        ours = max(ours, total / elapsed)
             print(
-                f"  {clients:2d} concurrent clients: {total / elapsed:7.0f} requests/s "
-                f"({total} requests in {elapsed:.2f} s)"
+                f"  {clients:2d} concurrent clients: {ours:7.0f} requests/s "
+                f"(fixed reply server: {floor:7.0f} requests/s)"
+            )
+            rows.append(
+                Row(
+                    "serve",
+                    f"runs.retrieve over loopback, {clients} concurrent client"
+                    + ("s" if clients > 1 else ""),
+                    ours,
+                    "requests/s",
+                    f"fixed reply server {fmt(floor, 'requests/s')}",
+                    floor / ours,
+                )
             )
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=10)
+        _stop(proc)
+        if fixed is not None:
+            _stop(fixed)
+    return rows
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer iterations")
-    args = parser.parse_args()
+def measure(args: argparse.Namespace) -> list[Row]:
+    """Every measurement of this script, printed as it goes; the rows of the summary table."""
     n, rounds = (500, 5) if args.quick else (1000, 15)
-    bench_in_process(n, rounds)
-    bench_serve(1.0 if args.quick else 3.0, 3000 if args.quick else 20000)
-    return 0
+    with quiet_assistants_deprecation():  # the SDK's, on every Assistants call
+        rows = bench_in_process(n, rounds)
+        if not args.no_serve:
+            rows += bench_serve(
+                1.0 if args.quick else 2.0, 3000 if args.quick else 20000, 1 if args.quick else 2
+            )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="fewer iterations")
+    parser.add_argument("--no-serve", action="store_true", help="the in-process part only")
+    parser.add_argument(
+        "--json", action="store_true", help="report on stderr, table rows as JSON on stdout"
+    )
+    args = parser.parse_args(argv)
+    return emit(args.json, lambda: measure(args))
 
 
 if __name__ == "__main__":
-    with quiet_assistants_deprecation():  # the SDK's, on every Assistants call
-        sys.exit(main())
+    sys.exit(main())

@@ -6,7 +6,8 @@ each: examples per second. A cProfile of the same work splits its time by where 
 the SDK and its HTTP and model layers (openai, httpx/httpx2, pydantic), the kit (runmodel,
 conformance), and the rest (Hypothesis, the standard library). Goal: kit < SDK.
 
-Run: ``PYTHONPATH=. python bench/bench_fuzz.py [--examples N]``. Prints a table of figures.
+Run: ``python bench/bench_fuzz.py [--examples N] [--json]``. Prints a table of figures
+(``--json``: the report on stderr, the rows of ``make bench``'s table on stdout).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "conformance"))
 
 import miniatures  # noqa: E402  (the project's test clients: a correct driver)
+from _rows import Row, emit  # noqa: E402
 
 from conformance._sdk import quiet_assistants_deprecation  # noqa: E402
 from conformance.demo import lesson_poll_run_status  # noqa: E402
@@ -73,17 +75,16 @@ def _shares(fn: Callable[..., Any], contract: str, drawn: list[Scenario]) -> dic
     return {k: v / whole for k, v in totals.items()}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--examples", type=int, default=200, metavar="N")
-    args = parser.parse_args()
-    drawn = _draw(args.examples)
+def measure(examples: int) -> list[Row]:
+    """Every measurement of this script, printed as it goes; the rows of the summary table."""
+    drawn = _draw(examples)
     clients = [
-        ("lesson poll_run_status (waiter)", lesson_poll_run_status, "waiter"),
-        ("careful driver (driver)", miniatures.careful_driver, "driver"),
+        ("waiter: the lesson's poll_run_status", lesson_poll_run_status, "waiter"),
+        ("driver: a careful driver", miniatures.careful_driver, "driver"),
     ]
     print(f"{len(drawn)} lifecycles drawn from the model, played once each per client\n")
-    print(f"{'client':34} {'examples/s':>10} {'ms/example':>10} {'SDK':>6} {'kit':>6} {'other':>6}")
+    print(f"{'client':38} {'examples/s':>10} {'ms/example':>10} {'SDK':>6} {'kit':>6} {'other':>6}")
+    rows = []
     for name, fn, contract in clients:
         _play_all(fn, contract, drawn[:5])  # warm up imports and caches
         started = time.perf_counter()
@@ -91,11 +92,34 @@ def main() -> int:
         took = time.perf_counter() - started
         shares = _shares(fn, contract, drawn)
         print(
-            f"{name:34} {len(drawn) / took:10.1f} {1000 * took / len(drawn):10.2f} "
+            f"{name:38} {len(drawn) / took:10.1f} {1000 * took / len(drawn):10.2f} "
             f"{shares['sdk']:6.0%} {shares['kit']:6.0%} {shares['other']:6.0%}"
         )
+        ratio = shares["kit"] / shares["sdk"] if shares["sdk"] else float("inf")
+        rows.append(
+            Row(
+                "fuzz",
+                f"{name} ({len(drawn)} lifecycles; ratio: kit / SDK time)",
+                len(drawn) / took,
+                "examples/s",
+                f"SDK {shares['sdk']:.0%}, kit {shares['kit']:.0%}, other {shares['other']:.0%}",
+                ratio,
+                "< 1",
+                ratio < 1,
+            )
+        )
     print("\nshares: self time under cProfile by where the code lives; goal: kit < SDK")
-    return 0
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--examples", type=int, default=200, metavar="N")
+    parser.add_argument(
+        "--json", action="store_true", help="report on stderr, table rows as JSON on stdout"
+    )
+    args = parser.parse_args(argv)
+    return emit(args.json, lambda: measure(args.examples))
 
 
 if __name__ == "__main__":
