@@ -65,6 +65,7 @@ PROBLEM_CODES = {
 """Every `InputProblem` code a reader emits, with what it means."""
 
 _SNIFF = 65536
+_BUFFER = 1 << 20
 _LINES_CAP = 64 << 20  # JSON documents larger than this get element indexes but no line numbers
 _NATIVE = re.compile(rb'"kind"\s*:\s*"(?:header|exchange|event|footer)"|"runmodel-trace"')
 _YAML_CASSETTE = re.compile(rb"^interactions\s*:", re.M)
@@ -85,7 +86,8 @@ def read(path: str | Path) -> Iterator[Item]:
     """
     file = str(path)
     try:
-        f = open(path, "rb")  # noqa: SIM115 (closed below, also when the caller stops early)
+        # (a large buffer: line iteration is several times faster than with the default one)
+        f = open(path, "rb", buffering=_BUFFER)  # noqa: SIM115 (closed below, also on early stop)
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         reason = getattr(exc, "strerror", None) or exc
         yield InputProblem(Location(file), "input.io_error", f"cannot open: {reason}")
@@ -187,7 +189,7 @@ def _read_brace(f: IO[bytes], file: str, head: bytes, bom: int) -> Iterable[Item
 
 def _is_native(obj: dict[str, Any]) -> bool:
     kind = obj.get("kind")
-    return obj.get("format") == "runmodel-trace" or kind in _TRACE_KINDS
+    return obj.get("format") == "runmodel-trace" or (type(kind) is str and kind in _TRACE_KINDS)
 
 
 _TRACE_KINDS = frozenset({"header", "exchange", "event", "footer"})
@@ -251,7 +253,8 @@ def _read_objects_jsonl(lines: Iterable[bytes], file: str) -> Iterator[Item]:
             continue
         if (
             type(obj) is dict
-            and obj.get("object") in kinds
+            and type(kind := obj.get("object")) is str  # (a list or object is not hashable)
+            and kind in kinds
             and type(obj.get("id")) is str
             and type(obj.get("status", "")) is str
         ):
@@ -288,7 +291,7 @@ def _objects(obj: Any, loc: Location, pages: bool = True) -> Iterator[Item]:
         )
         return
     kind = obj.get("object")
-    if kind in SNAPSHOT_OBJECTS:
+    if type(kind) is str and kind in SNAPSHOT_OBJECTS:
         bad = _snapshot_problem(obj)
         if bad:
             yield InputProblem(loc, "input.bad_entry", f"{kind} object: {bad}")
@@ -521,7 +524,11 @@ def _exchange_items(
     headers: dict[str, str],
     body: bytes | str | None,
 ) -> Iterator[Item]:
-    split = urlsplit(url)
+    try:
+        split = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        yield InputProblem(loc, "input.bad_entry", f"the request URL does not parse: {exc}")
+        return
     query: dict[str, str] = {}
     for k, v in parse_qsl(split.query, keep_blank_values=True):
         query.setdefault(k, v)
@@ -543,13 +550,32 @@ def _exchange_items(
         None if streamed else _json_body(body),
         streamed,
     )
+    if isinstance(body, bytes):
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            message = f"the response body is not UTF-8 (byte {exc.start}); read with U+FFFD"
+            yield InputProblem(loc, "input.bad_encoding", message)
     if streamed and body:
         for n, (event, data) in enumerate(parse_sse(body)):
             name, payload = decode_event(event, data)
-            where = f"{loc.where} event {n}" if loc.where else f"event {n}"
-            yield StreamEvent(
-                Location(loc.file, loc.line, where), None, 0, wall, None, name, payload
+            where = Location(
+                loc.file, loc.line, f"{loc.where} event {n}" if loc.where else f"event {n}"
             )
+            if type(payload) is str and (bad := _unreadable(data)) is not None:
+                yield InputProblem(where, "input.malformed_json", f"{name} event: {bad}")
+            yield StreamEvent(where, None, 0, wall, None, name, payload)
+
+
+def _unreadable(data: str) -> str | None:
+    """Why the SDK could not read an event's data (it parses all but ``[DONE]`` as JSON)."""
+    if data.startswith("[DONE]"):
+        return None
+    try:
+        orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        return f"its data is not JSON ({exc}); the SDK cannot read it"
+    return None
 
 
 def _json_body(body: bytes | str | None) -> Any:
@@ -746,7 +772,7 @@ def _read_yaml(data: bytes, file: str) -> Iterator[Item]:
     if not isinstance(interactions, yaml.SequenceNode):
         yield InputProblem(Location(file, 1), "input.bad_entry", "no 'interactions' list")
         return
-    yield from _numbered(_yaml_items(interactions.value, loader_class, file, 0, 0))
+    yield from _numbered(_yaml_items(interactions.value, loader_class, file, text, 0, 0))
 
 
 def _compose(loader_class: Any, text: str) -> Any:
@@ -758,15 +784,23 @@ def _compose(loader_class: Any, text: str) -> Any:
 
 
 def _yaml_items(
-    nodes: list[Any], loader_class: Any, file: str, offset: int, first: int
+    nodes: list[Any], loader_class: Any, file: str, text: str, offset: int, first: int
 ) -> Iterator[Item]:
-    """Construct each interaction node on its own, so that one bad node loses only itself."""
+    """Construct each interaction node on its own, so that one bad node loses only itself.
+
+    ``text`` is what the nodes were composed from; its first line is line ``offset + 1``.
+    """
     import yaml
 
     loader = loader_class("")
+    at, line = 0, offset + 1  # a character index of text and its line: the count moves forward
     try:
         for i, node in enumerate(nodes, first):
-            loc = Location(file, node.start_mark.line + 1 + offset, f"interactions[{i}]")
+            index = node.start_mark.index
+            if index < at:
+                at, line = 0, offset + 1
+            at, line = index, line + text.count("\n", at, index)
+            loc = Location(file, line, f"interactions[{i}]")
             try:
                 interaction = loader.construct_object(node, deep=True)
             except (yaml.YAMLError, RecursionError) as exc:
@@ -786,15 +820,16 @@ def _yaml_salvage(text: str, file: str, exc: Any, loader_class: Any) -> Iterator
     """A cassette that does not parse: parse each interaction's lines on their own."""
     import yaml
 
-    lines = text.splitlines(keepends=True)
+    lines = _lines(text)
     reported = False
     for index, (begin, end) in enumerate(_yaml_chunks(lines)):
         loc = Location(file, begin + 1, f"interactions[{index}]")
+        chunk = "".join(lines[begin:end])
         try:
-            node = _compose(loader_class, "".join(lines[begin:end]))
+            node = _compose(loader_class, chunk)
         except (yaml.YAMLError, RecursionError) as err:
             reported = True
-            line = begin + _yaml_line(err, "".join(lines[begin:end]))
+            line = begin + _yaml_line(err, chunk)
             yield InputProblem(
                 Location(file, line, loc.where), "input.malformed_yaml", _yaml_message(err)
             )
@@ -803,7 +838,7 @@ def _yaml_salvage(text: str, file: str, exc: Any, loader_class: Any) -> Iterator
             reported = True
             yield InputProblem(loc, "input.malformed_yaml", "this interaction is not one list item")
             continue
-        yield from _yaml_items(node.value, loader_class, file, begin, index)
+        yield from _yaml_items(node.value, loader_class, file, chunk, begin, index)
     if not reported:
         at = _yaml_line(exc, text)
         cut = at >= len(lines) and not text.endswith("\n")
@@ -811,10 +846,20 @@ def _yaml_salvage(text: str, file: str, exc: Any, loader_class: Any) -> Iterator
         yield InputProblem(Location(file, at), code, _yaml_message(exc))
 
 
+def _lines(text: str) -> list[str]:
+    """The lines of ``text`` with their ends, split at LF only: the lines a file's numbers count
+    (`str.splitlines` also splits at VT, FF, NEL, U+2028 and more, YAML at CR, NEL, U+2028)."""
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines if lines[-1] else lines[:-1]
+
+
 def _yaml_line(exc: BaseException, text: str) -> int:
     """The 1-based line a YAML error points at, within ``text``."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    if mark is not None:
+    if mark is not None and isinstance(getattr(mark, "index", None), int):
+        line = text.count("\n", 0, mark.index) + 1  # (the mark's own line counts YAML's breaks)
+    elif mark is not None:
         line = int(mark.line) + 1
     elif isinstance(getattr(exc, "position", None), int):  # a reader error: a bad character
         line = text.count("\n", 0, getattr(exc, "position", 0)) + 1

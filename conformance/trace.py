@@ -359,7 +359,7 @@ def read_trace(lines: Iterable[bytes], file: str) -> Iterator[Item]:
                     "an event needs a string 'event', 'data', and numeric or null 'wall', 'mono'",
                 )
                 continue
-            if exchange not in streams:
+            if type(exchange) is not int or exchange not in streams:  # (a list is unhashable)
                 yield _problem(
                     file,
                     lineno,
