@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from ._core import Evidence
 from ._lifecycles import MESSAGE, RUN, STEP
@@ -35,6 +35,10 @@ class FieldRule:
     fields: tuple[str, ...]
     statuses: frozenset[str] = frozenset()
     stateful: bool = field(default=False, init=False)
+    null: ClassVar[bool | None] = None
+    """What the rule demands of its one field in `statuses`: null (True) or non-null (False);
+    None for any other rule. A checker may test all such rules of a status at once, and run
+    them one by one only when that test fails."""
 
     def snapshot(self, obj: _Obj) -> str | None:
         return None
@@ -47,6 +51,8 @@ class FieldRule:
 class _Present(FieldRule):
     """The field is non-null in these statuses."""
 
+    null: ClassVar[bool | None] = False
+
     def snapshot(self, obj: _Obj) -> str | None:
         f = self.fields[0]
         if obj.get(f) is None:
@@ -57,6 +63,8 @@ class _Present(FieldRule):
 @dataclass(frozen=True, slots=True)
 class _Absent(FieldRule):
     """The field is null in these statuses."""
+
+    null: ClassVar[bool | None] = True
 
     def snapshot(self, obj: _Obj) -> str | None:
         f = self.fields[0]
@@ -75,7 +83,7 @@ class _Ordered(FieldRule):
         a: Any = None
         for fb in self.fields:
             b = obj.get(fb)
-            if isinstance(b, _NUMBER):
+            if b is not None and isinstance(b, _NUMBER):
                 if fa is not None and a > b:
                     return f"{fa} ({a}) is later than {fb} ({b})"
                 fa, a = fb, b

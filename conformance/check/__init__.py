@@ -17,7 +17,9 @@ Violation codes (``<lc>`` is ``run``, ``run_step`` or ``message``). Severity *ru
 - ``<lc>.moved_without_client`` (error): in recorded HTTP traffic, every explaining path needs a
   client request (e.g. submit_tool_outputs) that did not happen between the two observations.
 - ``<lc>.field.<rule>`` (rule): a field rule of `runmodel.RULES` failed.
-- ``run.expiry_not_honoured`` (edge): active well after ``expires_at`` (recorder's wall clock).
+- ``run.expiry_not_honoured`` (edge): active well after ``expires_at``, by the server's clock
+  where a reply's ``Date`` header showed it (the wall time plus the offset seen last in that
+  file), else by the recorder's wall clock.
 - ``status.unknown`` (warning): a status the model does not know; checking goes on.
 - ``link.<link>`` (link): a step or message disagrees with its run (`runmodel.LINKS`); a
   warning when only the end of input shows it (the child was not seen again).

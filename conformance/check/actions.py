@@ -133,7 +133,7 @@ def judge_exchange(c: Checker, ex: Exchange) -> None:
             )
     if status is None or ok:
         if run is not None and action in (_SUBMIT, _CANCEL):
-            run.triggers.add(action)  # assume a request without a reply took effect
+            run.triggers = run.triggers | {action}  # assume a request without a reply took effect
             if ok and illegal and prior is not None and not _EVER[prior, action]:
                 c._add(
                     run,

@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from datetime import timezone
+from email.utils import parsedate_to_datetime
+from operator import itemgetter, ne
 from typing import Any
 
 from runmodel import LINKS, MESSAGE, RULES, RUN, STEP, Actor, Edge, Evidence, Lifecycle, Strictness
@@ -37,7 +40,8 @@ from .streams import OBJECTS, StreamJudge
 __all__ = ["EXPIRY_GRACE", "Checker", "check", "edge_coverage"]
 
 EXPIRY_GRACE = 60.0
-"""Seconds past ``expires_at`` (by the recorder's wall clock) before an active run is flagged."""
+"""Seconds past ``expires_at`` before an active run is flagged: by the server's clock where a
+reply's ``Date`` header showed it (1-second resolution), else by the recorder's wall clock."""
 
 _MEMORY = 65_536  # closed runs, settled children, finished streams remembered (id → status)
 _SETTLED = 256  # settled runs kept whole a little longer: a re-poll of a finished run is cheap
@@ -106,7 +110,7 @@ def _out(lc: Lifecycle, status: str, lv: Strictness) -> str:
 
 
 def _explain(
-    lc: Lifecycle, a: str, b: str, lv: Strictness, nonempty: bool, fired: set[str] | None
+    lc: Lifecycle, a: str, b: str, lv: Strictness, nonempty: bool, fired: frozenset[str] | None
 ) -> tuple[Edge, ...] | None:
     """The shortest path from a to b at lv; with `fired`, client edges only for those triggers."""
     path = lc.path(a, b, lv, nonempty=nonempty)
@@ -155,6 +159,53 @@ class _Rule:
     severity: Severity
 
 
+_Values = Callable[[Mapping[str, Any]], tuple[Any, ...]]
+"""Some fields' values of an object, fetched in one C call (`operator.itemgetter`); KeyError
+when one is missing."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Quick:
+    """A status's null and non-null rules (`FieldRule.null`) as one test over a fixed tuple of
+    fields, the status's other stateless rules, and the watched fields' values.
+
+    `values` fetches the `n` fields that must be null, then the fields that must be set, up to
+    `k`, then the plan's watched fields. The test holds when the first `n` values are None and
+    the next are not; then none of these rules can fail and only `others` need to run. When it
+    fails (or a field is missing), every rule runs one by one, for the exact findings.
+    """
+
+    values: _Values
+    nulls: tuple[None, ...]
+    n: int
+    k: int
+    others: tuple[_Rule, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Pair:
+    """A change of status (previous, status): the new status's quick test, the other rules that
+    newly apply (always run), and, per pattern of changed watched fields, the rules to run then."""
+
+    quick: _Quick
+    fresh: tuple[_Rule, ...]
+    carried: tuple[_Rule, ...]
+    stateful: tuple[_Rule, ...]
+    todo: dict[tuple[bool, ...], tuple[tuple[_Rule, ...], tuple[_Rule, ...]]]
+
+    def rules(
+        self, watched: tuple[str, ...], changed: tuple[bool, ...]
+    ) -> tuple[tuple[_Rule, ...], tuple[_Rule, ...]]:
+        """The carried and stateful rules that read a changed field (kept: one entry per
+        pattern, at most ``2 ** len(watched)``)."""
+        names = {f for f, c in zip(watched, changed, strict=True) if c}
+        todo = self.todo[changed] = (
+            tuple(r for r in self.carried if not r.fields.isdisjoint(names)),
+            tuple(r for r in self.stateful if not r.fields.isdisjoint(names)),
+        )
+        return todo
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """A lifecycle's rules, arranged so that a new observation runs only the rules it can change.
@@ -162,7 +213,9 @@ class _Plan:
     Rules are functions of their declared fields (and, for applicability, of the status). So,
     comparing an observation with the previous one of the same object: a stateless rule that
     applied to the previous status too, and a stateful rule, can only find something new when one
-    of their fields changed; a stateless rule that newly applies is always run.
+    of their fields changed; a stateless rule that newly applies is always run. Null and non-null
+    rules are first tested all at once (`_Quick`); the other rules' fields (`watched`) are
+    compared all at once.
     """
 
     fields: tuple[str, ...]  # every field a rule reads
@@ -170,6 +223,10 @@ class _Plan:
     fresh: dict[tuple[str, str], tuple[_Rule, ...]]  # (previous, status) -> newly applying
     carried: dict[tuple[str, str], tuple[_Rule, ...]]  # (previous, status) -> applying at both
     stateful: tuple[_Rule, ...]
+    quick: dict[str, _Quick]  # status -> its quick test
+    pairs: dict[tuple[str, str], _Pair]  # (previous, status) -> its quick test, other rules
+    watched: tuple[str, ...]  # the fields the rules outside the quick test read (two at least)
+    watch: _Values  # their values
 
 
 def _plan(lc: Lifecycle) -> _Plan:
@@ -187,14 +244,43 @@ def _plan(lc: Lifecycle) -> _Plan:
     def applies(r: _Rule, status: str) -> bool:  # empty `statuses`: every status
         return not r.rule.statuses or status in r.rule.statuses
 
+    def plain(r: _Rule) -> bool:  # a rule outside the quick test
+        return r.rule.null is None or len(r.rule.fields) != 1
+
+    def quick(status: str) -> _Quick:
+        # (a field both null and set, in a broken model, is listed twice: the test never holds)
+        nulls = tuple(r.rule.fields[0] for r in first[status] if not plain(r) and r.rule.null)
+        sets = tuple(r.rule.fields[0] for r in first[status] if not plain(r) and not r.rule.null)
+        others = tuple(r for r in first[status] if plain(r))
+        n, k = len(nulls), len(nulls) + len(sets)
+        return _Quick(itemgetter(*nulls, *sets, *watched), (None,) * n, n, k, others)
+
     first = {s: tuple(r for r in stateless if applies(r, s)) for s in lc.statuses}
-    pairs = [(a, b) for a in lc.statuses for b in lc.statuses]
+    fresh = {(a, b): tuple(r for r in first[b] if not applies(r, a)) for a in first for b in first}
+    carried = {(a, b): tuple(r for r in first[b] if applies(r, a)) for a in first for b in first}
+    # (padded with "id", which never changes, so that every getter makes a tuple)
+    watched = tuple(sorted({f for r in (*stateless, *stateful) if plain(r) for f in r.fields}))
+    watched += ("id",) * (2 - len(watched))
+    quicks = {s: quick(s) for s in lc.statuses}
     return _Plan(
         fields=tuple(sorted({f for r in (*stateless, *stateful) for f in r.fields})),
         first=first,
-        fresh={(a, b): tuple(r for r in first[b] if not applies(r, a)) for a, b in pairs},
-        carried={(a, b): tuple(r for r in first[b] if applies(r, a)) for a, b in pairs},
+        fresh=fresh,
+        carried=carried,
         stateful=stateful,
+        quick=quicks,
+        pairs={
+            k: _Pair(
+                quicks[k[1]],
+                tuple(r for r in fresh[k] if plain(r)),
+                tuple(r for r in carried[k] if plain(r)),
+                stateful,
+                {},
+            )
+            for k in fresh
+        },
+        watched=watched,
+        watch=itemgetter(*watched),
     )
 
 
@@ -206,6 +292,24 @@ def _identity(rule: FieldRule) -> bool:
 
 _PLANS = {lc.name: _plan(lc) for lc in (RUN, STEP, MESSAGE)}
 _RUN_PLAN = _PLANS[RUN.name]
+
+_Way = tuple[tuple[tuple[str, str], ...], tuple[str, ...]]
+"""A shortest path's edges as (source, dest), and its untrusted edges."""
+
+
+def _ways(lc: Lifecycle, lv: Strictness) -> dict[tuple[str, str], _Way]:
+    """(previous, status) -> how the model explains the change at `lv`, for every change a
+    path explains from a status that is not terminal (`Checker._move` judges the rest)."""
+    out: dict[tuple[str, str], _Way] = {}
+    for a in lc.statuses:
+        for b in lc.statuses:
+            path = lc.path(a, b, lv)
+            if a != b and a not in lc.terminal and path is not None:
+                out[a, b] = (tuple((e.source, e.dest) for e in path), _untrusted(path))
+    return out
+
+
+_WAYS = {lv: {lc.name: _ways(lc, lv) for lc in (RUN, STEP, MESSAGE)} for lv in Strictness}
 
 _LINKS: dict[tuple[str, str, str], tuple[Link, ...]] = {
     (lc.name, r, c): tuple(
@@ -219,6 +323,9 @@ _LINKS: dict[tuple[str, str, str], tuple[Link, ...]] = {
 # -- per-object state ----------------------------------------------------------------------------
 
 
+_NO_TRIGGERS: frozenset[str] = frozenset()
+
+
 class _Run:
     __slots__ = (
         "calls",
@@ -230,6 +337,8 @@ class _Run:
         "needs",
         "observations",
         "oid",
+        "said",
+        "seen",
         "status",
         "statuses",
         "thread_id",
@@ -242,20 +351,34 @@ class _Run:
         self.thread_id: str | None = None
         self.status = status  # last known status (None: not known yet)
         self.last: dict[str, Any] | None = None  # last observed object, for stateful rules
+        self.seen: tuple[Any, ...] | None = None  # its watched values (see `Checker._judge`)
+        self.said: Any = None  # its status
         self.via_http = False  # the last observation came from recorded HTTP traffic
         self.calls: tuple[str, ...] = ()  # tool call ids of the current requires_action round
-        self.triggers: set[str] = set()  # client triggers fired since the last observation
-        self.children: set[tuple[str, str]] = set()  # open steps and messages
+        # client triggers fired since the last observation (replaced, never changed in place)
+        self.triggers: frozenset[str] = _NO_TRIGGERS
+        self.children: set[tuple[str, str]] | None = None  # open steps and messages
         self.observations = 0
         self.statuses: list[str] = [] if status is None else [status]
         self.level = 0  # index into _LEVELS
-        self.needs: dict[str, None] = {}
+        self.needs: dict[str, None] | None = None
         self.found: dict[tuple[str, str | None, str | None], list[Any]] | None = None
         self.first_loc: Location | None = None
 
 
 class _Child:
-    __slots__ = ("calls", "judged", "kind", "last", "lc", "oid", "run_id", "status")
+    __slots__ = (
+        "calls",
+        "judged",
+        "kind",
+        "last",
+        "lc",
+        "oid",
+        "run_id",
+        "said",
+        "seen",
+        "status",
+    )
 
     def __init__(self, lc: Lifecycle, oid: str, run_id: str | None, status: str | None) -> None:
         self.lc = lc
@@ -263,6 +386,8 @@ class _Child:
         self.run_id = run_id
         self.status = status
         self.last: dict[str, Any] | None = None
+        self.seen: tuple[Any, ...] | None = None
+        self.said: Any = None
         self.kind: str | None = None  # a step's type
         self.calls: frozenset[str] = frozenset()  # a tool_calls step's call ids
         self.judged: str | None = None  # the run status its links were last judged against
@@ -295,6 +420,7 @@ class Checker:
         self.problems = 0
         """Input problems fed so far."""
         self._emit = emit
+        self._ways = _WAYS[strictness]
         self._grace = expiry_grace
         self._memory = memory
         self._window = window
@@ -309,6 +435,8 @@ class Checker:
         # lifecycle -> status -> observations judged (an identical repeat is not judged again)
         self._obs: dict[str, dict[Any, int]] = {lc.name: {} for lc in (RUN, STEP, MESSAGE)}
         self._pairs: dict[str, int] = {}  # lifecycle -> changed observations with a previous one
+        self._run_obs = self._obs[RUN.name]  # (the hot path's: runs)
+        self._run_pairs = 0  # (the hot path's: `_pairs` of runs)
         self._edge_count: dict[str, dict[tuple[str, str], int]] = {
             lc.name: {} for lc in (RUN, STEP, MESSAGE)
         }
@@ -318,6 +446,8 @@ class Checker:
         self._errors = self._warnings = 0
         self._unusable: dict[str, None] = {}
         self._needs: dict[str, None] = {}
+        # file -> the server's clock minus the recorder's wall clock, by the last Date header
+        self._offsets: dict[str, float] = {}
         emit(CheckStarted(strictness))
 
     # -- items ---------------------------------------------------------------------------------
@@ -337,6 +467,7 @@ class Checker:
             else:
                 self._body(obj, item.loc, item.seq, item.wall, False)
         elif isinstance(item, Exchange):
+            self._server_clock(item)
             judge_exchange(self, item)
         elif isinstance(item, StreamEvent):
             self._streams.event(item)
@@ -348,6 +479,20 @@ class Checker:
                 self._unusable[item.loc.file] = None
             where = (None, None, item.loc, None)
             self._add(None, _v(item.code, _ERR, item.message, where, hint=_HINTS["input"]))
+
+    def _server_clock(self, ex: Exchange) -> None:
+        """Keep the server's clock offset from a reply's ``Date`` header (an RFC 7231 HTTP-date),
+        for judging expiry in this file from now on; a header that does not parse is ignored."""
+        date = ex.response_headers.get("date")
+        if ex.wall is None or type(date) is not str:
+            return
+        try:
+            when = parsedate_to_datetime(date)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return
+        if when.tzinfo is None:  # "-0000": UTC, by RFC 5322
+            when = when.replace(tzinfo=timezone.utc)
+        self._offsets[ex.loc.file] = when.timestamp() - ex.wall
 
     def mark_unusable(self, file: str) -> None:
         """Record that `file` could not be used at all (its problems were fed already): exit 2."""
@@ -403,7 +548,8 @@ class Checker:
                     rules[code] = rules.get(code, 0) + n
             for rule in RULES.get(lc.name, ()):
                 if rule.stateful:  # (the identity rules hold by construction: counted, not run)
-                    rules[rule.code] = rules.get(rule.code, 0) + self._pairs.get(lc.name, 0)
+                    pairs = self._pairs.get(lc.name, 0) + (self._run_pairs if lc is RUN else 0)
+                    rules[rule.code] = rules.get(rule.code, 0) + pairs
         edges = {k: dict(v) for k, v in self._edge_count.items()}
         return Coverage(edges=edges, rules=rules, links=dict(self._link_count))
 
@@ -415,10 +561,14 @@ class Checker:
         if type(body) is not dict:
             return
         kind = body.get("object")
-        if kind == "thread.run":
-            self._observe_run(body, loc, seq, wall, http)
-        elif kind in OBJECTS:
-            self._observe_child(OBJECTS[kind], body, loc, seq)
+        if type(kind) is str and (kind == "thread.run" or kind in OBJECTS):
+            status = body.get("status")
+            if status is not None and type(status) is not str:
+                self._malformed_status(kind, body, status, loc, seq)
+            elif kind == "thread.run":
+                self._observe_run(body, loc, seq, wall, http)
+            else:
+                self._observe_child(OBJECTS[kind], body, loc, seq)
         elif kind == "list" and type(body.get("data")) is list:
             for element in body["data"]:
                 self._body(element, loc, seq, wall, http)
@@ -445,7 +595,7 @@ class Checker:
                 self._expiry(run, obj, status, wall, loc, seq)
             run.via_http = http
             return
-        counts = self._obs["run"]
+        counts = self._run_obs
         counts[status] = counts.get(status, 0) + 1
         if run.first_loc is None:
             run.first_loc = loc
@@ -457,16 +607,21 @@ class Checker:
             run.calls = calls
             if wall is not None and status in _RUN_ACTIVE:
                 self._expiry(run, obj, status, wall, loc, seq)
-            self._lock(run)
+            tid = run.thread_id
+            if tid is not None:  # `_lock`, inlined
+                if status in _RUN_ACTIVE:
+                    self._active[tid] = oid
+                elif self._active.get(tid) == oid:
+                    del self._active[tid]
         else:
             self._unknown(run, RUN, oid, status, loc, seq)
         if last is not None:
-            self._pairs["run"] = self._pairs.get("run", 0) + 1
-        self._judge(run, oid, _RUN_PLAN, status, obj, last, loc, seq)
-        run.last = obj
+            self._run_pairs += 1
+        run.seen = self._judge(run, oid, _RUN_PLAN, status, obj, last, run.said, run.seen, loc, seq)
+        run.last, run.said = obj, status
         run.via_http = http
         if run.triggers:
-            run.triggers.clear()
+            run.triggers = _NO_TRIGGERS
         if run.status in _RUN_TERMINAL and not run.children:
             self._settled_run(run)
 
@@ -514,8 +669,11 @@ class Checker:
             self._unknown(run, lc, oid, status, loc, seq)
         if last is not None:
             self._pairs[lc.name] = self._pairs.get(lc.name, 0) + 1
-        self._judge(run, oid, _PLANS[lc.name], status, obj, last, loc, seq)
-        child.last = obj
+        plan = _PLANS[lc.name]
+        child.seen = self._judge(
+            run, oid, plan, status, obj, last, child.said, child.seen, loc, seq
+        )
+        child.last, child.said = obj, status
         self._settle(child, run)
 
     def _settle(self, child: _Child, run: _Run | None) -> None:
@@ -523,13 +681,16 @@ class Checker:
         key = (child.lc.name, child.oid)
         if child.status in child.lc.active:
             if run is not None:
+                if run.children is None:
+                    run.children = set()
                 run.children.add(key)
             return
         del self._children[key]
         if child.status is not None:
             self._remember(self._closed_children, key, child.status)
         if run is not None:
-            run.children.discard(key)
+            if run.children:
+                run.children.discard(key)
             if run.status in _RUN_TERMINAL and not run.children:
                 self._settled_run(run)
 
@@ -559,8 +720,10 @@ class Checker:
         del self._runs[run.oid]
         if run.status is not None:
             self._remember(self._closed, run.oid, _STATUS[run.status])  # the model's own str
-        found = run.found.values() if run.found else ()
-        violations = tuple(v if n == 1 else replace(v, count=n) for v, n in found)
+        found = run.found
+        violations = (
+            tuple(v if n == 1 else replace(v, count=n) for v, n in found.values()) if found else ()
+        )
         result = RunResult(
             run.oid,
             run.thread_id,
@@ -569,7 +732,7 @@ class Checker:
             tuple(run.statuses),
             run.status,
             _LEVELS[run.level],
-            tuple(run.needs),
+            tuple(run.needs or ()),
             violations,
         )
         self._emit(RunChecked(result))
@@ -595,13 +758,24 @@ class Checker:
         """Judge the change from the object's last known status to `cur`, and record it."""
         prev = obj.status
         obj.status = cur
-        if isinstance(obj, _Run) and len(obj.statuses) < 64 and obj.statuses[-1:] != [cur]:
-            obj.statuses.append(cur)
+        if isinstance(obj, _Run):
+            statuses = obj.statuses
+            if len(statuses) < 64 and (not statuses or statuses[-1] != cur):
+                statuses.append(cur)
         counts = self._edge_count[lc.name]
         if prev is None:
             if cur == lc.initial:
                 counts["", cur] = counts.get(("", cur), 0) + 1
             return
+        if prev != cur and not (http and isinstance(obj, _Run) and obj.via_http):
+            # the common case, from a table: a change the model explains without the client
+            way = self._ways[lc.name].get((prev, cur))
+            if way is not None:
+                for edge in way[0]:
+                    counts[edge] = counts.get(edge, 0) + 1
+                if way[1]:
+                    self._need(run, way[1])
+                return
         nonempty = False
         if prev == cur:
             # a new requires_action round (other call ids) is a way round the cycle
@@ -715,6 +889,8 @@ class Checker:
         for n in needs:
             self._needs[n] = None
             if run is not None:
+                if run.needs is None:
+                    run.needs = {}
                 run.needs[n] = None
         if needs:
             self._level(run, 1)
@@ -732,6 +908,25 @@ class Checker:
                 (run.oid if run else None, oid, loc, seq),
                 observed=repr(status),
                 allowed=f"the model knows: {', '.join(lc.statuses)}",
+            ),
+        )
+
+    def _malformed_status(
+        self, kind: str, obj: dict[str, Any], status: Any, loc: Location, seq: int | None
+    ) -> None:
+        """A reply whose object has a status that is not a string: reported, and skipped."""
+        oid = obj.get("id") if type(obj.get("id")) is str else None
+        self._add(
+            None,
+            _v(
+                "input.bad_entry",
+                _ERR,
+                f"a {kind} object ({oid or 'no id'}) whose status is {type(status).__name__}"
+                f" {status!r:.60}, not a string; skipped",
+                (None, oid, loc, seq),
+                observed=f"status {status!r:.60}",
+                allowed="a status is a string",
+                hint=_HINTS["input"],
             ),
         )
 
@@ -757,10 +952,69 @@ class Checker:
         status: Any,
         obj: dict[str, Any],
         last: dict[str, Any] | None,
+        said: Any,
+        seen: tuple[Any, ...] | None,
         loc: Location,
         seq: int | None,
-    ) -> None:
-        """Run the field rules an observation can have changed (see `_Plan`); report failures."""
+    ) -> tuple[Any, ...] | None:
+        """Run the field rules an observation can have changed (see `_Plan`); report failures.
+
+        `said` is the status of `last`, `seen` what this returned for it: its watched values
+        (None: not known). Returns the watched values of `obj`, for the object's next
+        observation. (The quick path does not touch `last` unless a rule needs it.)
+        """
+        quick = plan.quick.get(status)
+        if quick is None:  # a status the model does not know
+            return self._judge_each(run, oid, plan, status, obj, last, loc, seq)
+        try:
+            vals = quick.values(obj)
+        except KeyError:  # a missing field: the rules decide one by one
+            return self._judge_each(run, oid, plan, status, obj, last, loc, seq)
+        n, k = quick.n, quick.k
+        if vals[:n] != quick.nulls or None in vals[n:k]:
+            return self._judge_each(run, oid, plan, status, obj, last, loc, seq)
+        now = vals[k:]
+        failed: list[tuple[_Rule, str]] = []
+        if last is None:
+            for r in quick.others:
+                msg = r.call(obj)
+                if msg is not None:
+                    failed.append((r, msg))
+        else:
+            pair = plan.pairs.get((said, status))
+            if pair is None or seen is None:
+                return self._judge_each(run, oid, plan, status, obj, last, loc, seq)
+            for r in pair.fresh:
+                msg = r.call(obj)
+                if msg is not None:
+                    failed.append((r, msg))
+            if now != seen:
+                changed = tuple(map(ne, now, seen))
+                carried, stateful = pair.todo.get(changed) or pair.rules(plan.watched, changed)
+                for r in carried:
+                    msg = r.call(obj)
+                    if msg is not None:
+                        failed.append((r, msg))
+                for r in stateful:
+                    msg = r.call(last, obj)
+                    if msg is not None:
+                        failed.append((r, msg))
+        if failed:
+            self._report(run, oid, failed, loc, seq)
+        return now
+
+    def _judge_each(
+        self,
+        run: _Run | None,
+        oid: str,
+        plan: _Plan,
+        status: Any,
+        obj: dict[str, Any],
+        last: dict[str, Any] | None,
+        loc: Location,
+        seq: int | None,
+    ) -> tuple[Any, ...] | None:
+        """`_judge` without the quick test: every rule that may have changed, one by one."""
         failed: list[tuple[_Rule, str]] = []
         if last is None:
             for r in plan.first.get(status, ()):
@@ -788,6 +1042,21 @@ class Checker:
                 for r in plan.stateful:
                     if not r.fields.isdisjoint(changed) and (msg := r.call(last, obj)) is not None:
                         failed.append((r, msg))
+        self._report(run, oid, failed, loc, seq)
+        try:
+            return plan.watch(obj)
+        except KeyError:
+            return None
+
+    def _report(
+        self,
+        run: _Run | None,
+        oid: str,
+        failed: list[tuple[_Rule, str]],
+        loc: Location,
+        seq: int | None,
+    ) -> None:
+        """Report the field rules that failed, in order."""
         for r, msg in failed:
             rule = r.rule
             note = f" ({rule.evidence.note})" if rule.evidence.note else ""
@@ -816,14 +1085,24 @@ class Checker:
         loc: Location,
         seq: int | None,
     ) -> None:
+        """Judge an active run against its expires_at, by the server's clock where a Date header
+        showed it (the recorder's wall time plus that offset), else by the wall time."""
         exp: Any = obj.get("expires_at")
-        if type(exp) not in (int, float) or wall <= exp + self._grace:
+        offset = self._offsets.get(loc.file)
+        now = wall if offset is None else wall + offset
+        if type(exp) not in (int, float) or now <= exp + self._grace:
             return
         clock = RUN.triggers(status, Actor.CLOCK, self.strictness)
         if not clock:
             return  # the model (at this level) lets this status outlive expires_at
         edge = clock[0]
-        msg = f"run {run.oid} is still {status} {wall - exp:.0f} s after its expires_at"
+        msg = f"run {run.oid} is still {status} {now - exp:.0f} s after its expires_at"
+        observed = f"{status} at wall time {wall:.0f}, expires_at {exp}"
+        if offset is not None:
+            observed = (
+                f"{status} at server time {now:.0f} (wall time {wall:.0f}; the server's clock, "
+                f"by its Date header, {offset:+.0f} s from it), expires_at {exp}"
+            )
         self._add(
             run,
             _v(
@@ -831,7 +1110,7 @@ class Checker:
                 _sev(edge.evidence),
                 msg,
                 (run.oid, run.oid, loc, seq),
-                observed=f"{status} at wall time {wall:.0f}, expires_at {exp}",
+                observed=observed,
                 allowed=str(edge),
                 ev=edge.evidence,
                 hint=_HINTS["expiry"],

@@ -14,6 +14,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -85,6 +86,16 @@ ScriptChooser = Callable[[Mapping[str, Any], Mapping[str, Any]], "Script | str"]
 
 _JSON = ("content-type", "application/json")
 _SSE = ("content-type", "text/event-stream; charset=utf-8")
+
+
+def _headers(content_type: tuple[str, str], rec: Request) -> list[tuple[str, str]]:
+    """A reply's headers: its type, its request id, and the date by the emulator's clock (when
+    the request arrived), so that a checker can tell the server's time from the recorder's."""
+    return [
+        content_type,
+        ("x-request-id", f"req_{rec.seq:012d}"),
+        ("date", formatdate(rec.at, usegmt=True)),
+    ]
 
 
 class RequestBudgetExceeded(ClientInterrupted):
@@ -375,7 +386,7 @@ class Emulator:
         return reply
 
     def _fault(self, kind: str, seconds: float, rec: Request) -> Reply:
-        headers = [_JSON, ("x-request-id", f"req_{rec.seq:012d}")]
+        headers = _headers(_JSON, rec)
         if kind == "rate_limit":
             body = _texts.error(
                 _texts.RATE_LIMITED.format(seconds=seconds), "requests", "rate_limit_exceeded"
@@ -421,17 +432,17 @@ class Emulator:
                     raise ApiError(400, _texts.error(_texts.INVALID_BODY))
             return handler(self, segments[1::2], query, data, t, rec)
         except ApiError as exc:
-            headers_out = [_JSON, ("x-request-id", f"req_{rec.seq:012d}"), *exc.headers]
+            headers_out = [*_headers(_JSON, rec), *exc.headers]
             return Reply(exc.status, headers_out, orjson.dumps(exc.body))
 
     def _ok(self, obj: Any, rec: Request, *, run: bool = False) -> Reply:
-        headers = [_JSON, ("x-request-id", f"req_{rec.seq:012d}")]
+        headers = _headers(_JSON, rec)
         if run and self._poll_header is not None:
             headers.append(self._poll_header)
         return Reply(200, headers, orjson.dumps(obj))
 
     def _stream(self, run: Run, start: int, rec: Request, prefix: tuple[bytes, ...] = ()) -> Reply:
-        headers = [_SSE, ("x-request-id", f"req_{rec.seq:012d}")]
+        headers = _headers(_SSE, rec)
         rec.events = []
         chunks = _recorded(self.store.stream(run, start, self.lock, prefix), rec.events, self.clock)
         return Reply(200, headers, stream=chunks)

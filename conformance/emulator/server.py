@@ -50,7 +50,10 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):  # already gone
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
-        self.send_response(reply.status)
+        # `send_response` without its Date header by the wall clock: the reply has the emulator's
+        self.log_request(reply.status)
+        self.send_response_only(reply.status)
+        self.send_header("Server", self.version_string())
         for key, value in reply.headers:
             self.send_header(key, value)
         if reply.stream is None:

@@ -246,6 +246,22 @@ def test_object_without_id() -> None:
     assert (v.run_id, v.loc) == (None, Location(FILE, line))
 
 
+def test_a_reply_whose_status_is_not_a_string_is_located_and_skipped() -> None:
+    t = Trace()
+    bad_run = t.http("GET", "/threads/thread_1/runs/run_1", {**run("queued"), "status": ["queued"]})
+    bad_msg = t.http(
+        "GET", "/threads/thread_1/messages/msg_1", {**message("completed"), "status": {}}
+    )
+    t.http("GET", "/threads/thread_1/runs/run_1", run("completed"))
+    out = checked(t)
+    assert [(v.code, v.loc.line) for v in out.violations] == [
+        ("input.bad_entry", bad_run),
+        ("input.bad_entry", bad_msg),
+    ]
+    assert "whose status is list ['queued'], not a string" in out.violations[0].message
+    assert out.summary.runs == 1  # the rest was still checked
+
+
 def test_input_problems_pass_through() -> None:
     t = Trace()
     line = t.problem("input.malformed_json", "not JSON: unexpected character")
