@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 from operator import itemgetter, ne
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from runmodel import LINKS, MESSAGE, RULES, RUN, STEP, Actor, Edge, Evidence, Lifecycle, Strictness
 from runmodel._rules import FieldRule, Link
@@ -159,6 +159,8 @@ class _Rule:
     severity: Severity
 
 
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 _Values = Callable[[Mapping[str, Any]], tuple[Any, ...]]
 """Some fields' values of an object, fetched in one C call (`operator.itemgetter`); KeyError
 when one is missing."""
@@ -396,13 +398,42 @@ class _Child:
 # -- the engine ----------------------------------------------------------------------------------
 
 
+class _Recent(Generic[_K, _V]):
+    """A bounded memory of recently added keys: at least the `size` // 2 most recent, at most
+    `size`. Two generations of plain dicts, the older dropped whole: no per-entry links and no
+    churn, so memory stays flat however long the input (an exact LRU's grew by a quarter)."""
+
+    __slots__ = ("_half", "_old", "_young")
+
+    def __init__(self, size: int) -> None:
+        self._half = max(1, size // 2)
+        self._young: dict[_K, _V] = {}
+        self._old: dict[_K, _V] = {}
+
+    def add(self, key: _K, value: _V) -> None:
+        young = self._young
+        young[key] = value
+        if len(young) >= self._half:
+            self._old, self._young = young, {}
+
+    def pop(self, key: _K, default: _V | None = None) -> _V | None:
+        young = self._young
+        if key in young:
+            self._old.pop(key, None)
+            return young.pop(key)
+        return self._old.pop(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._young or key in self._old
+
+
 class Checker:
     """The checking engine: `feed` it items in observation order, then call `finish`.
 
     Events go to `emit` as they happen. Memory grows with the number of open runs, steps,
     messages and streams, not with the input: a settled run (terminal, its steps and messages
     settled) is kept whole until `window` more runs settle, then closed (`RunChecked`); of a
-    closed run only its status is remembered, for the `memory` most recent ones.
+    closed run only its status is remembered, for at least the `memory` // 2 most recent ones.
     """
 
     def __init__(
@@ -426,8 +457,8 @@ class Checker:
         self._window = window
         self._runs: dict[str, _Run] = {}
         self._children: dict[tuple[str, str], _Child] = {}
-        self._closed: OrderedDict[str, str] = OrderedDict()  # closed run -> its last status
-        self._closed_children: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._closed: _Recent[str, str] = _Recent(memory)  # closed run -> its last status
+        self._closed_children: _Recent[tuple[str, str], str] = _Recent(memory)
         self._active: dict[str, str] = {}  # thread id -> its active run's id
         self._settled: OrderedDict[str, None] = OrderedDict()  # settled runs, oldest first
         self._streams = StreamJudge(self._stream_finding, self._is_settled, memory)
@@ -687,7 +718,7 @@ class Checker:
             return
         del self._children[key]
         if child.status is not None:
-            self._remember(self._closed_children, key, child.status)
+            self._closed_children.add(key, child.status)
         if run is not None:
             if run.children:
                 run.children.discard(key)
@@ -719,7 +750,7 @@ class Checker:
         self._settled.pop(run.oid, None)
         del self._runs[run.oid]
         if run.status is not None:
-            self._remember(self._closed, run.oid, _STATUS[run.status])  # the model's own str
+            self._closed.add(run.oid, _STATUS[run.status])  # the model's own str
         found = run.found
         violations = (
             tuple(v if n == 1 else replace(v, count=n) for v, n in found.values()) if found else ()
@@ -736,11 +767,6 @@ class Checker:
             violations,
         )
         self._emit(RunChecked(result))
-
-    def _remember(self, memory: OrderedDict[Any, Any], key: Any, value: Any) -> None:
-        memory[key] = value
-        if len(memory) > self._memory:
-            memory.popitem(last=False)
 
     # -- statuses ------------------------------------------------------------------------------
 

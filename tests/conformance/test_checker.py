@@ -131,6 +131,20 @@ def test_only_the_most_recent_closed_runs_are_remembered() -> None:
     assert report.failing == {}
 
 
+@pytest.mark.parametrize("memory", [2, 7, 64])
+def test_at_least_half_the_memory_is_remembered_and_never_more(memory: int) -> None:
+    """Closed runs 0..n-1; then each is polled again as in_progress: the most recent memory // 2
+    are caught leaving their terminal status, none older than the memory's size is."""
+    n = 3 * memory
+    t = Trace()
+    t.snaps([run("completed", rid=f"run_{i}") for i in range(n)])
+    t.snaps([run("in_progress", rid=f"run_{i}") for i in range(n)])
+    _, report = _closing_at_once(t, memory=memory)
+    caught = {int(r.run_id.removeprefix("run_")) for r in report.failing.values()}
+    assert set(range(n - memory // 2, n)) <= caught
+    assert all(i >= n - memory for i in caught)
+
+
 # -- lifecycle violations ---------------------------------------------------------------------
 
 
