@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     goals = [r.met for r in rows if r.met is not None]
     print(f"\n== make bench: {len(rows)} rows, every ratio against a figure of this same run ==")
     print(table(rows))
-    print(f"goals: {sum(goals)} met, {len(goals) - sum(goals)} missed (NO)")
+    missed = len(goals) - sum(goals)
+    print(f"goals: {sum(goals)} met, {missed} missed" + (" (marked NO)" if missed else ""))
     print(machine(py2))
     print(
         f"total: {int(took // 60)} min {took % 60:.0f} s; load average {load:.1f} at the start, "
