@@ -36,6 +36,8 @@ from typing import Any
 import orjson
 from _rows import Row, emit, fmt
 
+from runmodel import RUN
+
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT.parent / "shared" / "spec" / "openai-openapi.yaml"
 T0 = 1_712_030_293
@@ -123,7 +125,7 @@ def _run(rid: str, tid: str, status: str, *, started: bool, t: int, round_: int 
         obj["last_error"] = {"code": "server_error", "message": "Sorry, something went wrong."}
     if status == "incomplete":
         obj["incomplete_details"] = {"reason": "max_completion_tokens"}
-    if status in ("completed", "incomplete", "failed", "cancelled", "expired"):
+    if status in RUN.terminal:
         obj["usage"] = {"prompt_tokens": 327, "completion_tokens": 340, "total_tokens": 667}
     return orjson.dumps(obj) + b"\n"
 

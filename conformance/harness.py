@@ -43,7 +43,7 @@ __all__ = [
     "play",
 ]
 
-_WAITING = RUN.settled - RUN.terminal
+_WAITING = RUN.waiting
 _HEADERS = {"openai-beta": "assistants=v2"}
 _MAX_REQUESTS = 2000  # a client past this many requests in one lifecycle is stopped
 _TIME_BUDGET = 4 * 3600.0  # virtual seconds after which a client is stopped

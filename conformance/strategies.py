@@ -43,7 +43,7 @@ __all__ = [
     "traces",
 ]
 
-_WAITING = RUN.settled - RUN.terminal  # where the run waits for the client (requires_action)
+_WAITING = RUN.waiting  # where the run waits for the client (requires_action)
 _ANSWER = "submit_tool_outputs"  # the client's move out of a waiting status
 _CANCEL = "cancel"
 _CANCELLING = next(e.dest for e in RUN.all_edges if e.trigger == _CANCEL)

@@ -210,6 +210,8 @@ class Lifecycle:
         self.terminal: frozenset[str] = frozenset(s.name for s in statuses if s.terminal)
         self.active: frozenset[str] = frozenset(self.statuses) - self.terminal
         self.settled: frozenset[str] = self.terminal | frozenset(also_settled)
+        self.waiting: frozenset[str] = self.settled - self.terminal
+        """Settled but not terminal: where the object waits for the client (requires_action)."""
         _validate(self, also_settled)
         self._edges = {
             lv: tuple(e for e in self.all_edges if lv.admits(e.evidence)) for lv in Strictness

@@ -51,7 +51,7 @@ MOVE_NAMES: tuple[str, ...] = tuple(
 
 # The client's answer to a requires_action round, and what the run waits in meanwhile.
 _SUBMIT = "submit_tool_outputs"
-_WAITING = RUN.settled - RUN.terminal
+_WAITING = RUN.waiting
 _CANCELLING = next(e.dest for e in RUN.all_edges if e.trigger == "cancel")
 _ARGS: dict[str, tuple[type, Any, tuple[Any, ...]]] = {
     # trigger: (argument type, default, allowed values; empty = any positive int)

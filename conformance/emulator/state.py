@@ -30,7 +30,7 @@ __all__ = ["EXPIRY_SECONDS", "ApiError", "Run", "Store", "Thread", "not_found"]
 _Obj = dict[str, Any]
 
 _TERMINAL = RUN.terminal
-_WAITING = RUN.settled - RUN.terminal  # where the run waits for the client (requires_action)
+_WAITING = RUN.waiting  # where the run waits for the client (requires_action)
 _SUBMIT = "submit_tool_outputs"
 _CANCEL = "cancel"
 _EXPIRE = "expire"

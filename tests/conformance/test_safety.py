@@ -218,6 +218,9 @@ def test_conform_keeps_secrets_out(tmp_path: Path, echo_server: str, capsys: Any
 @pytest.mark.usefixtures("planted")
 def test_demo_keeps_secrets_out(tmp_path: Path, capsys: Any) -> None:
     assert main(["demo", "--output", str(tmp_path / "demo"), "--max-examples", "5"]) == 0
+    sent = (tmp_path / "demo" / "trace.jsonl").read_bytes()  # the planted values were sent
+    assert b'"openai-organization":"[masked]"' in sent
+    assert b'"openai-project":"[masked]"' in sent
     out = capsys.readouterr()
     assert not any(s.decode() in out.out + out.err for s in SECRETS)
     assert _assert_clean(tmp_path) >= 5

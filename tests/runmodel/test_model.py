@@ -87,6 +87,8 @@ def test_derived_sets() -> None:
     assert RUN.terminal == {"cancelled", "failed", "completed", "incomplete", "expired"}
     assert RUN.settled == RUN.terminal | {"requires_action"}
     assert RUN.active == {"queued", "in_progress", "requires_action", "cancelling"}
+    assert RUN.waiting == {"requires_action"}  # settled, not terminal: the client must act
+    assert STEP.waiting == MESSAGE.waiting == frozenset()
     assert "cancelling" not in RUN.settled  # the classic bug: returning on cancelling
     assert STEP.terminal == {"cancelled", "failed", "completed", "expired"}
     assert MESSAGE.terminal == {"incomplete", "completed"}

@@ -11,7 +11,7 @@ from conformance.emulator.script import FAIL_CODES, TOKEN_LIMITS
 from runmodel import RUN, Actor, Edge, Strictness
 
 _SERVER_SIDE = (Actor.SERVER, Actor.CLOCK)
-_WAITING = RUN.settled - RUN.terminal
+_WAITING = RUN.waiting
 _CANCELLING = next(e.dest for e in RUN.all_edges if e.trigger == "cancel")
 
 delays = st.sampled_from([0.0, 0.5, 1.0, 3.0, 10.0, 45.0, 700.0])

@@ -122,7 +122,7 @@ def drive(
                 message = exc.body["message"]  # type: ignore[index]
                 refused = parse_error("submit_not_accepted", message)
                 if refused is not None:
-                    if refused["status"] in RUN.settled - RUN.terminal:
+                    if refused["status"] in RUN.waiting:
                         problems.append(f"submit refused in {refused['status']}")
                 else:  # only right when what was sent (ids from an older round, or none) was wrong
                     mismatch = parse_error("tool_outputs_mismatch", message)

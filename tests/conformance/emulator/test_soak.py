@@ -40,7 +40,7 @@ from conformance.readers import read
 from conformance.recorder import Recorder, record
 from runmodel import RUN, Actor, Strictness
 
-_WAITING = RUN.settled - RUN.terminal  # requires_action: the run waits for the client
+_WAITING = RUN.waiting  # requires_action: the run waits for the client
 _TOOLS = [{"type": "function", "function": {"name": "lookup"}}]
 _SYNC_MODES = ("poll", "loop", "stream", "cancel")
 _ASYNC_MODES = ("poll", "stream")
