@@ -19,7 +19,7 @@ from ._core import (
     Tracker,
 )
 from ._lifecycles import MESSAGE, RUN, STEP
-from ._rules import LINKS, RULES, VALUES, FieldRule, FieldValues, Link
+from ._rules import LINKS, MARKS, RULES, VALUES, FieldRule, FieldValues, Link
 
 __version__ = "0.1.0"
 
@@ -29,6 +29,7 @@ LIFECYCLES: dict[str, Lifecycle] = {lc.name: lc for lc in (RUN, STEP, MESSAGE)}
 __all__ = [
     "LIFECYCLES",
     "LINKS",
+    "MARKS",
     "MESSAGE",
     "RULES",
     "RUN",

@@ -183,6 +183,8 @@ class IllegalTransition(Exception):
 
 
 _Path = tuple[Edge, ...]
+_GRADE_ORDER = (Grade.DOCUMENTED, Grade.OBSERVED, Grade.INFERRED, Grade.DISPUTED)
+_AT_LEAST = {g: frozenset(_GRADE_ORDER[: i + 1]) for i, g in enumerate(_GRADE_ORDER)}
 
 
 class Lifecycle:
@@ -226,6 +228,7 @@ class Lifecycle:
             lv: {s: tuple(e for e in self._edges[lv] if e.source == s) for s in self.statuses}
             for lv in Strictness
         }
+        self._closures: dict[tuple[str, Strictness, frozenset[Actor]], frozenset[str]] = {}
         self._paths = {lv: self._all_paths(lv) for lv in Strictness}
         self._cycles = {lv: self._all_cycles(lv) for lv in Strictness}
         self._triggers = {
@@ -327,6 +330,62 @@ class Lifecycle:
                     seen.add(e.dest)
                     queue.append((e.dest, (*path, e)))
         return None
+
+    def best_path(
+        self,
+        source: str,
+        dest: str,
+        strictness: Strictness = Strictness.STRICT,
+        *,
+        allow: Callable[[Edge], bool] | None = None,
+        nonempty: bool = False,
+    ) -> _Path | None:
+        """The path of highest grade from `source` to `dest` (its weakest edge graded best:
+        D, then O, I, X), the shortest among those; None if there is none.
+
+        An observation is explained by the best-attested way it can have come about: at the
+        permissive level, a change that documented edges explain is not credited to an
+        inferred shortcut. `allow` and `nonempty` as in `search`.
+        """
+        for worst in _GRADE_ORDER:
+            ok = _AT_LEAST[worst]
+            path = self.search(
+                source,
+                dest,
+                strictness,
+                allow=lambda e, ok=ok: e.grade in ok and (allow is None or allow(e)),  # type: ignore[misc]
+                nonempty=nonempty,
+            )
+            if path is not None:
+                return path
+        return None
+
+    def closure(
+        self,
+        status: str,
+        strictness: Strictness = Strictness.STRICT,
+        actors: Iterable[Actor] = (Actor.SERVER, Actor.CLOCK),
+    ) -> frozenset[str]:
+        """Every status the object can be in after `status` by moves of `actors` alone (the
+        moves a client cannot see between two observations), `status` included.
+
+        A client's action is judged against this set: a run last seen queued may have been
+        started meanwhile (queued → in_progress is the server's), so a cancel is legal.
+        """
+        key = (status, strictness, frozenset(actors))
+        found = self._closures.get(key)
+        if found is None:
+            who = key[2]
+            seen = {status}
+            frontier = [status]
+            while frontier:
+                here = frontier.pop()
+                for e in self._out[strictness].get(here, ()):
+                    if e.actor in who and e.dest not in seen:
+                        seen.add(e.dest)
+                        frontier.append(e.dest)
+            found = self._closures[key] = frozenset(seen)
+        return found
 
     def reachable(self, source: str, dest: str, strictness: Strictness = Strictness.STRICT) -> bool:
         """Whether `dest` can follow `source` (or equal it)."""

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from ._core import Evidence
 from ._lifecycles import MESSAGE, RUN, STEP
 
-__all__ = ["LINKS", "RULES", "VALUES", "FieldRule", "FieldValues", "Link"]
+__all__ = ["LINKS", "MARKS", "RULES", "VALUES", "FieldRule", "FieldValues", "Link"]
 
 _Obj = Mapping[str, Any]
 
@@ -442,6 +442,26 @@ RULES: dict[str, tuple[FieldRule, ...]] = {
     STEP.name: tuple(_STEP_RULES),
     MESSAGE.name: tuple(_MESSAGE_RULES),
 }
+
+
+def _marks(rules: tuple[FieldRule, ...], statuses: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    kept = {r.fields[0] for r in rules if isinstance(r, _Kept) and r.evidence.trusted}
+    return {
+        s: tuple(
+            r.fields[0]
+            for r in rules
+            if r.null is False and r.evidence.trusted and s in r.statuses and r.fields[0] in kept
+        )
+        for s in statuses
+    }
+
+
+MARKS: dict[str, dict[str, tuple[str, ...]]] = {
+    lc.name: _marks(RULES[lc.name], lc.statuses) for lc in (RUN, STEP, MESSAGE)
+}
+"""Per lifecycle and status: the fields a visit to that status leaves set for good (a trusted
+rule sets them there, and a trusted rule keeps them set). An observation with such a field
+null was never in that status: e.g. a run whose ``started_at`` is null never was in_progress."""
 
 
 @dataclass(frozen=True, slots=True)

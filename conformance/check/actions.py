@@ -1,12 +1,16 @@
 """The client's actions in recorded HTTP traffic, and the server's replies to them.
 
-Judged by what the client knew, the run's last observed status: tool outputs only where the
-model lets the client submit them, exactly the required call ids in one request; cancel only
-where the model has a client ``cancel`` edge; no new run or message on a thread whose run is
-active. The reply to an illegal action must be the documented one (`conformance.errors`); a
-refusal naming another status is accepted when the run could have got there meanwhile (that
-status is then recorded as observed). Refusals of other kinds (validation, unknown ids: 404)
-are not lifecycle matters and are not judged.
+Judged by what the client could know: every status the run could be in by the time of the
+request, given the moves the model lets the server make unseen (`runmodel.Lifecycle.closure`;
+the clock's too, once the run's ``expires_at`` may have passed). A cancel is legal when one
+of those statuses has a client ``cancel`` edge (a run last seen queued may have started); tool
+outputs answer a round the client saw, so a submit is judged by the last observed status, with
+exactly the required call ids in one request; a new run or message on a thread is legal when
+the thread's run may have ended unseen. Among the ways an action is legal, the one of highest
+grade is taken. The reply to an illegal action must be the documented one
+(`conformance.errors`); a refusal naming another status is accepted when the run could have
+got there meanwhile (that status is then recorded as observed). Refusals of other kinds
+(validation, unknown ids: 404) are not lifecycle matters and are not judged.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from runmodel import RUN, Actor, Edge, Strictness
+from runmodel import RUN, Actor, Edge, Grade, Strictness
 
 from ..errors import (
     ERROR_EVIDENCE,
@@ -89,6 +93,47 @@ _EVER = {
     for s in RUN.statuses
     for t in (_SUBMIT, _CANCEL)
 }
+_RANK = {
+    g: i for i, g in enumerate((Grade.DOCUMENTED, Grade.OBSERVED, Grade.INFERRED, Grade.DISPUTED))
+}
+
+
+def _unseen(c: Checker, run: _Run, ex: Exchange) -> tuple[Actor, ...]:
+    """Who may have moved the run since the client last saw it: the server; the clock too once
+    the run's expires_at may have passed (by the server's clock where a Date header showed it)."""
+    last = run.last
+    exp: Any = last.get("expires_at") if last is not None else None
+    now = c.server_time(ex.loc, ex.wall)
+    if type(exp) in (int, float) and now is not None and now >= exp:
+        return (Actor.SERVER, Actor.CLOCK)
+    return (Actor.SERVER,)
+
+
+def _legal_way(
+    prior: str, trigger: str, lv: Strictness, unseen: tuple[Actor, ...]
+) -> tuple[Edge, ...] | None:
+    """The way of highest grade by which `trigger` is legal: unseen moves from `prior`, then the
+    client's edge (the path's weakest edge graded best, the shortest among those); None if the
+    client's action is legal in no status the run could be in at `lv`."""
+    best: tuple[Edge, ...] | None = None
+    best_key: tuple[int, int] | None = None
+    for s in RUN.closure(prior, lv, unseen):
+        edge = _allows(s, trigger, lv)
+        if edge is None:
+            continue
+        hidden = RUN.best_path(prior, s, lv, allow=lambda e: e.actor in unseen)
+        if hidden is None:
+            continue
+        way = (*hidden, edge)
+        key = (max(_RANK[e.grade] for e in way), len(way))
+        if best_key is None or key < best_key:
+            best, best_key = way, key
+    return best
+
+
+def _may_have_ended(status: str, lv: Strictness, unseen: tuple[Actor, ...]) -> bool:
+    """Whether a run last seen in `status` may be terminal by now, unseen (its thread unlocked)."""
+    return bool(RUN.closure(status, lv, unseen) & RUN.terminal)
 
 
 def judge_exchange(c: Checker, ex: Exchange) -> None:
@@ -114,9 +159,14 @@ def judge_exchange(c: Checker, ex: Exchange) -> None:
     elif action in _LOCK_KIND:
         tid, kind = groups["thread"], _LOCK_KIND[action]
         active = c._active.get(tid)
-        if active is not None:
-            run, illegal = c._run(active), True
-            refusal = (kind, {"thread_id": tid, "run_id": active})
+        locked = c._run(active) if active is not None else None
+        if (
+            locked is not None
+            and locked.status is not None
+            and not _may_have_ended(locked.status, c.strictness, _unseen(c, locked, ex))
+        ):
+            run, illegal = locked, True
+            refusal = (kind, {"thread_id": tid, "run_id": locked.oid})
             what = "a new run" if action == CREATE_RUN else "a new message"
             c._add(
                 run,
@@ -125,7 +175,8 @@ def judge_exchange(c: Checker, ex: Exchange) -> None:
                     _ERR,
                     f"{what} on {tid} while its run {active} is {run.status}",
                     (active, active, ex.loc, ex.seq),
-                    observed=f"POST {ex.path} while run {active} is {run.status}",
+                    observed=f"POST {ex.path} while run {active} is {run.status}, which "
+                    "cannot end without the client",
                     allowed="nothing new on a thread while its run is active "
                     f"({', '.join(sorted(RUN.active))})",
                     ev=ERROR_EVIDENCE[kind],
@@ -161,27 +212,38 @@ def _judge_action(
     """Judge a submit or cancel by what the client knew: (illegal, the documented refusal)."""
     lv = c.strictness
     where: _Where = (run.oid, run.oid, ex.loc, ex.seq)
-    edge = _allows(prior, action, lv)
-    if edge is None:
+    # tool outputs answer a round the client saw: only the cancel may count on unseen moves
+    unseen = _unseen(c, run, ex) if action == _CANCEL else ()
+    way = _legal_way(prior, action, lv, unseen)
+    if way is not None:
+        c._need(run, tuple(str(e) for e in way if not e.evidence.trusted))
+    else:
         code = (
             "client.submit_outside_requires_action"
             if action == _SUBMIT
             else "client.cancel_illegal"
         )
-        perm = _allows(prior, action, Strictness.PERMISSIVE)
-        needs = (str(perm),) if perm is not None else ()
+        perm = _legal_way(prior, action, Strictness.PERMISSIVE, unseen)
+        needs = tuple(str(e) for e in perm if not e.evidence.trusted) if perm else ()
+        weakest = next((e.evidence for e in perm or () if not e.evidence.trusted), None)
         allowed_in = [s for s in RUN.statuses if _allows(s, action, lv)]
+        could = sorted(RUN.closure(prior, lv, unseen))
+        seen = f"{prior!r}" + (
+            f" (by now possibly {', '.join(x for x in could if x != prior)})"
+            if len(could) > 1
+            else ""
+        )
         c._add(
             run,
             _v(
                 code,
                 _ERR,
-                f"{action} on run {run.oid} in status {prior!r}",
+                f"{action} on run {run.oid} in status {seen}",
                 where,
                 observed=f"POST {action} while {prior}",
                 allowed=f"{action} only in {', '.join(allowed_in) or 'no status'} at {lv.value}",
-                ev=perm.evidence if perm else ERROR_EVIDENCE[_REFUSAL[action]],
-                path=needs,
+                ev=weakest or ERROR_EVIDENCE[_REFUSAL[action]],
+                path=tuple(str(e) for e in perm or ()),
                 needs=needs,
                 hint=_NEEDS_PERMISSIVE if needs else _HINTS[code],
             ),
@@ -281,18 +343,24 @@ def _judge_refusal(
     # the client had every reason to think the action legal
     said = parse_error(_REFUSAL[action], text)
     if said is not None and not _raced(c, run, action, prior, said["status"], ex):
+        # a refusal of what only untrusted edges allow is no surprise: graded by those edges
+        unseen = _unseen(c, run, ex) if action == _CANCEL else ()
+        way = _legal_way(prior, action, c.strictness, unseen) or ()
+        weakest = next((e.evidence for e in way if not e.evidence.trusted), None)
         c._add(
             run,
             _v(
                 "server.error_mismatch",
-                _ERR,
+                _WARN if weakest is not None else _ERR,
                 f"{action} refused on run {run.oid} "
                 f"as {said['status']!r}, a status that accepts it or cannot follow "
                 f"{prior!r}",
                 where,
                 observed=observed,
-                allowed=f"{action} accepted in {prior!r}",
-                ev=ERROR_EVIDENCE[_REFUSAL[action]],
+                allowed=f"{action} accepted in {prior!r}"
+                + (f" by {'; '.join(str(e) for e in way)}" if weakest is not None else ""),
+                ev=weakest or ERROR_EVIDENCE[_REFUSAL[action]],
+                path=tuple(str(e) for e in way) if weakest is not None else (),
             ),
         )
     elif said is None and action == _SUBMIT and parse_error("tool_outputs_mismatch", text):

@@ -18,7 +18,19 @@ from email.utils import parsedate_to_datetime
 from operator import itemgetter, ne
 from typing import Any, Generic, TypeVar
 
-from runmodel import LINKS, MESSAGE, RULES, RUN, STEP, Actor, Edge, Evidence, Lifecycle, Strictness
+from runmodel import (
+    LINKS,
+    MARKS,
+    MESSAGE,
+    RULES,
+    RUN,
+    STEP,
+    Actor,
+    Edge,
+    Evidence,
+    Lifecycle,
+    Strictness,
+)
 from runmodel._rules import FieldRule, Link
 
 from ..observations import Exchange, InputProblem, Item, Location, Snapshot, StreamEvent
@@ -110,20 +122,40 @@ def _out(lc: Lifecycle, status: str, lv: Strictness) -> str:
 
 
 def _explain(
-    lc: Lifecycle, a: str, b: str, lv: Strictness, nonempty: bool, fired: frozenset[str] | None
+    lc: Lifecycle,
+    a: str,
+    b: str,
+    lv: Strictness,
+    nonempty: bool,
+    fired: frozenset[str] | None,
+    unvisited: frozenset[str] = frozenset(),
 ) -> tuple[Edge, ...] | None:
-    """The shortest path from a to b at lv; with `fired`, client edges only for those triggers."""
-    path = lc.path(a, b, lv, nonempty=nonempty)
-    if path is None or fired is None:
-        return path
-    if all(e.actor is not Actor.CLIENT or e.trigger in fired for e in path):
-        return path
-    return lc.search(
+    """The path of highest grade from a to b at lv (the model's `best_path`: at permissive, a
+    change documented edges explain is not credited to an inferred shortcut); with `fired`,
+    client edges only for those triggers; never through a status in `unvisited` (one the
+    observation proves the object was not in, `runmodel.MARKS`)."""
+    if fired is None and not unvisited:
+        return lc.best_path(a, b, lv, nonempty=nonempty)
+    return lc.best_path(
         a,
         b,
         lv,
         nonempty=nonempty,
-        allow=lambda e: e.actor is not Actor.CLIENT or e.trigger in fired,
+        allow=lambda e: (
+            (e.actor is not Actor.CLIENT or fired is None or e.trigger in fired)
+            and (e.dest == b or e.dest not in unvisited)
+        ),
+    )
+
+
+def _unvisited(lc: Lifecycle, seen: Mapping[str, Any] | None) -> frozenset[str]:
+    """The statuses an observation proves its object was never in: a field that a visit
+    would have left set for good is null (`runmodel.MARKS`)."""
+    if seen is None:
+        return frozenset()
+    marks = MARKS[lc.name]
+    return frozenset(
+        s for s, fields in marks.items() if fields and any(seen.get(f) is None for f in fields)
     )
 
 
@@ -295,19 +327,22 @@ def _identity(rule: FieldRule) -> bool:
 _PLANS = {lc.name: _plan(lc) for lc in (RUN, STEP, MESSAGE)}
 _RUN_PLAN = _PLANS[RUN.name]
 
-_Way = tuple[tuple[tuple[str, str], ...], tuple[str, ...]]
-"""A shortest path's edges as (source, dest), and its untrusted edges."""
+_Way = tuple[tuple[tuple[str, str], ...], tuple[str, ...], tuple[str, ...]]
+"""A highest-grade path's edges as (source, dest), its untrusted edges, and the fields its
+statuses on the way leave set for good (an observation with one null took another way)."""
 
 
 def _ways(lc: Lifecycle, lv: Strictness) -> dict[tuple[str, str], _Way]:
     """(previous, status) -> how the model explains the change at `lv`, for every change a
     path explains from a status that is not terminal (`Checker._move` judges the rest)."""
     out: dict[tuple[str, str], _Way] = {}
+    marks = MARKS[lc.name]
     for a in lc.statuses:
         for b in lc.statuses:
-            path = lc.path(a, b, lv)
+            path = lc.best_path(a, b, lv)
             if a != b and a not in lc.terminal and path is not None:
-                out[a, b] = (tuple((e.source, e.dest) for e in path), _untrusted(path))
+                marked = tuple(dict.fromkeys(f for e in path[:-1] for f in marks[e.dest]))
+                out[a, b] = (tuple((e.source, e.dest) for e in path), _untrusted(path), marked)
     return out
 
 
@@ -525,6 +560,13 @@ class Checker:
             when = when.replace(tzinfo=timezone.utc)
         self._offsets[ex.loc.file] = when.timestamp() - ex.wall
 
+    def server_time(self, loc: Location, wall: float | None) -> float | None:
+        """The server's time at `wall`, by the offset its last Date header in that file showed
+        (the wall time itself where none did); None when the item has no wall time."""
+        if wall is None:
+            return None
+        return wall + self._offsets.get(loc.file, 0.0)
+
     def mark_unusable(self, file: str) -> None:
         """Record that `file` could not be used at all (its problems were fed already): exit 2."""
         self._unusable[file] = None
@@ -634,7 +676,7 @@ class Checker:
             run.thread_id = tid if type(tid) is str else run.thread_id
         if status in _RUN_STATUSES:
             calls = _run_calls(obj) if obj.get("required_action") is not None else ()
-            self._move(run, RUN, run, status, calls, loc, seq, http)
+            self._move(run, RUN, run, status, calls, loc, seq, http, obj)
             run.calls = calls
             if wall is not None and status in _RUN_ACTIVE:
                 self._expiry(run, obj, status, wall, loc, seq)
@@ -693,7 +735,7 @@ class Checker:
             child.kind = kind if type(kind) is str else None
             child.calls = _step_calls(obj)
         if status in lc:
-            self._move(run, lc, child, status, (), loc, seq, False)
+            self._move(run, lc, child, status, (), loc, seq, False, obj)
             if run is not None:
                 self._links(run, child, loc, seq)
         elif not (status is None and lc is MESSAGE):  # user messages come back with status null
@@ -780,8 +822,10 @@ class Checker:
         loc: Location | None,
         seq: int | None,
         http: bool,
+        seen: Mapping[str, Any] | None = None,
     ) -> None:
-        """Judge the change from the object's last known status to `cur`, and record it."""
+        """Judge the change from the object's last known status to `cur` (`seen`: the new
+        observation, whose fields may rule some ways out), and record it."""
         prev = obj.status
         obj.status = cur
         if isinstance(obj, _Run):
@@ -796,7 +840,9 @@ class Checker:
         if prev != cur and not (http and isinstance(obj, _Run) and obj.via_http):
             # the common case, from a table: a change the model explains without the client
             way = self._ways[lc.name].get((prev, cur))
-            if way is not None:
+            if way is not None and (
+                not way[2] or seen is None or all(seen.get(f) is not None for f in way[2])
+            ):
                 for edge in way[0]:
                     counts[edge] = counts.get(edge, 0) + 1
                 if way[1]:
@@ -829,7 +875,8 @@ class Checker:
         lv = self.strictness
         # over recorded HTTP, a client edge explains a change only if the client took it
         fired = obj.triggers if isinstance(obj, _Run) and http and obj.via_http else None
-        path = _explain(lc, prev, cur, lv, nonempty, fired)
+        unvisited = _unvisited(lc, seen)
+        path = _explain(lc, prev, cur, lv, nonempty, fired, unvisited)
         if path is not None:
             if lv is Strictness.PERMISSIVE:
                 self._need(run, _untrusted(path))
@@ -837,7 +884,7 @@ class Checker:
             what, where = _what(prev, cur, nonempty), _at(run, obj, loc, seq)
             perm = None
             if lv is Strictness.STRICT:
-                perm = _explain(lc, prev, cur, Strictness.PERMISSIVE, nonempty, fired)
+                perm = _explain(lc, prev, cur, Strictness.PERMISSIVE, nonempty, fired, unvisited)
             if perm is not None:
                 msg = f"{lc.name} {obj.oid}: {what} needs edges admitted only at permissive"
                 self._add(
@@ -858,8 +905,12 @@ class Checker:
                 self._need(run, _untrusted(perm))
                 path = perm
             elif fired is not None and (
-                (anyway := _explain(lc, prev, cur, lv, nonempty, None)) is not None
-                or (anyway := _explain(lc, prev, cur, Strictness.PERMISSIVE, nonempty, None))
+                (anyway := _explain(lc, prev, cur, lv, nonempty, None, unvisited)) is not None
+                or (
+                    anyway := _explain(
+                        lc, prev, cur, Strictness.PERMISSIVE, nonempty, None, unvisited
+                    )
+                )
             ):
                 client = [e for e in anyway if e.actor is Actor.CLIENT and e.trigger not in fired]
                 triggers = ", ".join(sorted({e.trigger for e in client}))

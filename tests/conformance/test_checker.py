@@ -417,16 +417,46 @@ def test_cancel_illegal_with_the_documented_refusal() -> None:
     assert out.codes == ["client.cancel_illegal"]
 
 
-def test_cancel_of_a_queued_run_needs_permissive() -> None:
+def test_cancel_of_a_run_last_seen_queued_is_legal() -> None:
+    # the server may have started the run unseen (queued → in_progress is strict), and the
+    # reply's started_at shows it did: the path of highest grade goes through in_progress
+    t = Trace()
+    t.http("POST", "/threads/thread_1/runs", run("queued"))
+    t.http("POST", CANCEL, run("cancelling", started=True))
+    for lv in Strictness:
+        out = checked(t, lv)
+        assert out.violations == []
+        assert out.summary.needs == ()
+        edges = out.summary.coverage.edges["run"]
+        assert edges[("queued", "in_progress")] == edges[("in_progress", "cancelling")] == 1
+        assert ("queued", "cancelling") not in edges
+
+
+def test_a_cancelled_run_that_never_started_took_the_inferred_edge() -> None:
+    # the client's cancel was legal (the run might have started), but started_at null proves
+    # the server went queued → cancelling: the server's move needs the inferred edge
     t = Trace()
     t.http("POST", "/threads/thread_1/runs", run("queued"))
     line = t.http("POST", CANCEL, run("cancelling", started=False))
     out = checked(t)
-    # the run itself may have passed through in_progress: only the client's action needs it
-    v = out.only("client.cancel_illegal")
+    v = out.only("run.illegal_transition")
     assert (v.loc, v.needs) == (Location(FILE, line), ("queued → cancelling (cancel, client, I)",))
-    assert out.codes == ["client.cancel_illegal"]
-    assert checked(t, Strictness.PERMISSIVE).violations == []
+    assert out.codes == ["run.illegal_transition"]
+    perm = checked(t, Strictness.PERMISSIVE)
+    assert perm.violations == []
+    assert perm.summary.coverage.edges["run"][("queued", "cancelling")] == 1
+
+
+def test_a_client_action_is_judged_by_what_it_could_know() -> None:
+    # a miniature client that cancels a run last seen completed is still wrong: no unseen
+    # move leads out of a terminal status
+    t = Trace()
+    t.http("POST", "/threads/thread_1/runs", run("queued"))
+    t.http("GET", "/threads/thread_1/runs/run_1", run("completed"))
+    t.http(
+        "POST", CANCEL, error(format_error("cancel_not_allowed", status="completed")), status=400
+    )
+    assert checked(t).codes == ["client.cancel_illegal"]
 
 
 def test_cancel_in_requires_action_needs_a_disputed_edge() -> None:
@@ -442,14 +472,24 @@ def test_cancel_in_requires_action_needs_a_disputed_edge() -> None:
 
 
 def test_run_while_active() -> None:
+    # a run waiting for tool outputs cannot end unseen (before its expires_at)
     t = Trace()
-    t.http("POST", "/threads/thread_1/runs", run("queued"))
+    t.http("GET", "/threads/thread_1/runs/run_1", run("requires_action"))
     refusal = error(format_error("run_while_active", thread_id="thread_1", run_id="run_1"))
     line = t.http("POST", "/threads/thread_1/runs", refusal, status=400)
     out = checked(t)
     v = out.only("client.run_while_active")
     assert (v.run_id, v.loc) == ("run_1", Location(FILE, line))
     assert out.codes == ["client.run_while_active"]
+
+
+def test_a_new_run_after_a_run_last_seen_in_progress_is_legal() -> None:
+    # the run may have completed unseen; the server's refusal says it had not: a race
+    t = Trace()
+    t.http("POST", "/threads/thread_1/runs", run("queued"))
+    refusal = error(format_error("run_while_active", thread_id="thread_1", run_id="run_1"))
+    t.http("POST", "/threads/thread_1/runs", refusal, status=400)
+    assert checked(t).violations == []
 
 
 def test_message_while_active() -> None:
