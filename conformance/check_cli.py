@@ -1,6 +1,7 @@
 """``runmodel check FILES...``: check recorded runs against the model and report.
 
-Exit codes: 0 the input conforms; 1 violations of error severity; 2 unusable input or arguments
+Exit codes: 0 the input conforms; 1 violations of error severity (of any severity with
+``--fail-on warning``); 2 unusable input or arguments
 (a file that is missing, unreadable, or yields nothing checkable: it is reported, and the other
 files are still checked).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -40,6 +41,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "admits inferred and disputed ones",
     )
     parser.add_argument(
+        "--fail-on",
+        choices=("error", "warning"),
+        default="error",
+        help="the least severity that fails the check (exit 1): error (default), or warning "
+        "too, e.g. a status the model does not know",
+    )
+    parser.add_argument(
         "--format", choices=("text", "json", "junit"), default="text", help="report format"
     )
     parser.add_argument("--output", "-o", metavar="FILE", help="write the report here, not stdout")
@@ -61,23 +69,29 @@ def run(args: argparse.Namespace) -> int:
     """Check the files and write the report; return the exit code."""
     from runmodel import Strictness
 
-    from .check import Checker
+    from .check import Checker, Severity
     from .observations import InputProblem, Location
     from .readers import read
     from .reports import Report, to_json, to_junit, to_text
 
     report = Report(keep_clean=args.format != "text")
-    checker = Checker(Strictness(args.strictness), emit=report, expiry_grace=args.expiry_grace)
+    checker = Checker(
+        Strictness(args.strictness),
+        emit=report,
+        expiry_grace=args.expiry_grace,
+        fail_on=Severity(args.fail_on),
+    )
     progress = sys.stderr.isatty() and sum(_size(p) for p in args.files) >= _PROGRESS_BYTES
     for path in args.files:
-        usable, problems = checker.usable, checker.problems
+        checkable, problems = checker.checkable, checker.problems
+        seen = _Seen(read(path))
         if progress:
-            _feed_with_progress(checker, read(path), path)
+            _feed_with_progress(checker, seen, path)
         else:
-            checker.feed_all(read(path))
-        if checker.usable == usable:
+            checker.feed_all(seen)
+        if checker.checkable == checkable:
             if checker.problems == problems:
-                checker.feed(InputProblem(Location(path), "input.unusable", "nothing to check"))
+                checker.feed(InputProblem(Location(path), "input.unusable", seen.nothing()))
             else:
                 checker.mark_unusable(path)
             why = next((v.message for v in report.other if v.loc and v.loc.file == path), "")
@@ -104,6 +118,40 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return summary.exit_code
+
+
+class _Seen:
+    """Passes a reader's items through, noting the format read and what came out of it, to say
+    why a file without a run, run step or message has nothing to check."""
+
+    def __init__(self, items: Iterable[Item]) -> None:
+        self._items = items
+        self.format: str | None = None
+        self.counts: dict[str, int] = {}
+
+    def __iter__(self) -> Iterator[Item]:
+        from .observations import TraceInfo
+
+        counts = self.counts
+        for item in self._items:
+            if isinstance(item, TraceInfo):
+                self.format = self.format or item.format
+            else:
+                kind = type(item).__name__
+                counts[kind] = counts.get(kind, 0) + 1
+            yield item
+
+    def nothing(self) -> str:
+        """The message of an ``input.unusable`` finding for this file."""
+        what = {"Exchange": "HTTP exchange", "Snapshot": "object", "StreamEvent": "stream event"}
+        got = ", ".join(
+            f"{n} {what.get(k, k)}{'' if n == 1 else 's'}" for k, n in self.counts.items()
+        )
+        fmt = f"read as {self.format}: " if self.format else ""
+        return (
+            f"nothing to check: no run, run step or message, and no request on one "
+            f"({fmt}{got or 'nothing'})"
+        )
 
 
 def _size(path: str) -> int:

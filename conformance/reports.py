@@ -129,10 +129,34 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _summary_line(s: Summary) -> str:
+def _warning_codes(report: Report) -> list[str]:
+    """The codes of every warning, with counts when more than one, most frequent first."""
+    counts: dict[str, int] = {}
+    every = [v for r in report.failing.values() for v in r.violations] + report.other
+    for v in every:
+        if v.severity is Severity.WARNING:
+            counts[v.code] = counts.get(v.code, 0) + v.count
+    ordered = sorted(counts.items(), key=lambda kv: -kv[1])
+    return [code if n == 1 else f"{code} ×{n}" for code, n in ordered]
+
+
+def _verdict(s: Summary, report: Report | None = None) -> str:
+    """The headline's verdict: a check that passes only with warnings says so, and which."""
+    verdict = _VERDICT[s.exit_code]
+    if s.exit_code == 2 or not s.warnings:
+        return verdict
+    codes = ", ".join(_warning_codes(report)) if report is not None else ""
+    if s.exit_code == 0:
+        return "conforms only with warnings" + (f" ({codes})" if codes else "")
+    if not s.errors:  # --fail-on warning
+        return "does not conform: warnings fail the check" + (f" ({codes})" if codes else "")
+    return verdict
+
+
+def _summary_line(s: Summary, report: Report | None = None) -> str:
     failing = f", {s.failing_runs} failing" if s.failing_runs else ""
     return (
-        f"{_VERDICT[s.exit_code]} at {s.strictness.value}: {_plural(s.runs, 'run')}{failing}, "
+        f"{_verdict(s, report)} at {s.strictness.value}: {_plural(s.runs, 'run')}{failing}, "
         f"{_plural(s.observations, 'observation')}, {_plural(s.errors, 'error')}, "
         f"{_plural(s.warnings, 'warning')}"
     )
@@ -170,7 +194,7 @@ def to_text(report: Report, *, coverage: bool = False) -> str:
         out.append("")
     s = report.summary
     if s is not None:
-        out.append(_summary_line(s))
+        out.append(_summary_line(s, report))
         if s.needs:
             verb = "needed" if s.strictness is Strictness.STRICT else "used"
             out.append(f"permissive edges {verb}: {'; '.join(s.needs)}")

@@ -145,6 +145,8 @@ def judge_exchange(c: Checker, ex: Exchange) -> None:
             if m is not None:
                 action, groups = name, m.groupdict()
                 break
+    if action is not None:
+        c.checkable += 1
     status = ex.status
     ok = status is not None and 200 <= status < 300
     run: _Run | None = None
@@ -337,6 +339,14 @@ def _judge_refusal(
                         ev=ERROR_EVIDENCE[kind],
                     ),
                 )
+        return
+    if run is not None and prior is None and action in _REFUSAL and not illegal:
+        # the documented refusal names the status of a run not seen before: an observation
+        said = parse_error(_REFUSAL[action], text)
+        if said is not None and said["status"] in RUN:
+            run.observations += 1
+            c._move(run, RUN, run, said["status"], (), ex.loc, ex.seq, False)
+            c._lock(run)
         return
     if illegal or run is None or prior is None or action not in _REFUSAL:
         return  # refusals of other kinds (validation, unknown ids) are not lifecycle matters

@@ -479,12 +479,17 @@ class Checker:
         expiry_grace: float = EXPIRY_GRACE,
         memory: int = _MEMORY,
         window: int = _SETTLED,
+        fail_on: Severity = Severity.ERROR,
     ) -> None:
         self.strictness = strictness
+        self.fail_on = fail_on
         self.items = 0
         """Items fed so far."""
         self.problems = 0
         """Input problems fed so far."""
+        self.checkable = 0
+        """Items fed so far that gave something to check: an observation of a run, run step or
+        message, or a request on one's lifecycle (create, submit, cancel, a message)."""
         self._emit = emit
         self._ways = _WAYS[strictness]
         self._grace = expiry_grace
@@ -520,7 +525,8 @@ class Checker:
 
     @property
     def usable(self) -> int:
-        """Items fed so far that were not input problems."""
+        """Items fed so far that were not input problems (see `checkable` for what could be
+        checked)."""
         return self.items - self.problems
 
     def feed(self, item: Item) -> None:
@@ -605,6 +611,7 @@ class Checker:
             unusable_files=tuple(self._unusable),
             needs=tuple(self._needs),
             coverage=self.coverage(),
+            fail_on=self.fail_on,
         )
         self._emit(CheckFinished(summary))
         return summary
@@ -650,6 +657,7 @@ class Checker:
         self, obj: dict[str, Any], loc: Location, seq: int | None, wall: float | None, http: bool
     ) -> None:
         self._observations += 1
+        self.checkable += 1
         oid = obj.get("id")
         if type(oid) is not str:
             self._unidentified(RUN, loc, seq)
@@ -712,6 +720,7 @@ class Checker:
         self, lc: Lifecycle, obj: dict[str, Any], loc: Location, seq: int | None
     ) -> None:
         self._observations += 1
+        self.checkable += 1
         oid = obj.get("id")
         if type(oid) is not str:
             self._unidentified(lc, loc, seq)

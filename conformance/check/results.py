@@ -30,7 +30,8 @@ __all__ = [
 
 
 class Severity(str, enum.Enum):
-    """Errors fail the check (exit code 1); warnings are reported but do not."""
+    """Errors fail the check (exit code 1); warnings are reported, and fail it only when asked
+    (``runmodel check --fail-on warning``)."""
 
     ERROR = "error"
     WARNING = "warning"
@@ -193,13 +194,17 @@ class Summary:
     unusable_files: tuple[str, ...]
     needs: tuple[str, ...]  # untrusted edges the input needed (at permissive: used)
     coverage: Coverage
+    fail_on: Severity = Severity.ERROR  # the least severity that fails the check
 
     @property
     def exit_code(self) -> int:
-        """2 when a file could not be used at all, else 1 on errors, else 0."""
+        """2 when a file could not be used at all, else 1 on errors (or on warnings, when
+        `fail_on` is warning), else 0."""
         if self.unusable_files:
             return 2
-        return 1 if self.errors else 0
+        if self.errors:
+            return 1
+        return 1 if self.warnings and self.fail_on is Severity.WARNING else 0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping (coverage is reported beside it)."""
@@ -214,6 +219,7 @@ class Summary:
             "input_problems": self.input_problems,
             "unusable_files": list(self.unusable_files),
             "needs_permissive": list(self.needs),
+            "fail_on": self.fail_on.value,
             "exit_code": self.exit_code,
         }
 

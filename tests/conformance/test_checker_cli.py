@@ -284,3 +284,95 @@ def test_progress_only_on_a_terminal_for_large_input(
     shown = terminal.getvalue()
     assert "\rchecking lesson_runs.jsonl: 4 items" in shown
     assert shown.endswith("\r\033[K")  # the line is cleared before the report
+
+
+# -- nothing checkable, and warnings that must not pass silently -------------------------------
+
+_CHAT_CASSETTE = """\
+interactions:
+- request:
+    body: '{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}'
+    headers: {}
+    method: POST
+    uri: https://api.openai.com/v1/chat/completions
+  response:
+    body:
+      string: '{"id": "chatcmpl-1", "object": "chat.completion", "choices": []}'
+    headers: {}
+    status: {code: 200, message: OK}
+version: 1
+"""
+
+
+def test_a_cassette_of_chat_completions_is_unusable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cassette = tmp_path / "chat.yaml"
+    cassette.write_text(_CHAT_CASSETTE, encoding="utf-8")
+    assert main([str(cassette), "--format", "json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    (v,) = doc["other"]
+    assert v["code"] == "input.unusable"
+    assert "no run, run step or message" in v["message"]
+    assert "read as vcr-yaml: 1 HTTP exchange" in v["message"]
+    assert (doc["summary"]["runs"], doc["summary"]["exit_code"]) == (0, 2)
+
+
+def test_an_ordinary_json_config_is_unusable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "settings.json"
+    config.write_text('{"name": "app", "debug": true, "port": 8080}\n', encoding="utf-8")
+    assert main([str(config)]) == 2
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == f"unusable: {config}"
+    assert "unusable input at strict: 0 runs" in out
+
+
+def test_a_documented_refusal_is_an_observation_of_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a file of refused submits and nothing else: the refusal names each run's status
+    trace = tmp_path / "refused.jsonl"
+    with trace.open("wb") as f:
+        n = Native(f)
+        refusal = error(format_error("submit_not_accepted", status="in_progress"))
+        n.http("POST", "/threads/thread_1/runs/run_1/submit_tool_outputs", refusal, status=400)
+        n.close()
+    assert main([str(trace), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (r,) = doc["runs"]
+    assert (r["run_id"], r["statuses"], r["violations"]) == ("run_1", ["in_progress"], [])
+
+
+def unknown_status_trace(path: Path) -> None:
+    """A run that goes into a status the model does not know."""
+    lines = [run("queued"), run("in_progress"), run("pondering")]
+    path.write_text("".join(json.dumps(o) + "\n" for o in lines), encoding="utf-8")
+
+
+def test_conforming_only_with_warnings_says_so_and_which(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    objs = tmp_path / "objs.jsonl"
+    unknown_status_trace(objs)
+    assert main([str(objs)]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("conforms only with warnings (status.unknown) at strict: 1 run")
+    assert main([str(LESSON)]) == 0
+    assert capsys.readouterr().out.startswith("conforms at strict")
+
+
+def test_fail_on_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    objs = tmp_path / "objs.jsonl"
+    unknown_status_trace(objs)
+    assert main([str(objs), "--fail-on", "warning"]) == 1
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("does not conform: warnings fail the check (status.unknown) at strict")
+    assert main([str(objs), "--fail-on", "warning", "--format", "json"]) == 1
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    assert (summary["fail_on"], summary["exit_code"], summary["errors"]) == ("warning", 1, 0)
+    assert main([str(LESSON), "--fail-on", "warning"]) == 0
+    capsys.readouterr()
+    assert main([str(LESSON), "--fail-on", "info"]) == 2
+    assert "invalid choice: 'info'" in capsys.readouterr().err
