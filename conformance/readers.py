@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import base64
 import binascii
+import itertools
 import re
 import zlib
 from collections import OrderedDict
@@ -86,6 +87,11 @@ _PRINTED_KIND = {
     "ThreadMessage": "thread.message",
 }
 _TEXT_CONTROLS = frozenset(b"\t\n\r\f\x1b")
+_TRIED = (
+    "runmodel trace; VCR.py, Ruby VCR, Betamax, OkReplay and go-vcr cassettes; SDK test-proxy "
+    "records; ExVCR; nock; HAR and Polly; run/step/message objects as JSON, JSON Lines or "
+    "printed Run(...) in a log"
+)
 
 
 def read(path: str | Path) -> Iterator[Item]:
@@ -161,7 +167,7 @@ def _read_open(f: IO[bytes], file: str) -> Iterable[Item]:
         return _read_json_document(f, file, _guess_json(head[bom:]))
     if _YAML_CASSETTE.search(head):
         return _read_yaml(f.read(), file)
-    return _numbered(_read_printed(f, file))
+    return _numbered(_read_printed(f, file, stripped[:200]))
 
 
 def _binary(head: bytes) -> bool:
@@ -180,8 +186,9 @@ def _read_brace(f: IO[bytes], file: str, head: bytes, bom: int) -> Iterable[Item
     if isinstance(first, dict):
         if _is_native(first):
             return read_trace(f, file)
-        if _json_format(first)[0] not in ("objects-json",):
-            return _read_json_document(f, file, _json_format(first)[0])
+        fmt = _json_format(first)[0]
+        if fmt != "objects-json" or (len(lines) == 1 and not first.keys() & _OBJECT_KEYS):
+            return _read_json_document(f, file, fmt)
         return _read_objects_jsonl(f, file)
     if _NATIVE.search(head):
         return read_trace(f, file)
@@ -219,6 +226,7 @@ def _is_native(obj: dict[str, Any]) -> bool:
 
 
 _TRACE_KINDS = frozenset({"header", "exchange", "event", "footer"})
+_OBJECT_KEYS = frozenset({"object", "event", "data"})  # what a bare object or saved event has
 
 
 def _nonblank_lines(f: IO[bytes], n: int) -> list[bytes]:
@@ -409,6 +417,21 @@ def _read_json_document(f: IO[bytes], file: str, guess: str) -> Iterator[Item]:
         yield from _numbered(_salvage(data, file, guess, exc))
         return
     fmt, path = _json_format(doc)
+    if (
+        fmt == "objects-json"
+        and isinstance(doc, dict)
+        and "object" not in doc
+        and "data" not in doc
+    ):
+        keys = ", ".join(repr(k[:40]) for k in itertools.islice(doc, 8))
+        more = ", ..." if len(doc) > 8 else ""
+        what = f"a JSON object with keys {keys}{more}" if doc else "an empty JSON object"
+        yield InputProblem(
+            Location(file, _first_line(data)),
+            "input.unknown_format",
+            f"no supported format fits (tried {_TRIED}); the file is {what}",
+        )
+        return
     yield TraceInfo(Location(file, 1), fmt, _version(fmt, doc))
     elements = _at(doc, path)
     if elements is None:
@@ -1183,7 +1206,14 @@ _INTERESTING = re.compile(r"[()\[\]{}'\"]")
 _STRING_END = {"'": re.compile(r"\\.|'", re.S), '"': re.compile(r'\\.|"', re.S)}
 
 
-def _read_printed(f: IO[bytes], file: str) -> Iterator[Item]:
+def _opening(head: bytes) -> str:
+    """A file's first non-blank line, shortened, as a message shows it."""
+    line = head.lstrip().split(b"\n", 1)[0].rstrip(b"\r")
+    text = line[:60].decode("utf-8", "replace")
+    return repr(text + ("..." if len(line) > 60 else ""))
+
+
+def _read_printed(f: IO[bytes], file: str, first: bytes = b"") -> Iterator[Item]:
     """Logs: find each printed object's start, read to its closing parenthesis, parse with ast."""
     announced = False
     buf = ""  # text being searched: the current line, plus the lines an open object spans
@@ -1243,8 +1273,7 @@ def _read_printed(f: IO[bytes], file: str) -> Iterator[Item]:
         yield InputProblem(
             Location(file),
             "input.unknown_format",
-            "not a runmodel trace, a VCR cassette (YAML or JSON), a HAR file, JSON or JSON Lines "
-            "of run/step/message objects, nor a log with printed objects such as Run(id=...)",
+            f"no supported format fits (tried {_TRIED}); the file begins {_opening(first)}",
         )
 
 
