@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import base64
 import binascii
+import itertools
 import re
 import zlib
 from collections import OrderedDict
@@ -34,7 +35,16 @@ FORMATS = (
     "runmodel-trace",
     "vcr-yaml",
     "vcr-json",
+    "ruby-vcr-yaml",
+    "ruby-vcr-json",
+    "betamax-json",
+    "okreplay-yaml",
+    "go-vcr-yaml",
+    "test-proxy",
+    "exvcr",
+    "nock",
     "har",
+    "polly",
     "objects-json",
     "objects-jsonl",
     "objects-printed",
@@ -68,7 +78,7 @@ _SNIFF = 65536
 _BUFFER = 1 << 20
 _LINES_CAP = 64 << 20  # JSON documents larger than this get element indexes but no line numbers
 _NATIVE = re.compile(rb'"kind"\s*:\s*"(?:header|exchange|event|footer)"|"runmodel-trace"')
-_YAML_CASSETTE = re.compile(rb"^interactions\s*:", re.M)
+_YAML_CASSETTE = re.compile(rb"^(?:http_)?interactions\s*:", re.M)
 _PRINTED = re.compile(r"(?<![A-Za-z0-9_.])(Run|RunStep|Message|ThreadMessage)\(")
 _PRINTED_KIND = {
     "Run": "thread.run",
@@ -77,6 +87,11 @@ _PRINTED_KIND = {
     "ThreadMessage": "thread.message",
 }
 _TEXT_CONTROLS = frozenset(b"\t\n\r\f\x1b")
+_TRIED = (
+    "runmodel trace; VCR.py, Ruby VCR, Betamax, OkReplay and go-vcr cassettes; SDK test-proxy "
+    "records; ExVCR; nock; HAR and Polly; run/step/message objects as JSON, JSON Lines or "
+    "printed Run(...) in a log"
+)
 
 
 def read(path: str | Path) -> Iterator[Item]:
@@ -149,10 +164,10 @@ def _read_open(f: IO[bytes], file: str) -> Iterable[Item]:
     if first == b"{":
         return _read_brace(f, file, head, bom)
     if first == b"[":
-        return _read_json_document(f, file, "objects-json")
+        return _read_json_document(f, file, _guess_json(head[bom:]))
     if _YAML_CASSETTE.search(head):
         return _read_yaml(f.read(), file)
-    return _numbered(_read_printed(f, file))
+    return _numbered(_read_printed(f, file, stripped[:200]))
 
 
 def _binary(head: bytes) -> bool:
@@ -169,22 +184,40 @@ def _read_brace(f: IO[bytes], file: str, head: bytes, bom: int) -> Iterable[Item
     f.seek(bom)
     first = _loads(lines[0]) if lines else None
     if isinstance(first, dict):
-        if "log" in first:
-            return _read_json_document(f, file, "har")
-        if "interactions" in first:
-            return _read_json_document(f, file, "vcr-json")
         if _is_native(first):
             return read_trace(f, file)
+        fmt = _json_format(first)[0]
+        if fmt != "objects-json" or (len(lines) == 1 and not first.keys() & _OBJECT_KEYS):
+            return _read_json_document(f, file, fmt)
         return _read_objects_jsonl(f, file)
     if _NATIVE.search(head):
         return read_trace(f, file)
     if len(lines) > 1 and isinstance(_loads(lines[1]), dict):
         return _read_objects_jsonl(f, file)
-    if re.search(rb'^\s*\{\s*"log"\s*:', head):
-        return _read_json_document(f, file, "har")
-    if re.search(rb'"interactions"\s*:', head):
-        return _read_json_document(f, file, "vcr-json")
-    return _read_json_document(f, file, "objects-json")
+    return _read_json_document(f, file, _guess_json(head))
+
+
+def _guess_json(head: bytes) -> str:
+    """The format a JSON document that may not parse seems to be, from its first bytes."""
+    for fmt, pattern in _JSON_GUESSES:
+        if pattern.search(head):
+            return fmt
+    return "objects-json"
+
+
+_JSON_GUESSES = [
+    (fmt, re.compile(pattern))
+    for fmt, pattern in (
+        ("polly", rb'"_recordingName"\s*:'),
+        ("har", rb'^\s*\{\s*"log"\s*:'),
+        ("betamax-json", rb'"recorded_with"\s*:\s*"[Bb]etamax'),
+        ("ruby-vcr-json", rb'"http_interactions"\s*:'),
+        ("vcr-json", rb'"interactions"\s*:'),
+        ("test-proxy", rb'^\s*\{\s*"Entries"\s*:'),
+        ("nock", rb'^\s*\[\s*\{\s*"scope"\s*:'),
+        ("exvcr", rb'^\s*\[\s*\{\s*"(?:request|response)"\s*:'),
+    )
+]
 
 
 def _is_native(obj: dict[str, Any]) -> bool:
@@ -193,6 +226,7 @@ def _is_native(obj: dict[str, Any]) -> bool:
 
 
 _TRACE_KINDS = frozenset({"header", "exchange", "event", "footer"})
+_OBJECT_KEYS = frozenset({"object", "event", "data"})  # what a bare object or saved event has
 
 
 def _nonblank_lines(f: IO[bytes], n: int) -> list[bytes]:
@@ -330,7 +364,46 @@ def _kind(value: Any) -> str:
 # --------------------------------------------------------------------------------------------
 # JSON documents: a bare-object array or page, a VCR JSON cassette, a HAR archive
 
-_PATHS = {"har": ("log", "entries"), "vcr-json": ("interactions",), "objects-json": ()}
+_PATHS = {
+    "har": ("log", "entries"),
+    "polly": ("log", "entries"),
+    "vcr-json": ("interactions",),
+    "ruby-vcr-json": ("http_interactions",),
+    "betamax-json": ("http_interactions",),
+    "test-proxy": ("Entries",),
+    "exvcr": (),
+    "nock": (),
+    "objects-json": (),
+}
+"""Where each JSON document format keeps its list of entries."""
+
+
+def _json_format(doc: Any) -> tuple[str, tuple[str, ...]]:
+    """The format of a parsed JSON document, by its shape, and the path to its entries."""
+    if isinstance(doc, dict):
+        log = doc.get("log")
+        if isinstance(log, dict):
+            creator = log.get("creator")
+            name = creator.get("name") if isinstance(creator, dict) else None
+            polly = "_recordingName" in log or (type(name) is str and name.startswith("Polly"))
+            return ("polly" if polly else "har"), ("log", "entries")
+        if "http_interactions" in doc:
+            tool = doc.get("recorded_with")
+            betamax = type(tool) is str and tool.lower().startswith("betamax")
+            return ("betamax-json" if betamax else "ruby-vcr-json"), ("http_interactions",)
+        if "interactions" in doc:
+            return "vcr-json", ("interactions",)
+        if "Entries" in doc:
+            return "test-proxy", ("Entries",)
+        if doc.get("object") == "list":
+            return "objects-json", ("data",)
+    elif isinstance(doc, list):
+        first = next((e for e in doc[:3] if isinstance(e, dict)), None)
+        if first is not None and "scope" in first and "method" in first:
+            return "nock", ()
+        if first is not None and "request" in first and "response" in first:
+            return "exvcr", ()
+    return "objects-json", ()
 
 
 def _read_json_document(f: IO[bytes], file: str, guess: str) -> Iterator[Item]:
@@ -343,14 +416,22 @@ def _read_json_document(f: IO[bytes], file: str, guess: str) -> Iterator[Item]:
         yield TraceInfo(Location(file, 1), guess, 1)
         yield from _numbered(_salvage(data, file, guess, exc))
         return
-    if isinstance(doc, dict) and isinstance(doc.get("log"), dict):
-        fmt, path = "har", _PATHS["har"]
-    elif isinstance(doc, dict) and "interactions" in doc:
-        fmt, path = "vcr-json", _PATHS["vcr-json"]
-    elif isinstance(doc, dict) and doc.get("object") == "list":
-        fmt, path = "objects-json", ("data",)
-    else:
-        fmt, path = "objects-json", ()
+    fmt, path = _json_format(doc)
+    if (
+        fmt == "objects-json"
+        and isinstance(doc, dict)
+        and "object" not in doc
+        and "data" not in doc
+    ):
+        keys = ", ".join(repr(k[:40]) for k in itertools.islice(doc, 8))
+        more = ", ..." if len(doc) > 8 else ""
+        what = f"a JSON object with keys {keys}{more}" if doc else "an empty JSON object"
+        yield InputProblem(
+            Location(file, _first_line(data)),
+            "input.unknown_format",
+            f"no supported format fits (tried {_TRIED}); the file is {what}",
+        )
+        return
     yield TraceInfo(Location(file, 1), fmt, _version(fmt, doc))
     elements = _at(doc, path)
     if elements is None:
@@ -376,18 +457,15 @@ def _read_json_document(f: IO[bytes], file: str, guess: str) -> Iterator[Item]:
 def _version(fmt: str, doc: Any) -> int:
     if fmt == "vcr-json" and type(doc.get("version")) is int:
         return int(doc["version"])
-    if fmt == "har" and isinstance(doc["log"].get("version"), str):
+    if fmt in ("har", "polly") and isinstance(doc["log"].get("version"), str):
         major = doc["log"]["version"].partition(".")[0]
         return int(major) if major.isdigit() and len(major) < 6 else 1
     return 1
 
 
 def _element(fmt: str, element: Any, loc: Location) -> Iterator[Item]:
-    if fmt == "har":
-        return _har_entry(element, loc)
-    if fmt == "vcr-json":
-        return _vcr_interaction(element, loc)
-    return _objects(element, loc)
+    reader = _ENTRY_READERS.get(fmt)
+    return _objects(element, loc) if reader is None else reader(element, loc)
 
 
 def _numbered(items: Iterable[Item]) -> Iterator[Item]:
@@ -598,12 +676,16 @@ def _inflate(body: bytes, encoding: str) -> bytes:
 
 
 def _vcr_interaction(inter: Any, loc: Location) -> Iterator[Item]:
+    """A VCR-style interaction: VCR.py, Ruby VCR, Betamax, OkReplay and go-vcr (v1 and v2)."""
     if not isinstance(inter, dict):
         yield InputProblem(loc, "input.not_an_object", "an interaction must be a mapping")
         return
     request, response = inter.get("request"), inter.get("response")
-    if not isinstance(request, dict) or not isinstance(request.get("uri"), str):
-        yield InputProblem(loc, "input.bad_entry", "an interaction needs a request with a 'uri'")
+    uri = request.get("uri", request.get("url")) if isinstance(request, dict) else None
+    if not isinstance(request, dict) or not isinstance(uri, str):
+        yield InputProblem(
+            loc, "input.bad_entry", "an interaction needs a request with a 'uri' (or 'url')"
+        )
         return
     method = request.get("method")
     if not isinstance(method, str):
@@ -618,6 +700,8 @@ def _vcr_interaction(inter: Any, loc: Location) -> Iterator[Item]:
         return
     status = response.get("status")
     code = status.get("code") if isinstance(status, dict) else status
+    if type(code) is not int and type(response.get("code")) is int:  # go-vcr: "200 OK" and 200
+        code = response["code"]
     headers = _vcr_headers(response.get("headers"))
     ok, body = _vcr_body(response.get("body"))
     if type(code) is not int or headers is None or not ok:
@@ -629,16 +713,150 @@ def _vcr_interaction(inter: Any, loc: Location) -> Iterator[Item]:
         return
     if isinstance(body, bytes):
         body = _inflate(body, headers.get("content-encoding", ""))
-    yield from _exchange_items(loc, None, method, request["uri"], request_body, code, headers, body)
+    yield from _exchange_items(loc, None, method, uri, request_body, code, headers, body)
 
 
 def _vcr_body(body: Any) -> tuple[bool, bytes | str | None]:
-    """A VCR body (a string, bytes, or ``{string: ...}``), and whether it was one of those."""
+    """A VCR body (a string, bytes, ``{string: ...}`` or Ruby VCR's and Betamax's
+    ``{base64_string: ...}``), and whether it was one of those."""
     if isinstance(body, dict):
+        if "base64_string" in body and isinstance(body["base64_string"], str):
+            try:
+                return True, base64.b64decode(body["base64_string"])
+            except (binascii.Error, ValueError):
+                return False, None
         body = body.get("string")
     if body is None or isinstance(body, (str, bytes)):
         return True, body
     return False, None
+
+
+def _value_body(body: Any, headers: dict[str, str]) -> bytes | str | None:
+    """A body stored as a JSON value (test proxy, nock): text as it is, a list of text lines (an
+    event stream, or text kept line by line) joined, and any other value as its JSON."""
+    if body is None or isinstance(body, str):
+        return body
+    if (
+        isinstance(body, list)
+        and body
+        and all(type(line) is str for line in body)
+        and "json" not in headers.get("content-type", "")
+    ):
+        return "".join(body)
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError as exc:  # nested deeper than orjson writes
+        raise ValueError(f"a body that cannot be read as JSON: {exc}") from exc
+
+
+def _proxy_entry(entry: Any, loc: Location) -> Iterator[Item]:
+    """An entry of an SDK test-proxy session record (``{"Entries": [...]}``)."""
+    if not isinstance(entry, dict):
+        yield InputProblem(loc, "input.not_an_object", "an entry must be an object")
+        return
+    method, uri, code = entry.get("RequestMethod"), entry.get("RequestUri"), entry.get("StatusCode")
+    if not isinstance(method, str) or not isinstance(uri, str) or type(code) is not int:
+        yield InputProblem(
+            loc,
+            "input.bad_entry",
+            "an entry needs a string 'RequestMethod' and 'RequestUri' and an integer 'StatusCode'",
+        )
+        return
+    request_headers = _vcr_headers(entry.get("RequestHeaders"))
+    headers = _vcr_headers(entry.get("ResponseHeaders"))
+    if headers is None or request_headers is None:
+        yield InputProblem(
+            loc, "input.bad_entry", "headers must map names to strings or lists of strings"
+        )
+        return
+    try:
+        request_body = _value_body(entry.get("RequestBody"), request_headers)
+        body = _value_body(entry.get("ResponseBody"), headers)
+    except ValueError as exc:
+        yield InputProblem(loc, "input.bad_entry", str(exc))
+        return
+    yield from _exchange_items(loc, None, method, uri, request_body, code, headers, body)
+
+
+def _exvcr_pair(pair: Any, loc: Location) -> Iterator[Item]:
+    """An ExVCR interaction: ``{"request": {url, method, body}, "response": {status_code}}``."""
+    if not isinstance(pair, dict):
+        yield InputProblem(loc, "input.not_an_object", "an interaction must be an object")
+        return
+    request, response = pair.get("request"), pair.get("response")
+    if (
+        not isinstance(request, dict)
+        or not isinstance(request.get("url"), str)
+        or not isinstance(request.get("method"), str)
+        or not isinstance(response, dict)
+        or type(response.get("status_code")) is not int
+    ):
+        yield InputProblem(
+            loc,
+            "input.bad_entry",
+            "an interaction needs a request with 'url' and 'method', and a response with an "
+            "integer 'status_code'",
+        )
+        return
+    headers = _vcr_headers(response.get("headers"))
+    request_body, body = request.get("body"), response.get("body")
+    if (
+        headers is None
+        or not isinstance(request_body, (str, type(None)))
+        or not isinstance(body, (str, type(None)))
+    ):
+        yield InputProblem(
+            loc, "input.bad_entry", "headers must be strings and bodies strings or null"
+        )
+        return
+    yield from _exchange_items(
+        loc,
+        None,
+        request["method"],
+        request["url"],
+        request_body,
+        response["status_code"],
+        headers,
+        body,
+    )
+
+
+def _nock_entry(entry: Any, loc: Location) -> Iterator[Item]:
+    """A nock recording: ``{scope, method, path, body, status, response, rawHeaders}``."""
+    if not isinstance(entry, dict):
+        yield InputProblem(loc, "input.not_an_object", "a recorded call must be an object")
+        return
+    scope, method, path = entry.get("scope"), entry.get("method"), entry.get("path")
+    status = entry.get("status", 200)
+    if (
+        not isinstance(scope, str)
+        or not isinstance(method, str)
+        or not isinstance(path, str)
+        or type(status) is not int
+    ):
+        yield InputProblem(
+            loc,
+            "input.bad_entry",
+            "a recorded call needs string 'scope', 'method' and 'path' and an integer 'status'",
+        )
+        return
+    raw = entry.get("rawHeaders")
+    headers = _raw_headers(raw) if raw is not None else _vcr_headers(entry.get("headers"))
+    if headers is None:
+        yield InputProblem(
+            loc,
+            "input.bad_entry",
+            "headers must be a mapping of strings, or rawHeaders name, value, ... strings",
+        )
+        return
+    try:
+        request_body = _value_body(entry.get("body"), {})
+        body = _nock_body(entry.get("response"), entry.get("responseIsBinary") is True, headers)
+    except ValueError as exc:
+        yield InputProblem(loc, "input.bad_entry", str(exc))
+        return
+    url = scope.rstrip("/") + (path if path.startswith("/") else "/" + path)
+    yield from _exchange_items(loc, None, method, url, request_body, status, headers, body)
 
 
 def _vcr_headers(headers: Any) -> dict[str, str] | None:
@@ -736,6 +954,42 @@ def _har_time(value: Any) -> float | None:
         return None
 
 
+def _raw_headers(raw: Any) -> dict[str, str] | None:
+    """Node's ``rawHeaders``: ``[name, value, name, value, ...]``, repeated names joined."""
+    if not isinstance(raw, list) or len(raw) % 2 or not all(type(h) is str for h in raw):
+        return None
+    out: dict[str, str] = {}
+    for name, value in zip(raw[::2], raw[1::2], strict=True):
+        name = name.lower()
+        out[name] = f"{out[name]}, {value}" if name in out else value
+    return out
+
+
+def _nock_body(response: Any, binary: bool, headers: dict[str, str]) -> bytes | str | None:
+    """A nock response: a JSON value or text, or hex (chunks) when binary or compressed."""
+    chunks = isinstance(response, list) and response and all(type(c) is str for c in response)
+    if (binary and type(response) is str) or (chunks and (binary or "content-encoding" in headers)):
+        try:
+            data = bytes.fromhex(response if type(response) is str else "".join(response))
+        except ValueError:
+            raise ValueError("a binary response must be hex") from None
+        return _inflate(data, headers.get("content-encoding", ""))
+    return _value_body(response, headers)
+
+
+_ENTRY_READERS = {
+    "har": _har_entry,
+    "polly": _har_entry,
+    "vcr-json": _vcr_interaction,
+    "ruby-vcr-json": _vcr_interaction,
+    "betamax-json": _vcr_interaction,
+    "test-proxy": _proxy_entry,
+    "exvcr": _exvcr_pair,
+    "nock": _nock_entry,
+}
+"""How each JSON document format's entries become items: all through `_exchange_items`."""
+
+
 # --------------------------------------------------------------------------------------------
 # VCR YAML cassettes (safe loader only: tags that would build Python objects are refused)
 
@@ -757,22 +1011,55 @@ def _read_yaml(data: bytes, file: str) -> Iterator[Item]:
     try:
         root = _compose(loader_class, text)
     except (yaml.YAMLError, RecursionError) as exc:
-        yield TraceInfo(Location(file, 1), "vcr-yaml", 1)
-        yield from _numbered(_yaml_salvage(text, file, exc, loader_class))
+        fmt, key = _yaml_guess(text)
+        yield TraceInfo(Location(file, 1), fmt, 1)
+        yield from _numbered(_yaml_salvage(text, file, exc, loader_class, key))
         return
     pairs = {
         key.value: value
         for key, value in (root.value if isinstance(root, yaml.MappingNode) else [])
         if isinstance(key, yaml.ScalarNode)
     }
+    key = "http_interactions" if "http_interactions" in pairs else "interactions"
+    interactions = pairs.get(key)
     version = pairs.get("version")
     number = version.value if isinstance(version, yaml.ScalarNode) else ""
-    yield TraceInfo(Location(file, 1), "vcr-yaml", int(number) if number.isdigit() else 1)
-    interactions = pairs.get("interactions")
+    fmt = _yaml_format(root, key, interactions)
+    yield TraceInfo(Location(file, 1), fmt, int(number) if number.isdigit() else 1)
     if not isinstance(interactions, yaml.SequenceNode):
-        yield InputProblem(Location(file, 1), "input.bad_entry", "no 'interactions' list")
+        yield InputProblem(Location(file, 1), "input.bad_entry", f"no '{key}' list")
         return
-    yield from _numbered(_yaml_items(interactions.value, loader_class, file, text, 0, 0))
+    yield from _numbered(_yaml_items(interactions.value, loader_class, file, text, 0, 0, key))
+
+
+def _yaml_format(root: Any, key: str, interactions: Any) -> str:
+    """Which tool wrote a YAML cassette, from its root and its first interaction's request."""
+    import yaml
+
+    if key == "http_interactions":
+        return "ruby-vcr-yaml"
+    if getattr(root, "tag", "") == "!tape":
+        return "okreplay-yaml"
+    nodes = interactions.value if isinstance(interactions, yaml.SequenceNode) else []
+    first = nodes[0] if nodes else None
+    for k, v in first.value if isinstance(first, yaml.MappingNode) else []:
+        if getattr(k, "value", None) == "request" and isinstance(v, yaml.MappingNode):
+            names = {getattr(n, "value", None) for n, _ in v.value}
+            if "url" in names and "uri" not in names:
+                return "go-vcr-yaml"
+    return "vcr-yaml"
+
+
+def _yaml_guess(text: str) -> tuple[str, str]:
+    """The format and list key of a YAML cassette that does not parse, from its text."""
+    head = text[:_SNIFF]
+    if re.search(r"^http_interactions\s*:", head, re.M):
+        return "ruby-vcr-yaml", "http_interactions"
+    if head.lstrip().startswith("!tape"):
+        return "okreplay-yaml", "interactions"
+    if re.search(r"^\s+url\s*:", head, re.M) and not re.search(r"^\s+uri\s*:", head, re.M):
+        return "go-vcr-yaml", "interactions"
+    return "vcr-yaml", "interactions"
 
 
 def _compose(loader_class: Any, text: str) -> Any:
@@ -784,7 +1071,13 @@ def _compose(loader_class: Any, text: str) -> Any:
 
 
 def _yaml_items(
-    nodes: list[Any], loader_class: Any, file: str, text: str, offset: int, first: int
+    nodes: list[Any],
+    loader_class: Any,
+    file: str,
+    text: str,
+    offset: int,
+    first: int,
+    key: str = "interactions",
 ) -> Iterator[Item]:
     """Construct each interaction node on its own, so that one bad node loses only itself.
 
@@ -800,7 +1093,7 @@ def _yaml_items(
             if index < at:
                 at, line = 0, offset + 1
             at, line = index, line + text.count("\n", at, index)
-            loc = Location(file, line, f"interactions[{i}]")
+            loc = Location(file, line, f"{key}[{i}]")
             try:
                 interaction = loader.construct_object(node, deep=True)
             except (yaml.YAMLError, RecursionError) as exc:
@@ -816,14 +1109,16 @@ def _yaml_message(exc: BaseException) -> str:
     return f"YAML: {text[:300]}"
 
 
-def _yaml_salvage(text: str, file: str, exc: Any, loader_class: Any) -> Iterator[Item]:
+def _yaml_salvage(
+    text: str, file: str, exc: Any, loader_class: Any, key: str = "interactions"
+) -> Iterator[Item]:
     """A cassette that does not parse: parse each interaction's lines on their own."""
     import yaml
 
     lines = _lines(text)
     reported = False
-    for index, (begin, end) in enumerate(_yaml_chunks(lines)):
-        loc = Location(file, begin + 1, f"interactions[{index}]")
+    for index, (begin, end) in enumerate(_yaml_chunks(lines, key)):
+        loc = Location(file, begin + 1, f"{key}[{index}]")
         chunk = "".join(lines[begin:end])
         try:
             node = _compose(loader_class, chunk)
@@ -838,7 +1133,7 @@ def _yaml_salvage(text: str, file: str, exc: Any, loader_class: Any) -> Iterator
             reported = True
             yield InputProblem(loc, "input.malformed_yaml", "this interaction is not one list item")
             continue
-        yield from _yaml_items(node.value, loader_class, file, chunk, begin, index)
+        yield from _yaml_items(node.value, loader_class, file, chunk, begin, index, key)
     if not reported:
         at = _yaml_line(exc, text)
         cut = at >= len(lines) and not text.endswith("\n")
@@ -871,9 +1166,9 @@ def _yaml_line(exc: BaseException, text: str) -> int:
 _YAML_ITEM = re.compile(r"( *)- ")
 
 
-def _yaml_chunks(lines: list[str]) -> list[tuple[int, int]]:
+def _yaml_chunks(lines: list[str], key: str = "interactions") -> list[tuple[int, int]]:
     """Line ranges ``[begin, end)`` of the items of the top-level ``interactions:`` list."""
-    begin = next((i for i, s in enumerate(lines) if s.startswith("interactions:")), None)
+    begin = next((i for i, s in enumerate(lines) if s.startswith(f"{key}:")), None)
     if begin is None:
         return []
     chunks: list[tuple[int, int]] = []
@@ -911,7 +1206,14 @@ _INTERESTING = re.compile(r"[()\[\]{}'\"]")
 _STRING_END = {"'": re.compile(r"\\.|'", re.S), '"': re.compile(r'\\.|"', re.S)}
 
 
-def _read_printed(f: IO[bytes], file: str) -> Iterator[Item]:
+def _opening(head: bytes) -> str:
+    """A file's first non-blank line, shortened, as a message shows it."""
+    line = head.lstrip().split(b"\n", 1)[0].rstrip(b"\r")
+    text = line[:60].decode("utf-8", "replace")
+    return repr(text + ("..." if len(line) > 60 else ""))
+
+
+def _read_printed(f: IO[bytes], file: str, first: bytes = b"") -> Iterator[Item]:
     """Logs: find each printed object's start, read to its closing parenthesis, parse with ast."""
     announced = False
     buf = ""  # text being searched: the current line, plus the lines an open object spans
@@ -971,8 +1273,7 @@ def _read_printed(f: IO[bytes], file: str) -> Iterator[Item]:
         yield InputProblem(
             Location(file),
             "input.unknown_format",
-            "not a runmodel trace, a VCR cassette (YAML or JSON), a HAR file, JSON or JSON Lines "
-            "of run/step/message objects, nor a log with printed objects such as Run(id=...)",
+            f"no supported format fits (tried {_TRIED}); the file begins {_opening(first)}",
         )
 
 

@@ -357,7 +357,7 @@ def _vcr(uri: str, headers: dict[str, Any], body: str | bytes) -> bytes:
     ("data", "code", "line", "where"),
     [
         (b'{"object": []}\n{"object": {}}\n', "input.unknown_object", 1, None),
-        (b'{"kind": [], "seq": 1}\n', "input.unknown_object", 1, None),
+        (b'{"kind": [], "seq": 1}\n', "input.unknown_format", 1, None),
         (b'[{"object": [1]}]', "input.unknown_object", 1, "[0]"),
         (b"Run(id='run_1', object=['thread.run'])\n", "input.unknown_object", 1, None),
         (HEADER + EVENT % b"[]", "input.bad_entry", 2, None),
