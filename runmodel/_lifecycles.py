@@ -3,7 +3,9 @@
 The single source of truth for statuses and edges. Every fact carries its grade and sources
 exactly as the project's evidence file gives them; where the evidence is thin, the grade says so.
 Source names: ``docs:runs``, ``docs:function-calling``, ``spec`` (openai-openapi), ``sdk`` (the
-openai Python SDK), and issue/PR numbers in the named repositories.
+openai Python SDK), issue/PR numbers in the named repositories, ``lesson`` (printed run objects
+kept as a test fixture) and ``rec:<repository>/<recording>`` (real traffic recorded by another
+project's tests, e.g. ``rec:openai-dotnet/FunctionToolsWork``).
 """
 
 from __future__ import annotations

@@ -345,6 +345,7 @@ def _judge_refusal(
         said = parse_error(_REFUSAL[action], text)
         if said is not None and said["status"] in RUN:
             run.observations += 1
+            c.refusal_observed()
             c._move(run, RUN, run, said["status"], (), ex.loc, ex.seq, False)
             c._lock(run)
         return

@@ -573,6 +573,10 @@ class Checker:
             return None
         return wall + self._offsets.get(loc.file, 0.0)
 
+    def refusal_observed(self) -> None:
+        """Count a documented refusal that names a run's status as an observation of it."""
+        self._observations += 1
+
     def mark_unusable(self, file: str) -> None:
         """Record that `file` could not be used at all (its problems were fed already): exit 2."""
         self._unusable[file] = None

@@ -22,10 +22,19 @@ from .results import Severity, Violation
 __all__ = ["CREATE_RUN", "CREATE_THREAD_AND_RUN", "OBJECTS", "STREAM_EVIDENCE", "StreamJudge"]
 
 STREAM_EVIDENCE = Evidence(
-    (Grade.DOCUMENTED,), ("spec", "sdk"), "the streaming protocol, evidence §5"
+    (Grade.DOCUMENTED, Grade.OBSERVED),
+    (
+        "spec",
+        "sdk",
+        "rec:openai-dotnet/StreamingToolCall",
+        "rec:openllmetry/test_streaming_new_assistant",
+        "rec:ruby-openai/runs_streamed_create",
+    ),
+    "the streaming protocol, evidence §5; a submit_tool_outputs stream opens with the old "
+    "step's thread.run.step.completed (recorded)",
 )
 """The grade of the stream-order facts: the spec's stream examples and the SDK's event handler
-document them; they are not part of the model's data."""
+document them, and recorded streams show them; they are not part of the model's data."""
 
 OBJECTS: dict[Any, Lifecycle] = {
     "thread.run": RUN,

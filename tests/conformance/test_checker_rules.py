@@ -82,6 +82,15 @@ def test_the_builders_satisfy_every_rule() -> None:
 
 def test_untrusted_rules_warn_and_do_not_fail() -> None:
     t = Trace()
+    t.snap(run("cancelled", cancelled_at=None))
+    out = checked(t)
+    v = out.only("run.field.cancelled_at.set")
+    assert (v.severity, v.grade) == (Severity.WARNING, "I")
+    assert out.summary.exit_code == 0
+
+
+def test_usage_in_requires_action_is_an_error_now_the_recordings_show_it_null() -> None:
+    t = Trace()
     t.snap(
         run(
             "requires_action", usage={"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
@@ -89,8 +98,8 @@ def test_untrusted_rules_warn_and_do_not_fail() -> None:
     )
     out = checked(t)
     v = out.only("run.field.usage.null_in_requires_action")
-    assert (v.severity, v.grade) == (Severity.WARNING, "X")
-    assert out.summary.exit_code == 0
+    assert (v.severity, v.grade) == (Severity.ERROR, "O/X")
+    assert out.summary.exit_code == 1
 
 
 def test_a_rule_violation_found_again_is_reported_once_with_a_count() -> None:

@@ -134,6 +134,18 @@ def test_change_rules_compare_two_observations(
 
 
 def test_untrusted_rules_are_marked_so() -> None:
-    assert not _rule("run.usage.null_in_requires_action").evidence.trusted
     assert not _rule("run.cancelled_at.set").evidence.trusted
     assert _rule("run.required_action.set").evidence.trusted
+
+
+def test_rules_the_recordings_support_are_graded_observed() -> None:
+    # usage null in every recorded requires_action snapshot; started_at kept in queued and
+    # moved forward after every recorded submit
+    usage = _rule("run.usage.null_in_requires_action").evidence
+    assert (usage.label, usage.trusted) == ("O/X", True)
+    for code in ("run.usage.null_in_requires_action", "run.started_at.kept"):
+        assert any(s.startswith("rec:") for s in _rule(code).evidence.sources), code
+    kept = _rule("run.started_at.kept")
+    assert kept.change({"started_at": 5}, {"started_at": None}) is not None
+    assert kept.change({"started_at": 5}, {"started_at": 9}) is None
+    assert _rule("run.timestamps.monotonic").change({"started_at": 5}, {"started_at": 9}) is None
