@@ -10,6 +10,9 @@ the server's replies), `streams` (the streaming protocol), `results` (what is re
 
 Violation codes (``<lc>`` is ``run``, ``run_step`` or ``message``). Severity *rule*, *edge* or
 *link* means: error when that fact's evidence is trusted (documented or observed), else warning.
+Inferred and disputed edges are admitted only at the permissive level: at strict, a move or an
+action that needs one is an error naming it (``needs``); `conformance.grading` lists every such
+fact and how the checker and the emulator treat it.
 
 - ``<lc>.illegal_transition`` (error): no path explains a status change at the strictness; when
   the permissive level would, ``needs`` names the untrusted edges it takes.
@@ -26,16 +29,18 @@ Violation codes (``<lc>`` is ``run``, ``run_step`` or ``message``). Severity *ru
 - ``client.submit_outside_requires_action``, ``client.submit_wrong_call_ids``,
   ``client.submit_partial``, ``client.cancel_illegal``, ``client.run_while_active``,
   ``client.message_while_active`` (error): the client did what the model forbids, judged by
-  the status it had last observed.
+  every status the run could be in unseen since the client last observed it.
 - ``server.accepted_illegal`` (error): a 2xx reply to an action that no status reachable from
   the last observed one accepts.
 - ``server.error_mismatch``: the reply to an illegal action is not the documented one (error:
   wrong HTTP status or error type, or a documented refusal of a legal action; warning: only
-  the text differs, since clients should not parse it).
+  the text differs, since clients should not parse it, or the refused action is legal only by
+  inferred or disputed edges).
 - ``stream.order``, ``stream.delta_before_created``, ``stream.after_done``,
   ``stream.event_mismatch`` (error); ``stream.unknown_event``, ``stream.unfinished`` (warning).
 - ``input.*`` (error): a reader's problems, passed through; ``input.unusable``: a file with
-  nothing usable (exit code 2); ``input.unidentified_object``: an object without an id.
+  nothing checkable, no run, run step or message and no request on one (exit code 2);
+  ``input.unidentified_object``: an object without an id.
 """
 
 from __future__ import annotations
