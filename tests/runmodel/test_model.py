@@ -8,6 +8,7 @@ import pytest
 
 from runmodel import (
     LIFECYCLES,
+    MARKS,
     MESSAGE,
     RUN,
     STEP,
@@ -202,3 +203,58 @@ def test_step_and_message_lifecycles() -> None:
     assert MESSAGE.initial == "in_progress"
     assert {e.dest for e in MESSAGE.edges()} == MESSAGE.terminal
     assert STEP.fire("in_progress", "expire").actor is Actor.CLOCK
+
+
+# -- what a client cannot see, and the best-attested explanation -----------------------------
+
+
+def test_closure_is_what_unseen_moves_can_reach() -> None:
+    server = [Actor.SERVER]
+    assert RUN.closure("queued", Strictness.STRICT, server) == {
+        "queued",
+        "in_progress",
+        "requires_action",
+        "completed",
+        "incomplete",
+        "failed",
+    }
+    # a run waiting for tool outputs stays there until the client acts, or the clock expires it
+    assert RUN.closure("requires_action", Strictness.STRICT, server) == {"requires_action"}
+    assert RUN.closure("requires_action") == {"requires_action", "expired"}
+    assert RUN.closure("completed") == {"completed"}
+    # permissive adds the inferred server edges (queued → failed)
+    assert "failed" in RUN.closure("cancelling", Strictness.PERMISSIVE, server)
+    assert "failed" not in RUN.closure("cancelling", Strictness.STRICT, server)
+    # and no client edge is ever taken unseen
+    for s in RUN.statuses:
+        for lv in Strictness:
+            assert "cancelling" not in RUN.closure(s, lv, server) or s == "cancelling"
+
+
+def test_best_path_prefers_the_highest_grade_over_the_shortest() -> None:
+    shortest = RUN.path("queued", "cancelling", Strictness.PERMISSIVE)
+    best = RUN.best_path("queued", "cancelling", Strictness.PERMISSIVE)
+    assert shortest is not None
+    assert best is not None
+    assert [e.grade.letter for e in shortest] == ["I"]
+    assert [(e.source, e.dest) for e in best] == [
+        ("queued", "in_progress"),
+        ("in_progress", "cancelling"),
+    ]
+    # where only an untrusted edge explains it, that is the best there is
+    only = RUN.best_path("cancelling", "completed", Strictness.PERMISSIVE)
+    assert only is not None
+    assert [e.evidence.label for e in only] == ["I/X"]
+    assert RUN.best_path("cancelling", "completed") is None
+    # `allow` restricts it: without the server's start, the shortcut is all that is left
+    no_start = RUN.best_path(
+        "queued", "cancelling", Strictness.PERMISSIVE, allow=lambda e: e.trigger != "start"
+    )
+    assert no_start is not None
+    assert [e.grade.letter for e in no_start] == ["I"]
+
+
+def test_marks_say_which_fields_prove_a_visit() -> None:
+    assert MARKS["run"]["in_progress"] == ("started_at",)
+    assert MARKS["run"]["queued"] == ()
+    assert MARKS["run"]["cancelling"] == ()
