@@ -889,7 +889,22 @@ class Checker:
         # over recorded HTTP, a client edge explains a change only if the client took it
         fired = obj.triggers if isinstance(obj, _Run) and http and obj.via_http else None
         unvisited = _unvisited(lc, seen)
+        if cur in unvisited:  # the observation contradicts its own status: its field rules
+            unvisited = frozenset()  # report that, and its fields rule nothing out
         path = _explain(lc, prev, cur, lv, nonempty, fired, unvisited)
+        if (
+            path is None
+            and unvisited
+            and (
+                lv is Strictness.PERMISSIVE
+                or _explain(lc, prev, cur, Strictness.PERMISSIVE, nonempty, fired, unvisited)
+                is None
+            )
+        ):
+            # the fields rule out every way at every level: the field rules report that, and
+            # the move is judged without them
+            unvisited = frozenset()
+            path = _explain(lc, prev, cur, lv, nonempty, fired)
         if path is not None:
             if lv is Strictness.PERMISSIVE:
                 self._need(run, _untrusted(path))

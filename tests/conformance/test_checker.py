@@ -640,3 +640,21 @@ def test_lifecycle_search_restricts_the_edges() -> None:
     path = RUN.search("requires_action", "expired", allow=server_only)
     assert path is not None
     assert [str(e) for e in path] == ["requires_action → expired (expire, clock, D)"]
+
+
+def test_a_new_run_after_its_thread_run_may_have_expired_is_legal() -> None:
+    # a run waiting for outputs ends unseen only by the clock: once expires_at has passed (by
+    # the recorded time), a new run on its thread may be legal; before, it is the client's error
+    for wall, codes in ((T0 + 601, []), (T0 + 30, ["client.run_while_active"])):
+        t = Trace()
+        t.http("GET", "/threads/thread_1/runs/run_1", run("requires_action"), wall=T0 + 10)
+        t.http("POST", "/threads/thread_1/runs", run("queued", id="run_2"), wall=wall)
+        assert checked(t).codes == codes, wall
+
+
+def test_fields_that_rule_out_every_way_are_reported_once_by_their_rule() -> None:
+    # completed with started_at null: no way to completed avoids in_progress, so the field rule
+    # reports it, and the move is not reported again
+    t = Trace()
+    t.snaps([run("queued"), run("completed", started=False)])
+    assert checked(t).codes == ["run.field.started_at.set"]
