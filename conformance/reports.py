@@ -259,11 +259,14 @@ def _block(vs: list[Violation]) -> str:
 
 
 def to_junit(report: Report) -> str:
-    """JUnit XML: one test case per run (failures carry its errors), one per other finding."""
+    """JUnit XML: one test case per run (failures carry its errors, and its warnings too with
+    ``--fail-on warning``), one per other finding."""
     suite = ET.Element("testsuite", name="runmodel check")
     props = ET.SubElement(suite, "properties")
     ET.SubElement(props, "property", name="strictness", value=report.strictness.value)
     tests = failures = errors = 0
+    s = report.summary
+    strict_warnings = s is not None and s.fail_on is Severity.WARNING  # --fail-on warning
     for r in report.runs():
         tests += 1
         case = ET.SubElement(suite, "testcase", classname="runmodel.run", name=r.run_id)
@@ -273,6 +276,8 @@ def to_junit(report: Report) -> str:
                 case.set("line", str(r.first_seen.line))
         errs = [v for v in r.violations if v.severity is Severity.ERROR]
         warns = [v for v in r.violations if v.severity is Severity.WARNING]
+        if strict_warnings:
+            errs, warns = errs + warns, []
         if errs:
             failures += 1
             first = errs[0]
@@ -285,7 +290,7 @@ def to_junit(report: Report) -> str:
         tests += 1
         name = f"{v.code} {_where(v)}"
         case = ET.SubElement(suite, "testcase", classname="runmodel.input", name=name)
-        if v.severity is Severity.ERROR:
+        if v.severity is Severity.ERROR or strict_warnings:
             errors += 1
             ET.SubElement(case, "error", type=v.code, message=v.message).text = _block([v])
         else:

@@ -376,3 +376,14 @@ def test_fail_on_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     capsys.readouterr()
     assert main([str(LESSON), "--fail-on", "info"]) == 2
     assert "invalid choice: 'info'" in capsys.readouterr().err
+
+
+def test_fail_on_warning_fails_the_junit_case_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    objs = tmp_path / "objs.jsonl"
+    unknown_status_trace(objs)
+    for fail_on, failures in (("error", "0"), ("warning", "1")):
+        main([str(objs), "--format", "junit", "--fail-on", fail_on])
+        (suite,) = ET.fromstring(capsys.readouterr().out)
+        assert suite.get("failures") == failures, fail_on
