@@ -57,6 +57,10 @@ _NEEDS_PERMISSIVE = (
     "Run with --strictness permissive to admit inferred and disputed edges, or find evidence "
     "that grades them documented or observed."
 )
+_DOUBTED = (
+    "Only an inferred or disputed edge lets the client do this, so the refusal may be the "
+    "API's own behaviour: a recording of the real API either way would settle the grade."
+)
 _HINTS = {
     "client.submit_outside_requires_action": "Submit tool outputs only after observing "
     "requires_action, once per round.",
@@ -372,6 +376,7 @@ def _judge_refusal(
                 + (f" by {'; '.join(str(e) for e in way)}" if weakest is not None else ""),
                 ev=weakest or ERROR_EVIDENCE[_REFUSAL[action]],
                 path=tuple(str(e) for e in way) if weakest is not None else (),
+                hint=_DOUBTED if weakest is not None else _HINTS["server.error_mismatch"],
             ),
         )
     elif said is None and action == _SUBMIT and parse_error("tool_outputs_mismatch", text):
