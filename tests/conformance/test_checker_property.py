@@ -124,3 +124,34 @@ def test_a_field_a_rule_forbids_is_caught(data: st.DataObject) -> None:
     code = "run.field." + rule.code.removeprefix("run.")
     found = [v for v in out.violations if v.code == code and v.run_id == obj["id"]]
     assert [v.loc for v in found] == [Location(FILE, lines[i])]
+
+
+def _cancel_possible(status: str) -> bool:
+    """Whether the server alone can take a run from `status` to one the client may cancel at
+    strict (found by a search over the edges, not by the checker's closure)."""
+    from runmodel import Actor
+
+    return any(
+        RUN.search(status, s, allow=lambda e: e.actor is Actor.SERVER) is not None
+        for s in RUN.statuses
+        if any(e.trigger == "cancel" for e in RUN.triggers(s, Actor.CLIENT))
+    )
+
+
+@given(st.data())
+def test_a_cancel_is_judged_by_every_status_the_run_could_be_in(data: st.DataObject) -> None:
+    # a client polls a legal strict walk (some observations unseen) and cancels after one of
+    # them: the cancel is its error exactly when no unseen server move makes it legal; a wrong
+    # client that cancels a run it saw terminal is always caught
+    walk = data.draw(walks(Strictness.STRICT))
+    i = data.draw(st.integers(0, len(walk.objs) - 1))
+    seen = walk.objs[i]
+    t = Trace()
+    for obj in walk.objs[: i + 1]:
+        t.http("GET", f"/threads/thread_{walk.rid}/runs/{walk.rid}", obj)
+    line = t.http("POST", f"/threads/thread_{walk.rid}/runs/{walk.rid}/cancel", status=None)
+    out = checked(t)
+    flagged = [v for v in out.violations if v.code == "client.cancel_illegal"]
+    assert bool(flagged) is not _cancel_possible(seen["status"]), seen["status"]
+    if seen["status"] in RUN.terminal:
+        assert [v.loc for v in flagged] == [Location(FILE, line)]
