@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance.observations import Location
-from runmodel import RULES, RUN, Strictness
+from runmodel import RULES, RUN, Actor, Strictness
 
 # statuses in which a correct server has set started_at: the model's own rule says which
 STARTED = next(r for r in RULES["run"] if r.code == "run.started_at.set").statuses
@@ -129,8 +129,6 @@ def test_a_field_a_rule_forbids_is_caught(data: st.DataObject) -> None:
 def _cancel_possible(status: str) -> bool:
     """Whether the server alone can take a run from `status` to one the client may cancel at
     strict (found by a search over the edges, not by the checker's closure)."""
-    from runmodel import Actor
-
     return any(
         RUN.search(status, s, allow=lambda e: e.actor is Actor.SERVER) is not None
         for s in RUN.statuses
