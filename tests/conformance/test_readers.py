@@ -29,6 +29,16 @@ HTTP_FORMATS = {
     "lifecycle.vcr.yaml": "vcr-yaml",
     "lifecycle.vcr.json": "vcr-json",
     "lifecycle.har": "har",
+    # the same traffic as other tools record it (written from lifecycle.vcr.yaml, then checked)
+    "lifecycle.ruby-vcr.yml": "ruby-vcr-yaml",
+    "lifecycle.test-proxy.json": "test-proxy",
+    "lifecycle.exvcr.json": "exvcr",
+    "lifecycle.betamax.json": "betamax-json",
+    "lifecycle.okreplay.yaml": "okreplay-yaml",
+    "lifecycle.go-vcr-v1.yaml": "go-vcr-yaml",
+    "lifecycle.go-vcr-v2.yaml": "go-vcr-yaml",
+    "lifecycle.nock.json": "nock",
+    "lifecycle.polly.har": "polly",
 }
 OBJECT_FORMATS = {
     "lifecycle.objects.jsonl": "objects-jsonl",
