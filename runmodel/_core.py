@@ -47,6 +47,11 @@ class Grade(str, enum.Enum):
         """Documented and observed facts are trusted; inferred and disputed ones are not."""
         return self in (Grade.DOCUMENTED, Grade.OBSERVED)
 
+    @property
+    def rank(self) -> int:
+        """0 for the best-attested grade (documented) to 3 for the least (disputed)."""
+        return _GRADE_ORDER.index(self)
+
 
 _LETTERS = {
     Grade.DOCUMENTED: "D",

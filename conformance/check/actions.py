@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from runmodel import RUN, Actor, Edge, Grade, Strictness
+from runmodel import RUN, Actor, Edge, Strictness
 
 from ..errors import (
     ERROR_EVIDENCE,
@@ -97,9 +97,6 @@ _EVER = {
     for s in RUN.statuses
     for t in (_SUBMIT, _CANCEL)
 }
-_RANK = {
-    g: i for i, g in enumerate((Grade.DOCUMENTED, Grade.OBSERVED, Grade.INFERRED, Grade.DISPUTED))
-}
 
 
 def _unseen(c: Checker, run: _Run, ex: Exchange) -> tuple[Actor, ...]:
@@ -129,7 +126,7 @@ def _legal_way(
         if hidden is None:
             continue
         way = (*hidden, edge)
-        key = (max(_RANK[e.grade] for e in way), len(way))
+        key = (max(e.grade.rank for e in way), len(way))
         if best_key is None or key < best_key:
             best, best_key = way, key
     return best
