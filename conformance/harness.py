@@ -10,34 +10,45 @@ judged from what the client did (every request and sleep) and what the server's 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import inspect
 import itertools
+import signal
+import sys
+import sysconfig
+import threading
+import types
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
-from hypothesis import HealthCheck, Verbosity, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 
 from runmodel import RUN, Actor, Strictness
 
-from ._sdk import quiet_assistants_deprecation
+from ._sdk import MIN_SDK, quiet_assistants_deprecation, sdk_version
 from .emulator import Emulator, Script, parse_script
 from .emulator.api import Reply, Request
-from .emulator.clock import ClientInterrupted
+from .emulator.clock import ClientInterrupted, virtual_time_session
 from .strategies import Scenario, scenarios
 
 __all__ = [
     "FUTURE_STATUS",
     "Action",
+    "CannotCheck",
+    "CheckInterrupted",
+    "ClientBlocked",
     "ClientCheckFailed",
     "ClientHung",
     "Contract",
     "Counterexample",
     "PolledTooFast",
+    "Progress",
     "Summary",
     "check_client",
     "play",
@@ -47,6 +58,12 @@ _WAITING = RUN.waiting
 _HEADERS = {"openai-beta": "assistants=v2"}
 _MAX_REQUESTS = 2000  # a client past this many requests in one lifecycle is stopped
 _TIME_BUDGET = 4 * 3600.0  # virtual seconds after which a client is stopped
+HANG_AFTER = 10.0
+"""Real seconds one lifecycle may take before the client is stopped as blocked (a wait that
+nothing virtual can end: an Event with no timeout, a lock, a socket; or a loop that never polls)."""
+# Hypothesis's explain phase traces every line of the client (sys.settrace) to say which lines a
+# failure ran: several times slower, and the kit's report says what the client did already.
+_PHASES = tuple(p for p in Phase if p is not Phase.explain)
 FUTURE_STATUS = "a_future_status"
 """What `future_status` checks serve once in place of in_progress: a status no model knows."""
 
@@ -75,6 +92,38 @@ class ClientHung(ClientInterrupted):
 
 class PolledTooFast(ClientInterrupted):
     """Raised into a client that polls again sooner than the server asked."""
+
+
+class ClientBlocked(ClientInterrupted):
+    """Raised into a client still running after `HANG_AFTER` real seconds; `where` says where it
+    was (its own file and line)."""
+
+    def __init__(self, message: str, where: str | None = None) -> None:
+        super().__init__(message)
+        self.where = where
+
+
+class CannotCheck(Exception):
+    """The check cannot start: a target with the wrong signature, or an openai SDK the kit cannot
+    drive. A usage error, not a finding about the client."""
+
+
+class CheckInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a search: what was explored, and the plainest counterexample found so far."""
+
+    def __init__(self, summary: Summary, found: ClientCheckFailed | None) -> None:
+        super().__init__()
+        self.summary = summary
+        self.found = found
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where a search is, after each lifecycle: for a progress line on a terminal."""
+
+    lifecycles: int
+    failures: int
+    phase: str  # "searching", "shrinking" (a failure was found) or "replaying"
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +239,8 @@ def check_client(
     poll_interval: float | None = None,
     future_status: bool = False,
     reproduce: str | None = None,
+    hang_after: float = HANG_AFTER,
+    progress: Callable[[Progress], None] | None = None,
 ) -> Summary:
     """Play `fn` every kind of legal lifecycle; raise `ClientCheckFailed` with the smallest that
     breaks it, or return what was explored.
@@ -201,51 +252,105 @@ def check_client(
     With `future_status` (opt-in), one poll while the run is in progress answers with a status
     the model does not know yet (a future API may add one), through a client that validates as
     loosely as the SDK's default: the client must keep going. `reproduce` overrides the "how to
-    reproduce" line; ``{scenario}`` in it is filled in.
+    reproduce" line; ``{scenario}`` in it is filled in. A lifecycle that takes more than
+    `hang_after` real seconds stops the client and the search (`ClientBlocked`). `progress` is
+    called after each lifecycle. Raises `CannotCheck` before anything runs if `fn` cannot be
+    called as a client, and `CheckInterrupted` on Ctrl-C with what was found so far.
     """
+    __tracebackhide__ = True  # pytest shows the client's test, not the kit's frames
     level = Strictness(strictness)
     promise = Contract(contract)
+    _check_target(fn, promise)
     summary = Summary(promise, level)
-    options = _Options(promise, level, settle_polls, poll_interval, future_status)
+    options = _Options(promise, level, settle_polls, poll_interval, future_status, hang_after)
 
     failures: list[Counterexample] = []
 
     def fail(found: Counterexample) -> ClientCheckFailed:
         sc = found.scenario
-        how = _reproduce(fn, promise, level, sc) if reproduce is None else reproduce
+        how = _reproduce(fn, options, sc) if reproduce is None else reproduce
         return ClientCheckFailed(found, how.replace("{scenario}", str(sc)))
+
+    def plainest(prop: str | None = None) -> ClientCheckFailed | None:
+        # Hypothesis shrinks by its own order; report the simplest failure of the same
+        # property that the search witnessed, so the lifecycle a reader sees is the plainest.
+        same = [f for f in failures if prop is None or f.prop == prop]
+        return fail(min(same, key=_simplicity)) if same else None
+
+    phase = "replaying" if scenario is not None else "searching"
 
     def one(sc: Scenario) -> None:
         path, found = _play(fn, sc, options)
         summary.add(path)
         if found is not None:
             failures.append(found)
+        if progress is not None:
+            progress(Progress(summary.examples, len(failures), "shrinking" if failures else phase))
+        if found is not None:
+            if found.prop == "terminates" and found.message.startswith(_BLOCKED):
+                raise _StopSearch(found)  # every replay would take `hang_after` again
             raise fail(found)
 
-    if scenario is not None:
-        one(_as_scenario(scenario, level))
-        return summary
-    conf = settings(
-        max_examples=max_examples if max_examples is not None else settings().max_examples,
-        deadline=None,
-        database=None,
-        derandomize=seed is None,
-        verbosity=Verbosity.quiet,
-        print_blob=False,
-        suppress_health_check=list(HealthCheck),
-    )
-    test = conf(given(scenarios(level, cancel=cancel))(one))
-    if seed is not None:
-        test = hypothesis_seed(seed)(test)
-    with quiet_assistants_deprecation():
+    with quiet_assistants_deprecation(), virtual_time_session():
         try:
+            if scenario is not None:
+                one(_as_scenario(scenario, level))
+                return summary
+            conf = settings(
+                max_examples=max_examples if max_examples is not None else settings().max_examples,
+                deadline=None,
+                database=None,
+                derandomize=seed is None,
+                verbosity=Verbosity.quiet,
+                print_blob=False,
+                suppress_health_check=list(HealthCheck),
+                phases=_PHASES,
+            )
+            test = conf(given(scenarios(level, cancel=cancel))(one))
+            if seed is not None:
+                test = hypothesis_seed(seed)(test)
             test()
         except ClientCheckFailed as failed:
-            # Hypothesis shrinks by its own order; report the simplest failure of the same
-            # property that the search witnessed, so the lifecycle a reader sees is the plainest.
-            same = [f for f in failures if f.prop == failed.counterexample.prop]
-            raise fail(min(same, key=_simplicity)) from None
+            raise plainest(failed.counterexample.prop) or failed from None
+        except _StopSearch as stop:
+            raise fail(stop.found) from None
+        except KeyboardInterrupt:
+            raise CheckInterrupted(summary, plainest()) from None
     return summary
+
+
+class _StopSearch(BaseException):
+    """Ends a search at once (Hypothesis lets a BaseException through)."""
+
+    def __init__(self, found: Counterexample) -> None:
+        super().__init__(found.message)
+        self.found = found
+
+
+def _check_target(fn: Any, contract: Contract) -> None:
+    """A target must take the contract's arguments, and the installed SDK must be one the kit
+    drives; otherwise the check is unusable, which is not a finding about the client."""
+    version = sdk_version()
+    if version < MIN_SDK:
+        raise CannotCheck(
+            f"openai {'.'.join(map(str, version))} is installed; the kit drives the v2 "
+            f"Assistants API of openai {'.'.join(map(str, MIN_SDK))} and later "
+            "(pip install 'openai>=1.21')"
+        )
+    name = getattr(fn, "__qualname__", repr(fn))
+    if not callable(fn):
+        raise CannotCheck(f"{name} is not callable")
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return  # a builtin or C callable: nothing to check beforehand
+    try:
+        sig.bind(None, "thread_id", "run_id")
+    except TypeError as exc:
+        raise CannotCheck(
+            f"{name}{sig} cannot be called as {name}(client, thread_id, run_id), "
+            f"as the {contract.value} contract calls it ({exc})"
+        ) from None
 
 
 def play(
@@ -260,7 +365,9 @@ def play(
 ) -> Counterexample | None:
     """Play one lifecycle to `fn` and judge it: the counterexample, or None if all held."""
     level = Strictness(strictness)
-    options = _Options(Contract(contract), level, settle_polls, poll_interval, future_status)
+    promise = Contract(contract)
+    _check_target(fn, promise)
+    options = _Options(promise, level, settle_polls, poll_interval, future_status)
     return _play(fn, _as_scenario(scenario, level), options)[1]
 
 
@@ -274,6 +381,7 @@ class _Options:
     settle_polls: int
     poll_interval: float | None
     future_status: bool = False
+    hang_after: float = HANG_AFTER
 
 
 def _as_scenario(value: Scenario | Script | str, level: Strictness) -> Scenario:
@@ -393,7 +501,9 @@ def _serve_future_status(emu: Emulator, run_id: str) -> None:
     emu.handle = handle_once  # type: ignore[method-assign]  # this emulator only
 
 
-def _call(fn: ClientFn, emu: Emulator, thread_id: str, run_id: str, future: bool) -> _Outcome:
+def _call(
+    fn: ClientFn, emu: Emulator, thread_id: str, run_id: str, future: bool, hang_after: float
+) -> _Outcome:
     out = _Outcome()
     is_async = inspect.iscoroutinefunction(fn)
     if future:
@@ -401,16 +511,187 @@ def _call(fn: ClientFn, emu: Emulator, thread_id: str, run_id: str, future: bool
     strict = not future  # a future status fails strict validation; the SDK's default is loose
     client = emu.async_client(strict=strict) if is_async else emu.client(strict=strict)
     with quiet_assistants_deprecation(), emu.virtual_time():
+        dog = _Watchdog(hang_after)
         try:
-            if is_async:
-                out.returned = asyncio.run(fn(client, thread_id, run_id))
-            else:
-                out.returned = fn(client, thread_id, run_id)
-        except ClientInterrupted as exc:
+            with dog:
+                try:
+                    if is_async:
+                        out.returned = asyncio.run(fn(client, thread_id, run_id))
+                    else:
+                        out.returned = fn(client, thread_id, run_id)
+                except ClientInterrupted as exc:
+                    out.hung = exc
+                except (Exception, SystemExit) as exc:  # SystemExit: the client's own exit()
+                    out.raised = exc
+        except ClientBlocked as exc:  # the alarm rang as the client returned
             out.hung = exc
-        except Exception as exc:
-            out.raised = exc
+    if isinstance(out.hung, _AsyncBlocked) and dog.pending is not None:
+        out.hung = dog.pending
     return out
+
+
+_BLOCKED = "the client was still running after"
+
+
+class _Watchdog:
+    """Stops a client that runs longer than `seconds` of real time, wherever it is: by SIGALRM on
+    the main thread (it interrupts blocking waits too), else by an asynchronous exception
+    (which reaches a client busy in Python code, not one blocked in a wait)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.armed = False
+        self.target = threading.get_ident()
+        self.previous: Any = None
+        self.timer: threading.Timer | None = None
+        self.pending: ClientBlocked | None = None
+        self.signal = (
+            hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+        )
+
+    def blocked(self, frame: types.FrameType | None) -> ClientBlocked:
+        where = _blocked_where(frame)
+        at = f", at {where}" if where else ""
+        return ClientBlocked(
+            f"{_BLOCKED} {self.seconds:g} s of real time{at}: a wait that nothing in the "
+            "lifecycle ends (an Event or lock with no timeout, a socket) or a loop that never "
+            "polls",
+            where,
+        )
+
+    def _ring(self, signum: int, frame: types.FrameType | None) -> None:
+        if self.armed:
+            raise self.blocked(frame)
+
+    def _ring_thread(self) -> None:
+        import ctypes
+
+        if not self.armed:
+            return
+        frame = sys._current_frames().get(self.target)
+        self.pending = self.blocked(frame)
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(self.target), ctypes.py_object(_AsyncBlocked)
+        )
+
+    def __enter__(self) -> _Watchdog:
+        if self.seconds <= 0 or self.seconds == float("inf"):
+            return self
+        self.armed = True
+        if self.signal:
+            self.previous = signal.signal(signal.SIGALRM, self._ring)
+            # repeats, in case the client swallows the first one
+            signal.setitimer(signal.ITIMER_REAL, self.seconds, 0.05)
+        else:
+            self.timer = threading.Timer(self.seconds, self._ring_thread)
+            self.timer.daemon = True
+            self.timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.armed:
+            return
+        self.armed = False
+        if self.signal:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        elif self.timer is not None:
+            self.timer.cancel()
+
+
+class _AsyncBlocked(ClientBlocked):
+    """What a watchdog off the main thread raises (it can only name a class)."""
+
+    def __init__(self) -> None:
+        super().__init__(f"{_BLOCKED} its real-time budget")
+
+
+_STDLIB = tuple(
+    str(Path(p).resolve())
+    for p in {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]}
+)
+_KIT = tuple(
+    str(Path(m.__file__).resolve().parent)
+    for m in (sys.modules["runmodel"], sys.modules[__package__ or "conformance"])
+    if m.__file__
+)
+_LIBRARIES = frozenset(
+    {
+        "openai",
+        "httpx",
+        "httpx2",
+        "httpcore",
+        "httpcore2",
+        "h11",
+        "anyio",
+        "sniffio",
+        "pydantic",
+        "pydantic_core",
+        "hypothesis",
+        "_pytest",
+        "pluggy",
+        "typing_extensions",
+    }
+)
+
+
+def _is_client_file(filename: str) -> bool:
+    """Code the user wrote (or the library under test), not the kit, the SDK or Python's own."""
+    if filename.startswith("<"):
+        return False
+    path = str(Path(filename).resolve())
+    if path.startswith(_KIT) or (path.startswith(_STDLIB) and "site-packages" not in path):
+        return False
+    parts = Path(path).parts
+    for i, part in enumerate(parts[:-1]):
+        if part in ("site-packages", "dist-packages"):
+            return Path(parts[i + 1]).stem not in _LIBRARIES
+    return True
+
+
+def _frame_text(frame: types.FrameType, lineno: int | None = None) -> str:
+    code = frame.f_code
+    path = Path(code.co_filename)
+    with contextlib.suppress(ValueError):
+        path = path.resolve().relative_to(Path.cwd())
+    return f"{path}:{lineno or frame.f_lineno} in {code.co_name}"
+
+
+def _innermost_client(frames: Iterable[tuple[types.FrameType, int]]) -> str | None:
+    found = None
+    for frame, lineno in frames:
+        if _is_client_file(frame.f_code.co_filename):
+            found = _frame_text(frame, lineno)
+    return found
+
+
+def _blocked_where(frame: types.FrameType | None) -> str | None:
+    """Where a client was when stopped: its innermost own frame (for a coroutine, in its task)."""
+    chain: list[tuple[types.FrameType, int]] = []
+    while frame is not None:
+        chain.append((frame, frame.f_lineno))
+        frame = frame.f_back
+    found = _innermost_client(reversed(chain))
+    if found is not None:
+        return found
+    loop = asyncio._get_running_loop()  # a client suspended in an await: look at its tasks
+    if loop is not None:
+        for task in asyncio.all_tasks(loop):
+            stack = [(f, f.f_lineno) for f in task.get_stack()]
+            found = _innermost_client(stack)
+            if found is not None:
+                return found
+    return None
+
+
+def _raised_where(exc: BaseException) -> str | None:
+    """The client's own line an exception came through: its innermost frame in the traceback."""
+    frames: list[tuple[types.FrameType, int]] = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append((tb.tb_frame, tb.tb_lineno))
+        tb = tb.tb_next
+    return _innermost_client(frames)
 
 
 def _play(
@@ -422,7 +703,7 @@ def _play(
     emu.clock.budget = _TIME_BUDGET
     thread_id, run_id = emu.start_run(scenario.script)
     watch.thread_id, watch.run_id, watch.created = thread_id, run_id, emu.clock.now()
-    out = _call(fn, emu, thread_id, run_id, options.future_status)
+    out = _call(fn, emu, thread_id, run_id, options.future_status, options.hang_after)
     final = emu.run_object(run_id)
     path = _server_path(emu, run_id)
     actions = _actions(emu, watch)
@@ -456,6 +737,8 @@ def _judge(
         return "legal_actions", illegal
     if isinstance(out.hung, PolledTooFast):
         return "sleeps_between_polls", str(out.hung)
+    if isinstance(out.hung, ClientBlocked):
+        return "terminates", str(out.hung)
     if out.hung is not None:
         if watch.settled_status is None:
             return "terminates", f"the client was stopped: {out.hung}"
@@ -465,7 +748,8 @@ def _judge(
             f"{watch.settled_status} ({kind}) and never returned"
         )
     if out.raised is not None:
-        what = f"the client raised {_describe(out.raised)}"
+        where = _raised_where(out.raised)
+        what = f"the client raised {_describe(out.raised)}" + (f" (at {where})" if where else "")
         if options.future_status and _served_future(emu, watch):
             return "forward_compatible", (
                 f"{what}, after the run reported status {FUTURE_STATUS!r}, which the model does "
@@ -473,8 +757,7 @@ def _judge(
             )
         if status in RUN.active and not _client_cancelled(emu, watch):
             return "leaves_no_active_run", (
-                f"{what}, leaving the run {status}: the thread stays locked until the run "
-                "expires (cancel the run before giving up)"
+                f"{what}, leaving the run {status}: {_give_up_advice(status, options.strictness)}"
             )
         return "returns", what
     got = getattr(out.returned, "status", None)
@@ -489,6 +772,16 @@ def _judge(
     if got != status:
         return "returns", f"the client returned the run as {got}, but the server's run was {status}"
     return None
+
+
+def _give_up_advice(status: str, strictness: Strictness) -> str:
+    """What a client that gives up on a run in `status` should do: only ever a legal action."""
+    if any(e.trigger == "cancel" for e in RUN.triggers(status, Actor.CLIENT, strictness)):
+        return "the thread stays locked until the run expires (cancel the run before giving up)"
+    return (
+        f"the thread stays locked until the run ends (no cancel is legal while it is {status}: "
+        "poll until it ends before giving up)"
+    )
 
 
 def _client_requests(emu: Emulator, watch: _Watch) -> Iterable[Request]:
@@ -668,7 +961,16 @@ def _simplicity(found: Counterexample) -> tuple[Any, ...]:
     )
 
 
-def _reproduce(fn: ClientFn, contract: Contract, level: Strictness, scenario: Scenario) -> str:
+def _reproduce(fn: ClientFn, options: _Options, scenario: Scenario) -> str:
+    """The call that replays this lifecycle, with every option that shaped it."""
     name = getattr(fn, "__qualname__", "fn")
-    level_text = f"strictness={level.value!r}"
-    return f'check_client({name}, {contract.value!r}, {level_text}, scenario="{scenario}")'
+    args = [name, repr(options.contract.value), f"strictness={options.strictness.value!r}"]
+    if options.settle_polls != 10:
+        args.append(f"settle_polls={options.settle_polls}")
+    if options.poll_interval is not None:
+        args.append(f"poll_interval={options.poll_interval:g}")
+    if options.future_status:
+        args.append("future_status=True")
+    if options.hang_after != HANG_AFTER:
+        args.append(f"hang_after={options.hang_after:g}")
+    return f'check_client({", ".join(args)}, scenario="{scenario}")'
