@@ -348,7 +348,8 @@ def _check_target(fn: Any, contract: Contract) -> None:
         sig.bind(None, "thread_id", "run_id")
     except TypeError as exc:
         raise CannotCheck(
-            f"{name}{sig} cannot be called as {name}(client, thread_id, run_id), "
+            f"{name}({', '.join(map(str, sig.replace(return_annotation=sig.empty).parameters))}) "
+            f"cannot be called as {name}(client, thread_id, run_id), "
             f"as the {contract.value} contract calls it ({exc})"
         ) from None
 
@@ -362,12 +363,13 @@ def play(
     settle_polls: int = 10,
     poll_interval: float | None = None,
     future_status: bool = False,
+    hang_after: float = HANG_AFTER,
 ) -> Counterexample | None:
     """Play one lifecycle to `fn` and judge it: the counterexample, or None if all held."""
     level = Strictness(strictness)
     promise = Contract(contract)
     _check_target(fn, promise)
-    options = _Options(promise, level, settle_polls, poll_interval, future_status)
+    options = _Options(promise, level, settle_polls, poll_interval, future_status, hang_after)
     return _play(fn, _as_scenario(scenario, level), options)[1]
 
 
@@ -668,7 +670,7 @@ def _innermost_client(frames: Iterable[tuple[types.FrameType, int]]) -> str | No
 def _blocked_where(frame: types.FrameType | None) -> str | None:
     """Where a client was when stopped: its innermost own frame (for a coroutine, in its task)."""
     chain: list[tuple[types.FrameType, int]] = []
-    while frame is not None:
+    while frame is not None and frame.f_code is not _call.__code__:  # the client's frames only
         chain.append((frame, frame.f_lineno))
         frame = frame.f_back
     found = _innermost_client(reversed(chain))
