@@ -205,3 +205,112 @@ def test_a_failing_check_in_pytest_shows_the_users_test_not_the_kit(tmp_path: Pa
     assert "the client returned the run in status queued" in done.stdout
     assert "def check_client" not in done.stdout
     assert "conformance/harness.py" not in done.stdout
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+_CLIENTS = """
+import sys
+import threading
+import time
+
+
+def no_run_id(client, thread_id):
+    return None
+
+
+def exits(client, thread_id, run_id):
+    sys.exit(3)
+
+
+def blocks(client, thread_id, run_id):
+    threading.Event().wait()
+
+
+def good(client, thread_id, run_id):
+    return client.beta.threads.runs.poll(run_id, thread_id=thread_id)
+
+
+CALLS = []
+
+
+def interrupted(client, thread_id, run_id):
+    CALLS.append(1)
+    if len(CALLS) == 4:
+        raise KeyboardInterrupt
+    return client.beta.threads.runs.poll(run_id, thread_id=thread_id)
+"""
+
+
+def _fuzz(tmp_path: Path, capsys: Any, *args: str) -> tuple[int, str, str]:
+    from runmodel.cli import main
+
+    path = tmp_path / "clients.py"
+    if not path.exists():
+        path.write_text(_CLIENTS)
+    target, *rest = args
+    code = main(["fuzz", f"{path}:{target}", *rest])
+    out, err = capsys.readouterr()
+    return code, out.replace(str(path), "clients.py"), err.replace(str(path), "clients.py")
+
+
+def test_fuzz_calls_a_wrong_signature_a_usage_error(tmp_path: Path, capsys: Any) -> None:
+    code, out, err = _fuzz(tmp_path, capsys, "no_run_id")
+    assert (code, out) == (2, "")
+    assert err == (
+        "runmodel fuzz: clients.py:no_run_id: no_run_id(client, thread_id) cannot be called as "
+        "no_run_id(client, thread_id, run_id), as the waiter contract calls it "
+        "(too many positional arguments)\n"
+    )
+
+
+def test_fuzz_reports_a_client_exit_as_a_finding(tmp_path: Path, capsys: Any) -> None:
+    code, out, err = _fuzz(tmp_path, capsys, "exits", "--max-examples", "5")
+    assert code == 1
+    assert err == ""  # piped: no progress line
+    assert out.startswith("queued: the client raised SystemExit: 3 (at ")
+    assert "clients.py:12 in exits)" in out
+
+
+def test_fuzz_reports_a_blocked_client_with_the_options_to_replay_it(
+    tmp_path: Path, capsys: Any
+) -> None:
+    code, out, _ = _fuzz(
+        tmp_path, capsys, "blocks", "--hang-after", "0.2", "--future-status", "--contract", "driver"
+    )
+    assert code == 1
+    assert "the client was still running after 0.2 s of real time, at " in out
+    assert "clients.py:16 in blocks" in out
+    assert (
+        "reproduce: runmodel fuzz clients.py:blocks --contract driver --strictness strict "
+        '--future-status --hang-after 0.2 --scenario "'
+    ) in out
+
+
+def test_fuzz_on_ctrl_c_prints_what_it_explored(tmp_path: Path, capsys: Any) -> None:
+    code, out, err = _fuzz(tmp_path, capsys, "interrupted")
+    assert code == 130
+    assert err == "runmodel fuzz: interrupted after 3 lifecycles\n"
+    assert out.startswith("interrupted: nothing failed so far\nevery property of the waiter")
+
+
+def test_progress_is_shown_on_a_terminal_only() -> None:
+    import io
+
+    from conformance.fuzz_cli import ProgressLine
+    from conformance.harness import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty, pipe = Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        line = ProgressLine(stream)
+        line(Progress(7, 0, "searching"))
+        line.show("scenario 2 of 9: cancel", now=True)
+        line.clear()
+    assert pipe.getvalue() == ""
+    assert tty.getvalue() == (
+        "\rsearching: 7 lifecycles tried\rscenario 2 of 9: cancel      \r" + " " * 23 + "\r"
+    )
