@@ -177,12 +177,18 @@ class _Patches:
         self.base = 0.0  # the current clock's elapsed seconds when its block started
         self.carried = 0.0  # virtual seconds of the blocks that ended since installation
         self.holders = 0
+        self.thread = 0  # the thread in the current block
         self.replaced: list[tuple[dict[str, Any], str, Any]] = []
         self.seen_modules: set[str] = set()
         self.reals: dict[int, Any] = {}
         self.fakes: dict[int, Any] = {}
         self.saved_attrs: list[tuple[Any, str, Any]] = []
         self.pairs: list[tuple[Any, Any]] = []  # (real, fake): keeps the ids above valid
+
+    def mine(self) -> bool:
+        """Whether the calling thread is the one in the `virtual_time` block: only its timed
+        waits are virtual (worker threads of the SDK's HTTP stack keep their real timeouts)."""
+        return threading.get_ident() == self.thread
 
     def shift(self) -> float:
         """How far the virtual clocks have moved the process's time since installation."""
@@ -235,16 +241,16 @@ class _Patches:
 
         def event_wait(self: threading.Event, timeout: float | None = None) -> bool:
             clock = state.clock
-            if clock is None or timeout is None or self.is_set():
+            if clock is None or not timeout or timeout < 0 or self.is_set() or not state.mine():
                 return real_event_wait(self, timeout)
-            clock._slept(max(0.0, timeout), "threading.Event.wait")
+            clock._slept(timeout, "threading.Event.wait")
             return self.is_set()
 
         def condition_wait(self: threading.Condition, timeout: float | None = None) -> bool:
             clock = state.clock
-            if clock is None or timeout is None:
+            if clock is None or not timeout or timeout < 0 or not state.mine():
                 return real_condition_wait(self, timeout)
-            clock._slept(max(0.0, timeout), "threading.Condition.wait")
+            clock._slept(timeout, "threading.Condition.wait")
             return real_condition_wait(self, 0)  # let another thread notify, without waiting
 
         pairs: list[tuple[Any, Any]] = [
@@ -339,11 +345,12 @@ def virtual_time(clock: Clock) -> Iterator[list[Sleep]]:
     ``runs.poll`` through ``time.sleep``/``anyio.sleep``), so no injected object can reach those
     waits: this block replaces them, only until it ends (see `_Patches`): ``time.sleep``,
     ``asyncio.sleep`` and ``anyio.sleep`` however they were imported, and the timed waits of
-    ``threading.Event`` and ``threading.Condition``. Sleeps return at once (async ones still
-    yield to the event loop once) and are recorded on `clock.sleeps`; the block yields the list
-    of its own sleeps. Blocks cannot nest. ``time.monotonic`` and ``time.time`` run ahead by the
-    virtual seconds that pass, so a client's own deadline (``time.monotonic() + 30``) expires in
-    virtual time. A wait with no timeout stays real (nothing virtual can end it).
+    ``threading.Event`` and ``threading.Condition`` (in the block's own thread). Sleeps return
+    at once (async ones still yield to the event loop once) and are recorded on `clock.sleeps`;
+    the block yields the list of its own sleeps. Blocks cannot nest. ``time.monotonic`` and
+    ``time.time`` run ahead by the virtual seconds that pass, so a client's own deadline
+    (``time.monotonic() + 30``) expires in virtual time. A wait with no timeout stays real
+    (nothing virtual can end it), and so does a zero one (a poll, as the executor's semaphore).
     """
     if clock.real:
         raise ValueError("virtual_time needs a virtual clock (Clock(real=False))")
@@ -351,6 +358,7 @@ def virtual_time(clock: Clock) -> Iterator[list[Sleep]]:
         if _patches.clock is not None:
             raise RuntimeError("virtual_time blocks cannot nest or overlap")
         _patches.clock = clock  # reserve at once: a second block fails above
+        _patches.thread = threading.get_ident()
     with virtual_time_session():
         _patches.scan()  # modules imported since the session began
         _patches.base = clock.elapsed
