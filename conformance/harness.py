@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import inspect
 import itertools
 import signal
@@ -442,6 +443,18 @@ class _StopSearch(BaseException):
         self.found = found
 
 
+@functools.cache
+def _warm_sdk() -> None:
+    """Make the SDK import and build what it builds lazily on first use (its resources, the
+    pydantic models of a run), once per process: that first-use cost, a second or more on a busy
+    machine, must not count against a client's `hang_after`."""
+    emu = Emulator(seed=0)
+    thread_id, run_id = emu.start_run("start+1, complete+1")
+    with quiet_assistants_deprecation():
+        emu.client().beta.threads.runs.retrieve(thread_id=thread_id, run_id=run_id)
+        emu.async_client()
+
+
 def _check_target(fn: Any, contract: Contract) -> None:
     """A target must take the contract's arguments, and the installed SDK must be one the kit
     drives; otherwise the check is unusable, which is not a finding about the client."""
@@ -455,6 +468,7 @@ def _check_target(fn: Any, contract: Contract) -> None:
     name = getattr(fn, "__qualname__", repr(fn))
     if not callable(fn):
         raise CannotCheck(f"{name} is not callable")
+    _warm_sdk()
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):

@@ -9,6 +9,7 @@ wrong on purpose, and each verdict names what they did.
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 import threading
 import time as t
@@ -118,6 +119,14 @@ def swallows_everything_and_blocks(client: Any, thread_id: str, run_id: str) -> 
         lock.acquire()
     except BaseException:
         lock.acquire()  # blocks again: only a repeated stop ends it
+    return None
+
+
+def blocks_on_a_socket(client: Any, thread_id: str, run_id: str) -> Any:
+    """Reads from a local socket no one writes to (no timeout)."""
+    mine, _theirs = socket.socketpair()
+    with mine, _theirs:
+        mine.recv(1)
     return None
 
 
