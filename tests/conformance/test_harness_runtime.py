@@ -315,3 +315,22 @@ def test_progress_is_shown_on_a_terminal_only() -> None:
     assert tty.getvalue() == (
         "\rsearching: 7 lifecycles tried\rscenario 2 of 9: cancel      \r" + " " * 23 + "\r"
     )
+
+
+def test_conform_on_ctrl_c_reports_the_scenarios_played(
+    capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conformance import conform
+    from runmodel.cli import main
+
+    def interrupted(ctx: Any) -> None:
+        raise KeyboardInterrupt
+
+    first, second = list(conform.SCENARIOS)[:2]
+    monkeypatch.setitem(conform.SCENARIOS, second, ("interrupted here", interrupted))
+    code = main(["conform", "--scenarios", f"{first},{second}"])
+    out, err = capsys.readouterr()
+    assert code == 130
+    assert err == "runmodel conform: interrupted after 1 scenarios; the results so far:\n"
+    assert out.startswith(f"PASS  {first:16}")
+    assert "interrupted here" not in out
