@@ -1024,13 +1024,15 @@ def _blocked_where(frame: types.FrameType | None) -> str | None:
     found = _innermost_client(reversed(chain))
     if found is not None:
         return found
-    loop = asyncio._get_running_loop()  # a client suspended in an await: look at its tasks
-    if loop is not None:
-        for task in asyncio.all_tasks(loop):
-            stack = [(f, f.f_lineno) for f in task.get_stack()]
-            found = _innermost_client(stack)
-            if found is not None:
-                return found
+    try:  # a client suspended in an await: look at its tasks
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    for task in asyncio.all_tasks(loop):
+        stack = [(f, f.f_lineno) for f in task.get_stack()]
+        found = _innermost_client(stack)
+        if found is not None:
+            return found
     return None
 
 

@@ -334,3 +334,17 @@ def test_conform_on_ctrl_c_reports_the_scenarios_played(
     assert err == "runmodel conform: interrupted after 1 scenarios; the results so far:\n"
     assert out.startswith(f"PASS  {first:16}")
     assert "interrupted here" not in out
+
+
+def test_a_spinning_client_is_stopped_off_the_main_thread_too() -> None:
+    found: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: found.append(play(rm.spins_without_polling, _LIFECYCLE, hang_after=1.0))
+    )
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    assert found[0] is not None
+    assert found[0].prop == "terminates"
+    line = _line_of(rm.spins_without_polling, "while not flag")
+    assert f"runtime_miniatures.py:{line} in spins_without_polling" in found[0].message
