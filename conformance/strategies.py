@@ -32,8 +32,10 @@ from .emulator.script import Move, Script
 from .observations import Exchange, Item, Location, Snapshot, StreamEvent
 
 __all__ = [
+    "AppScenario",
     "RunConsumer",
     "Scenario",
+    "app_scenarios",
     "event_sequences",
     "mutated_traces",
     "run_objects",
@@ -125,10 +127,30 @@ class Scenario:
 
     script: Script
     cancel_at: float | None = None
+    calls: tuple[tuple[str, Any], ...] = ()
+    """The tool calls the rounds asked for, in order, as (function name, arguments), where they
+    were drawn (played again as given; rounds past them ask for the plainest arguments)."""
 
     def __str__(self) -> str:
         text = str(self.script)
-        return text if self.cancel_at is None else f"{text}; cancel_at={self.cancel_at:g}"
+        if self.cancel_at is not None:
+            text += f"; cancel_at={self.cancel_at:g}"
+        if self.calls:
+            # "|" and ";" escaped, so that the text splits on them safely
+            data = orjson.dumps([list(c) for c in self.calls]).decode()
+            text += "; calls=" + data.replace("|", "\\u007c").replace(";", "\\u003b")
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class AppScenario:
+    """The lifecycles of the runs a client creates itself, in order of creation (runs past
+    them complete plainly); written with `` | `` between runs."""
+
+    runs: tuple[Scenario, ...]
+
+    def __str__(self) -> str:
+        return " | ".join(str(r) for r in self.runs)
 
 
 def scenarios(
@@ -145,6 +167,19 @@ def scenarios(
         scripts(strictness, max_rounds=max_rounds, max_calls=max_calls),
         cancel_at,
     )
+
+
+def app_scenarios(
+    strictness: Strictness = Strictness.STRICT,
+    *,
+    cancel: bool = True,
+    max_runs: int = 3,
+    max_rounds: int = 3,
+    max_calls: int = 4,
+) -> st.SearchStrategy[AppScenario]:
+    """The lifecycles of 1..`max_runs` runs a client creates, each as `scenarios` draws it."""
+    one = scenarios(strictness, cancel=cancel, max_rounds=max_rounds, max_calls=max_calls)
+    return st.lists(one, min_size=1, max_size=max_runs).map(lambda runs: AppScenario(tuple(runs)))
 
 
 # -- the emulator, driven through its HTTP core --------------------------------------------------

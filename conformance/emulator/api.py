@@ -27,7 +27,7 @@ from . import _texts
 from .clock import ClientInterrupted, Clock, Sleep, virtual_time
 from .faults import Faults
 from .script import Script, default_script, parse_script
-from .state import ApiError, Run, Store, Thread, not_found
+from .state import ApiError, Run, Store, Thread, ToolCaller, not_found
 
 if TYPE_CHECKING:
     import openai
@@ -261,6 +261,29 @@ class Emulator:
             finally:
                 self._explicit = None
             return thread.obj["id"], run.obj["id"]
+
+    def start_thread(
+        self, *, assistant: Mapping[str, Any] | None = None, message: str | None = None
+    ) -> tuple[str, str]:
+        """Create an assistant (`assistant` body, default the lesson's) and a thread (with one
+        user message if `message` is given), for a client that creates its own runs; return
+        ``(thread_id, assistant_id)``."""
+        with self.lock:
+            t = self.clock.now()
+            asst = self.store.add_assistant(assistant or LESSON_ASSISTANT, t)
+            messages = [] if message is None else [{"role": "user", "content": message}]
+            thread = self.store.add_thread({"messages": messages}, t)
+            return thread.obj["id"], asst["id"]
+
+    @property
+    def tool_calls(self) -> ToolCaller | None:
+        """If set, names each call of a requires_action round and gives its arguments (default:
+        the run's function tools in turn, the lesson's arguments or ``{}``)."""
+        return self.store.tool_calls
+
+    @tool_calls.setter
+    def tool_calls(self, value: ToolCaller | None) -> None:
+        self.store.tool_calls = value
 
     def run_object(self, run_id: str) -> dict[str, Any]:
         """A copy of the run as a retrieve would show it now."""

@@ -25,9 +25,13 @@ from . import _texts
 from .clock import Clock
 from .script import Move, Script
 
-__all__ = ["EXPIRY_SECONDS", "ApiError", "Run", "Store", "Thread", "not_found"]
+__all__ = ["EXPIRY_SECONDS", "ApiError", "Run", "Store", "Thread", "ToolCaller", "not_found"]
 
 _Obj = dict[str, Any]
+
+ToolCaller = Callable[[Mapping[str, Any], int], "list[tuple[str, str]]"]
+"""Picks a round's calls: given the run object (which carries its tools) and how many calls,
+returns ``(function name, arguments JSON)`` for each."""
 
 _TERMINAL = RUN.terminal
 _WAITING = RUN.waiting  # where the run waits for the client (requires_action)
@@ -211,6 +215,8 @@ class Store:
         self.runs: dict[str, Run] = {}
         self.messages: dict[str, _Obj] = {}
         self.steps: dict[str, tuple[Run, _Obj]] = {}
+        self.tool_calls: ToolCaller | None = None
+        """If set, names each call of a requires_action round and gives its arguments."""
 
     def new_id(self, prefix: str) -> str:
         """A fresh id like the API's (prefix, underscore, 24 letters and digits), seeded."""
@@ -564,21 +570,24 @@ class Store:
             and tool.get("type") == "function"
             and isinstance(tool.get("function"), Mapping)
         ]
-        calls: list[_Obj] = []
-        for i in range(n):
+        picked: list[tuple[str, str]] = []
+        if self.tool_calls is not None:
+            picked = self.tool_calls(run.obj, n)
+        for i in range(len(picked), n):
             name = (
                 str(functions[i % len(functions)].get("name", "function"))
                 if functions
                 else "function"
             )
-            args = _LESSON_ARGS if name == "calculate_order_total" else "{}"
-            calls.append(
-                {
-                    "id": self.new_id("call"),
-                    "type": "function",
-                    "function": {"name": name, "arguments": args},
-                }
-            )
+            picked.append((name, _LESSON_ARGS if name == "calculate_order_total" else "{}"))
+        calls: list[_Obj] = [
+            {
+                "id": self.new_id("call"),
+                "type": "function",
+                "function": {"name": n_, "arguments": a},
+            }
+            for n_, a in picked[:n]
+        ]
         run.calls = tuple(c["id"] for c in calls)
         step = self._step(run, "tool_calls", {"type": "tool_calls", "tool_calls": []}, t)
         step["step_details"] = {
