@@ -21,7 +21,7 @@ from conformance.observations import (
     StreamEvent,
     TraceInfo,
 )
-from conformance.readers import PROBLEM_CODES, SNAPSHOT_OBJECTS, detect, read
+from conformance.readers import PROBLEM_CODES, SHOWN, SNAPSHOT_OBJECTS, detect, read
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "traces"
 HTTP_FORMATS = {
@@ -455,3 +455,51 @@ def test_problem_codes_are_documented() -> None:
     for code in PROBLEM_CODES:
         assert f"`{code}`" in doc
     assert set(SNAPSHOT_OBJECTS) == {"thread.run", "thread.run.step", "thread.message"}
+
+
+# -- floods, and files no format fits -----------------------------------------------------------
+
+
+def test_a_flood_of_one_problem_is_summarised(tmp_path: Path) -> None:
+    line = "INFO got Run(id='run_1', status='in_progress', usage=Usage(\n"
+    path = _write(tmp_path, line * 1000 + "Run(id='run_2', status='queued')\n")
+    items = list(read(path))
+    problems = [i for i in items if isinstance(i, InputProblem)]
+    assert [p.loc.line for p in problems] == [*range(1, SHOWN + 1), SHOWN + 1]
+    assert {p.code for p in problems} == {"input.truncated"}
+    assert problems[-1].message.startswith(
+        f"{1000 - SHOWN:,} more like the {SHOWN} above (1,000 in all), "
+        f"from line {SHOWN + 1} to line 1,000: Run( is never closed"
+    )
+    assert [i.obj["id"] for i in items if isinstance(i, Snapshot)] == ["run_2"]
+
+
+def test_problems_of_different_kinds_are_each_listed(tmp_path: Path) -> None:
+    lines = [b'{"object": "thread.run", "id": 1}', b"{not json", b"[1]"] * 3
+    codes = _codes(_write(tmp_path, b"\n".join(lines) + b"\n"))
+    assert sorted(codes) == sorted(
+        ["input.bad_entry", "input.malformed_json", "input.not_an_object"] * 3
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "looked"),
+    [
+        (
+            b'{"model": "gpt-4o", "temperature": 1}',
+            "a JSON object with keys 'model', 'temperature'",
+        ),
+        (b"{}\n", "an empty JSON object"),
+        (b"hello\nworld\n", "the file begins 'hello'"),
+    ],
+)
+def test_a_file_no_format_fits_says_what_was_tried(
+    tmp_path: Path, data: bytes, looked: str
+) -> None:
+    path = _write(tmp_path, data)
+    problems = [i for i in read(path) if isinstance(i, InputProblem)]
+    assert [p.code for p in problems] == ["input.unknown_format"]
+    assert looked in problems[0].message
+    for fmt in ("Ruby VCR", "test-proxy", "ExVCR", "nock", "Polly", "go-vcr", "HAR"):
+        assert fmt in problems[0].message
+    assert detect(path) is None
