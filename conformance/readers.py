@@ -1,12 +1,13 @@
 """Read any supported recording into observation items: `read(path)` is the one entry point.
 
 The format is chosen by content, not by file name: a native trace (JSON Lines with a runmodel
-header), a VCR.py / pytest-recording cassette (YAML or JSON), a HAR 1.2 archive, a JSON array or
-JSON Lines of bare run / run-step / message objects, or a log with the SDK's printed objects
-(``Run(id='run_…', status='queued', …)``). Every item carries its file and line. Bad input
-becomes `InputProblem` items and reading goes on; no exception escapes `read`. YAML is loaded
-with the safe loader only and printed objects are parsed with `ast`, never evaluated.
-"""
+header); cassettes of VCR.py, Ruby VCR, Betamax, OkReplay and go-vcr (YAML or JSON); SDK
+test-proxy session records; ExVCR and nock recordings; HAR 1.2 archives and Polly recordings; a
+JSON array or JSON Lines of bare run / run-step / message objects; or a log with the SDK's
+printed objects (``Run(id='run_…', status='queued', …)``). Every recorded exchange becomes items
+by one path (`_exchange_items`). Every item carries its file and line. Bad input becomes
+`InputProblem` items and reading goes on; no exception escapes `read`. YAML is loaded with the
+safe loader only and printed objects are parsed with `ast`, never evaluated."""
 
 from __future__ import annotations
 
