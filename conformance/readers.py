@@ -456,15 +456,8 @@ def _read_json_document(f: IO[bytes], file: str, guess: str) -> Iterator[Item]:
         yield from _numbered(_salvage(data, file, guess, exc))
         return
     fmt, path = _json_format(doc)
-    if (
-        fmt == "objects-json"
-        and isinstance(doc, dict)
-        and "object" not in doc
-        and "data" not in doc
-    ):
-        keys = ", ".join(repr(k[:40]) for k in itertools.islice(doc, 8))
-        more = ", ..." if len(doc) > 8 else ""
-        what = f"a JSON object with keys {keys}{more}" if doc else "an empty JSON object"
+    what = _unknown_document(doc) if fmt == "objects-json" else None
+    if what is not None:
         yield InputProblem(
             Location(file, _first_line(data)),
             "input.unknown_format",
@@ -491,6 +484,27 @@ def _read_json_document(f: IO[bytes], file: str, guess: str) -> Iterator[Item]:
             fmt, element, Location(file, None if lines is None else lines[i], f"{name}[{i}]")
         )
     )
+
+
+def _unknown_document(doc: Any) -> str | None:
+    """What a JSON document that holds no run, step, message or saved event looks like, or None
+    when it may hold some (its elements are then read, and reported one by one)."""
+    if isinstance(doc, dict):
+        if doc.keys() & _OBJECT_KEYS:
+            return None
+        return f"a JSON object with keys {_keys(doc)}" if doc else "an empty JSON object"
+    if not isinstance(doc, list) or not doc:
+        return None
+    if any(isinstance(e, dict) and e.keys() & _OBJECT_KEYS for e in doc):
+        return None
+    first = doc[0]
+    shown = f"an object with keys {_keys(first)}" if isinstance(first, dict) else _kind(first)
+    return f"a JSON array of {len(doc):,} elements, the first {shown}"
+
+
+def _keys(obj: dict[str, Any]) -> str:
+    keys = ", ".join(repr(k[:40]) for k in itertools.islice(obj, 8))
+    return keys + (", ..." if len(obj) > 8 else "") if keys else "(none)"
 
 
 def _version(fmt: str, doc: Any) -> int:

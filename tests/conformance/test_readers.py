@@ -490,6 +490,10 @@ def test_problems_of_different_kinds_are_each_listed(tmp_path: Path) -> None:
             "a JSON object with keys 'model', 'temperature'",
         ),
         (b"{}\n", "an empty JSON object"),
+        (
+            b'[{"role": "user"}, 2]',
+            "a JSON array of 2 elements, the first an object with keys 'role'",
+        ),
         (b"hello\nworld\n", "the file begins 'hello'"),
     ],
 )
