@@ -34,6 +34,14 @@ TARGETS = (
     "vcr-yaml",
     "vcr-json",
     "har",
+    "ruby-vcr",
+    "betamax",
+    "okreplay",
+    "go-vcr",
+    "test-proxy",
+    "exvcr",
+    "nock",
+    "polly",
     "objects-jsonl",
     "objects-json",
     "printed",
@@ -49,7 +57,21 @@ TOKENS = [
     "text/event-stream", "content-type", "content-encoding", "gzip", "base64", "event: ",
     "data: ", "\r\n", "\n\n", "interactions:", "- request:", "!!binary", "Run(", "RunStep(",
     "Message(", "ThreadMessage(", "http://[::1]/", "null", "true", "-1", "1e999",
+    "http_interactions:", "http_interactions", "base64_string", "recorded_with", "betamax/",
+    "!tape\n", "url:", "code:", "Entries", "RequestUri", "RequestMethod", "RequestBody",
+    "StatusCode", "ResponseHeaders", "ResponseBody", "status_code", "scope", "rawHeaders",
+    "responseIsBinary", "_recordingName", "Polly.JS",
 ]  # fmt: skip
+FOREIGN = {  # target -> its fixture and where it keeps its entries
+    "ruby-vcr": ("lifecycle.ruby-vcr.yml", ("http_interactions",)),
+    "betamax": ("lifecycle.betamax.json", ("http_interactions",)),
+    "okreplay": ("lifecycle.okreplay.yaml", ("interactions",)),
+    "go-vcr": ("lifecycle.go-vcr-v2.yaml", ("interactions",)),
+    "test-proxy": ("lifecycle.test-proxy.json", ("Entries",)),
+    "exvcr": ("lifecycle.exvcr.json", ()),
+    "nock": ("lifecycle.nock.json", ()),
+    "polly": ("lifecycle.polly.har", ("log", "entries")),
+}
 
 
 def seeds(target: str) -> list[bytes]:
@@ -77,6 +99,20 @@ def seeds(target: str) -> list[bytes]:
         doc = json.loads(text("lifecycle.har"))
         doc["log"]["entries"] = ends(doc["log"]["entries"])
         return [json.dumps(doc, indent=1).encode()]
+    if target in FOREIGN:
+        name, path = FOREIGN[target]
+        data = text(name)
+        tape = b"!tape\n" if data.startswith(b"!tape\n") else b""
+        yamlish = name.endswith((".yaml", ".yml"))
+        doc = yaml.safe_load(data.removeprefix(tape)) if yamlish else json.loads(data)
+        if not path:
+            doc = ends(doc)
+        else:
+            holder = doc
+            for key in path[:-1]:
+                holder = holder[key]
+            holder[path[-1]] = ends(holder[path[-1]])
+        return [tape + (yaml.safe_dump(doc).encode() if yamlish else json.dumps(doc).encode())]
     lines = text("lifecycle.objects.jsonl").splitlines(keepends=True)
     if target == "objects-jsonl":
         return [b"".join(lines[:4])]

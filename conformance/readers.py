@@ -1,12 +1,13 @@
 """Read any supported recording into observation items: `read(path)` is the one entry point.
 
 The format is chosen by content, not by file name: a native trace (JSON Lines with a runmodel
-header), a VCR.py / pytest-recording cassette (YAML or JSON), a HAR 1.2 archive, a JSON array or
-JSON Lines of bare run / run-step / message objects, or a log with the SDK's printed objects
-(``Run(id='run_…', status='queued', …)``). Every item carries its file and line. Bad input
-becomes `InputProblem` items and reading goes on; no exception escapes `read`. YAML is loaded
-with the safe loader only and printed objects are parsed with `ast`, never evaluated.
-"""
+header); cassettes of VCR.py, Ruby VCR, Betamax, OkReplay and go-vcr (YAML or JSON); SDK
+test-proxy session records; ExVCR and nock recordings; HAR 1.2 archives and Polly recordings; a
+JSON array or JSON Lines of bare run / run-step / message objects; or a log with the SDK's
+printed objects (``Run(id='run_…', status='queued', …)``). Every recorded exchange becomes items
+by one path (`_exchange_items`). Every item carries its file and line. Bad input becomes
+`InputProblem` items and reading goes on; no exception escapes `read`. YAML is loaded with the
+safe loader only and printed objects are parsed with `ast`, never evaluated."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import binascii
 import itertools
 import re
 import zlib
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +30,7 @@ from ._sse import decode_event, parse_sse
 from .observations import Exchange, InputProblem, Item, Location, Snapshot, StreamEvent, TraceInfo
 from .trace import _json_problem, read_trace
 
-__all__ = ["FORMATS", "PROBLEM_CODES", "SNAPSHOT_OBJECTS", "detect", "read"]
+__all__ = ["FORMATS", "PROBLEM_CODES", "SHOWN", "SNAPSHOT_OBJECTS", "detect", "read"]
 
 FORMATS = (
     "runmodel-trace",
@@ -108,7 +109,7 @@ def read(path: str | Path) -> Iterator[Item]:
         yield InputProblem(Location(file), "input.io_error", f"cannot open: {reason}")
         return
     try:
-        yield from _read_open(f, file)
+        yield from _summarised(_read_open(f, file))
     except OSError as exc:
         yield InputProblem(Location(file), "input.io_error", f"cannot read: {exc.strerror or exc}")
     except Exception as exc:  # a bug of ours must not become the user's traceback
@@ -117,6 +118,44 @@ def read(path: str | Path) -> Iterator[Item]:
         )
     finally:
         f.close()
+
+
+SHOWN = 5
+"""Problems of one kind listed in full; the rest of a flood of them is summarised in one."""
+
+_NUMBERS = re.compile(r"\d+")
+
+
+def _summarised(items: Iterable[Item]) -> Iterator[Item]:
+    """The items, with problems of one kind (code, and message but for its numbers) after the
+    first `SHOWN` held back, and summarised at the end: how many, first and last line."""
+    problem = InputProblem
+    kinds: dict[tuple[str, str], list[Any]] = {}  # kind -> [count, first held back, last]
+    for item in items:
+        if type(item) is problem:
+            key = (item.code, _NUMBERS.sub("#", item.message))
+            seen = kinds.get(key)
+            if seen is None:
+                kinds[key] = seen = [0, None, None]
+            seen[0] += 1
+            if seen[0] > SHOWN:
+                seen[1] = seen[1] or item
+                seen[2] = item
+                continue
+        yield item
+    for count, first, last in kinds.values():
+        if count > SHOWN:
+            lines = (
+                f"from line {first.loc.line:,} to line {last.loc.line:,}"
+                if first.loc.line is not None and last.loc.line is not None
+                else f"from {first.loc} to {last.loc}"
+            )
+            yield InputProblem(
+                first.loc,
+                first.code,
+                f"{count - SHOWN:,} more like the {SHOWN} above ({count:,} in all), {lines}: "
+                f"{first.message}",
+            )
 
 
 def detect(path: str | Path) -> str | None:
@@ -417,15 +456,8 @@ def _read_json_document(f: IO[bytes], file: str, guess: str) -> Iterator[Item]:
         yield from _numbered(_salvage(data, file, guess, exc))
         return
     fmt, path = _json_format(doc)
-    if (
-        fmt == "objects-json"
-        and isinstance(doc, dict)
-        and "object" not in doc
-        and "data" not in doc
-    ):
-        keys = ", ".join(repr(k[:40]) for k in itertools.islice(doc, 8))
-        more = ", ..." if len(doc) > 8 else ""
-        what = f"a JSON object with keys {keys}{more}" if doc else "an empty JSON object"
+    what = _unknown_document(doc) if fmt == "objects-json" else None
+    if what is not None:
         yield InputProblem(
             Location(file, _first_line(data)),
             "input.unknown_format",
@@ -452,6 +484,27 @@ def _read_json_document(f: IO[bytes], file: str, guess: str) -> Iterator[Item]:
             fmt, element, Location(file, None if lines is None else lines[i], f"{name}[{i}]")
         )
     )
+
+
+def _unknown_document(doc: Any) -> str | None:
+    """What a JSON document that holds no run, step, message or saved event looks like, or None
+    when it may hold some (its elements are then read, and reported one by one)."""
+    if isinstance(doc, dict):
+        if doc.keys() & _OBJECT_KEYS:
+            return None
+        return f"a JSON object with keys {_keys(doc)}" if doc else "an empty JSON object"
+    if not isinstance(doc, list) or not doc:
+        return None
+    if any(isinstance(e, dict) and e.keys() & _OBJECT_KEYS for e in doc):
+        return None
+    first = doc[0]
+    shown = f"an object with keys {_keys(first)}" if isinstance(first, dict) else _kind(first)
+    return f"a JSON array of {len(doc):,} elements, the first {shown}"
+
+
+def _keys(obj: dict[str, Any]) -> str:
+    keys = ", ".join(repr(k[:40]) for k in itertools.islice(obj, 8))
+    return keys + (", ..." if len(obj) > 8 else "") if keys else "(none)"
 
 
 def _version(fmt: str, doc: Any) -> int:
@@ -1204,6 +1257,7 @@ def _yaml_chunks(lines: list[str], key: str = "interactions") -> list[tuple[int,
 _MAX_PRINTED_LINES = 400  # a printed object may wrap over this many lines at most
 _INTERESTING = re.compile(r"[()\[\]{}'\"]")
 _STRING_END = {"'": re.compile(r"\\.|'", re.S), '"': re.compile(r'\\.|"', re.S)}
+_SCAN = re.compile(_PRINTED.pattern + r"|[()\[\]{}'\"]")  # a nested object start, or as above
 
 
 def _opening(head: bytes) -> str:
@@ -1213,61 +1267,126 @@ def _opening(head: bytes) -> str:
     return repr(text + ("..." if len(line) > 60 else ""))
 
 
+class _Call:
+    """A printed object being read: where it starts, the lines it spans so far, and the scan's
+    state (bracket depth, open string quote), so that each new line is scanned once."""
+
+    __slots__ = ("depth", "kind", "line", "lines", "quote", "start")
+
+    def __init__(self, kind: str, line: int, text: str, start: int) -> None:
+        self.kind, self.line, self.start = kind, line, start
+        self.lines = [(line, text)]
+        self.depth = 0
+        self.quote = ""
+
+
+def _advance(call: _Call, text: str, pos: int, size: int) -> tuple[str, int]:
+    """Scan ``text[pos:size]`` on for ``call``: ``("closed", end)`` just past its ``)``,
+    ``("cut", i)`` when another printed object starts at ``i`` outside any string (no printed
+    object holds another: this one was cut short), or ``("open", size)``."""
+    depth, quote = call.depth, call.quote
+    while True:
+        if quote:
+            finder = _STRING_END[quote].search
+            while (m := finder(text, pos, size)) is not None and m.group() != quote:
+                pos = m.end()
+            if m is None:
+                call.depth, call.quote = depth, quote
+                return "open", size
+            pos, quote = m.end(), ""
+            continue
+        m = _SCAN.search(text, pos, size)
+        if m is None:
+            call.depth, call.quote = depth, quote
+            return "open", size
+        c = m.group()
+        if len(c) > 1:  # a printed object starts: this one's own, or a sign that it was cut
+            if depth:
+                return "cut", m.start()
+            depth = 1
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth == 0:
+                return "closed", m.end()
+        else:
+            quote = c
+        pos = m.end()
+
+
 def _read_printed(f: IO[bytes], file: str, first: bytes = b"") -> Iterator[Item]:
-    """Logs: find each printed object's start, read to its closing parenthesis, parse with ast."""
+    """Logs: find each printed object's start, read to its closing parenthesis, parse with ast.
+
+    Linear in the file, damaged or not. An object's lines are scanned once, carrying the scan's
+    state from line to line. No printed object holds another, so an object still open where
+    another starts (outside its strings on its own line; anywhere on a later line) was cut
+    short, as is one open after 400 lines or at the end. A cut object's first line is searched
+    again from just after its start, and its later lines (which hold no object start) are
+    re-read for an object starting there, each at most `_RESCANS` times.
+    """
     announced = False
-    buf = ""  # text being searched: the current line, plus the lines an open object spans
-    buf_line = 1  # line number of buf's first character
-    pos = 0
     lineno = 0
     lines = iter(f)
+    queue: deque[tuple[int, str, int]] = deque()  # lines to (re)read first: number, text, from
+    call: _Call | None = None
+    scans: dict[int, int] = {}  # a later line's number -> times scanned for an open object
     while True:
-        raw = next(lines, None)
-        if raw is not None:
-            lineno += 1
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                yield InputProblem(Location(file, lineno), "input.bad_encoding", "not valid UTF-8")
-                text = raw.decode("utf-8", "replace")
-            if pos >= len(buf):
-                buf, buf_line, pos = text, lineno, 0
+        if queue:
+            line, text, pos = queue.popleft()
+        else:
+            raw = next(lines, None)
+            if raw is None:
+                if call is None:
+                    break
+                line, text, pos = lineno, "", 0  # the end: the open object is cut short
             else:
-                buf += text
-        elif pos >= len(buf):
-            break
+                lineno += 1
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    yield InputProblem(
+                        Location(file, lineno), "input.bad_encoding", "not valid UTF-8"
+                    )
+                    text = raw.decode("utf-8", "replace")
+                line, pos = lineno, 0
+                if call is None and scans:
+                    scans.clear()
+        end = len(text)
+        if call is not None and text:
+            call.lines.append((line, text))
+            scans[line] = times = scans.get(line, 0) + 1
+            m = _PRINTED.search(text)
+            end = len(text) if m is None else m.start()
+            if times > _RESCANS:
+                end = 0
         while True:
-            m = _PRINTED.search(buf, pos)
-            if m is None:
-                pos = len(buf)
-                break
-            end, newlines = _printed_end(buf, m.start())
-            line = buf_line + buf.count("\n", 0, m.start())
-            if end is None:
-                if raw is not None and lineno - line < _MAX_PRINTED_LINES:
-                    cut = buf.rfind("\n", 0, m.start()) + 1  # keep from the object's line on
-                    buf_line, buf, pos = line, buf[cut:], m.start() - cut
-                    break  # read on: the object continues on the next line
-                yield InputProblem(
-                    Location(file, line),
-                    "input.truncated",
-                    f"{m.group(1)}( is never closed: the printed object is cut short",
-                )
-                pos = m.end()
+            if call is None:
+                m = _PRINTED.search(text, pos)
+                if m is None:
+                    break
+                call = _Call(m.group(1), line, text, m.start())
+                pos = m.start()
+                if not announced:
+                    announced = True
+                    yield TraceInfo(Location(file, line), "objects-printed", 1)
+            state, at = _advance(call, text, pos, end)
+            if state == "open" and end == len(text) > 0 and line - call.line < _MAX_PRINTED_LINES:
+                break  # read on: the object continues on the next line
+            end = len(text)
+            if state == "closed":
+                yield from _printed_object(call, text, at, file)
+                call, pos = None, at
                 continue
-            if not announced:
-                announced = True
-                yield TraceInfo(Location(file, line), "objects-printed", 1)
-            source = _join_wrapped(buf[m.start() : end], [n - m.start() for n in newlines])
-            obj = _parse_printed(source)
-            loc = Location(file, line)
-            if isinstance(obj, str):
-                yield InputProblem(loc, "input.malformed_repr", obj)
-            else:
-                obj.setdefault("object", _PRINTED_KIND[m.group(1)])
-                yield from _objects(obj, loc)
-            pos = end
-        if raw is None:
+            yield InputProblem(
+                Location(file, call.line),
+                "input.truncated",
+                f"{call.kind}( is never closed: the printed object is cut short",
+            )
+            again = [(n, t, 0) for n, t in call.lines]
+            again[0] = (call.line, call.lines[0][1], call.start + len(call.kind) + 1)
+            queue.extendleft(reversed(again))
+            call = None
             break
     if not announced:
         yield InputProblem(
@@ -1275,6 +1394,28 @@ def _read_printed(f: IO[bytes], file: str, first: bytes = b"") -> Iterator[Item]
             "input.unknown_format",
             f"no supported format fits (tried {_TRIED}); the file begins {_opening(first)}",
         )
+
+
+_RESCANS = 2  # a line may be scanned for this many objects begun on earlier lines
+
+
+def _printed_object(call: _Call, text: str, end: int, file: str) -> Iterator[Item]:
+    """The items of a printed object closed at ``end`` of ``text`` (its last line)."""
+    spans = call.lines
+    if len(spans) == 1:
+        source = text[call.start : end]
+    else:
+        middle = "".join(t for _, t in spans[1:-1])
+        source = spans[0][1][call.start :] + middle + text[:end]
+    if "\n" in source:  # where the line breaks are: inside strings, or between arguments
+        source = _join_wrapped(source, _printed_end(source, 0)[1])
+    obj = _parse_printed(source)
+    loc = Location(file, call.line)
+    if isinstance(obj, str):
+        yield InputProblem(loc, "input.malformed_repr", obj)
+    else:
+        obj.setdefault("object", _PRINTED_KIND[call.kind])
+        yield from _objects(obj, loc)
 
 
 def _printed_end(text: str, start: int) -> tuple[int | None, list[int]]:

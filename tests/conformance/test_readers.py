@@ -21,7 +21,7 @@ from conformance.observations import (
     StreamEvent,
     TraceInfo,
 )
-from conformance.readers import PROBLEM_CODES, SNAPSHOT_OBJECTS, detect, read
+from conformance.readers import PROBLEM_CODES, SHOWN, SNAPSHOT_OBJECTS, detect, read
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "traces"
 HTTP_FORMATS = {
@@ -455,3 +455,148 @@ def test_problem_codes_are_documented() -> None:
     for code in PROBLEM_CODES:
         assert f"`{code}`" in doc
     assert set(SNAPSHOT_OBJECTS) == {"thread.run", "thread.run.step", "thread.message"}
+
+
+# -- floods, and files no format fits -----------------------------------------------------------
+
+
+def test_a_flood_of_one_problem_is_summarised(tmp_path: Path) -> None:
+    line = "INFO got Run(id='run_1', status='in_progress', usage=Usage(\n"
+    path = _write(tmp_path, line * 1000 + "Run(id='run_2', status='queued')\n")
+    items = list(read(path))
+    problems = [i for i in items if isinstance(i, InputProblem)]
+    assert [p.loc.line for p in problems] == [*range(1, SHOWN + 1), SHOWN + 1]
+    assert {p.code for p in problems} == {"input.truncated"}
+    assert problems[-1].message.startswith(
+        f"{1000 - SHOWN:,} more like the {SHOWN} above (1,000 in all), "
+        f"from line {SHOWN + 1} to line 1,000: Run( is never closed"
+    )
+    assert [i.obj["id"] for i in items if isinstance(i, Snapshot)] == ["run_2"]
+
+
+def test_problems_of_different_kinds_are_each_listed(tmp_path: Path) -> None:
+    lines = [b'{"object": "thread.run", "id": 1}', b"{not json", b"[1]"] * 3
+    codes = _codes(_write(tmp_path, b"\n".join(lines) + b"\n"))
+    assert sorted(codes) == sorted(
+        ["input.bad_entry", "input.malformed_json", "input.not_an_object"] * 3
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "looked"),
+    [
+        (
+            b'{"model": "gpt-4o", "temperature": 1}',
+            "a JSON object with keys 'model', 'temperature'",
+        ),
+        (b"{}\n", "an empty JSON object"),
+        (
+            b'[{"role": "user"}, 2]',
+            "a JSON array of 2 elements, the first an object with keys 'role'",
+        ),
+        (b"hello\nworld\n", "the file begins 'hello'"),
+    ],
+)
+def test_a_file_no_format_fits_says_what_was_tried(
+    tmp_path: Path, data: bytes, looked: str
+) -> None:
+    path = _write(tmp_path, data)
+    problems = [i for i in read(path) if isinstance(i, InputProblem)]
+    assert [p.code for p in problems] == ["input.unknown_format"]
+    assert looked in problems[0].message
+    for fmt in ("Ruby VCR", "test-proxy", "ExVCR", "nock", "Polly", "go-vcr", "HAR"):
+        assert fmt in problems[0].message
+    assert detect(path) is None
+
+
+# -- the formats of other tools: what each stores its own way -------------------------------------
+
+
+@pytest.mark.parametrize("name", list(HTTP_FORMATS))
+def test_formats_are_told_by_content_not_by_name(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "recording.txt"
+    shutil.copy(FIXTURES / name, path)
+    assert detect(path) == HTTP_FORMATS[name]
+
+
+RUN_BODY = {"id": "run_1", "object": "thread.run", "status": "queued"}
+
+
+def test_ruby_vcr_and_betamax_base64_bodies(tmp_path: Path) -> None:
+    encoded = base64.b64encode(gzip.compress(json.dumps(RUN_BODY).encode())).decode()
+    interaction = {
+        "request": {"method": "get", "uri": "https://h/v1/threads/t/runs/run_1", "body": {}},
+        "response": {
+            "status": {"code": 200, "message": "OK"},
+            "headers": {"Content-Encoding": ["gzip"], "Date": ["Tue, 02 Apr 2024 03:58:12 GMT"]},
+            "body": {"encoding": "ASCII-8BIT", "base64_string": encoded},
+        },
+    }
+    ruby = yaml.safe_dump({"http_interactions": [interaction], "recorded_with": "VCR 6.2.0"})
+    betamax = json.dumps({"http_interactions": [interaction], "recorded_with": "betamax/0.9.0"})
+    for data, fmt in ((ruby, "ruby-vcr-yaml"), (betamax, "betamax-json")):
+        items = list(read(_write(tmp_path, data)))
+        assert [i.format for i in items if isinstance(i, TraceInfo)] == [fmt]
+        (exchange,) = [i for i in items if isinstance(i, Exchange)]
+        assert (exchange.method, exchange.response_body) == ("GET", RUN_BODY)
+        assert exchange.response_headers["date"] == "Tue, 02 Apr 2024 03:58:12 GMT"
+        assert exchange.loc.where == "http_interactions[0]"
+
+
+def test_nock_headers_and_binary_bodies(tmp_path: Path) -> None:
+    body = json.dumps(RUN_BODY).encode()
+    calls = [
+        {
+            "scope": "https://api.openai.com:443",
+            "method": "GET",
+            "path": "/v1/threads/t/runs/run_1?include=x",
+            "status": 200,
+            "response": [gzip.compress(body).hex()],
+            "rawHeaders": ["Content-Encoding", "gzip", "Set-Cookie", "a", "Set-Cookie", "b"],
+        },
+        {
+            "scope": "https://api.openai.com:443",
+            "method": "GET",
+            "path": "/v1/threads/t/runs/run_1",
+            "status": 200,
+            "response": body.hex(),
+            "responseIsBinary": True,
+        },
+        {"scope": "https://api.openai.com:443", "method": "GET", "path": "/", "rawHeaders": ["a"]},
+    ]
+    items = list(read(_write(tmp_path, json.dumps(calls))))
+    exchanges = [i for i in items if isinstance(i, Exchange)]
+    assert [e.response_body for e in exchanges] == [RUN_BODY, RUN_BODY]
+    assert exchanges[0].query == {"include": "x"}
+    assert exchanges[0].response_headers["set-cookie"] == "a, b"
+    assert _problems(_write(tmp_path, json.dumps(calls))) == [("input.bad_entry", 1, "[2]")]
+
+
+def test_test_proxy_bodies_and_bad_entries(tmp_path: Path) -> None:
+    entry = {
+        "RequestUri": "https://h/v1/threads/t/runs",
+        "RequestMethod": "POST",
+        "RequestHeaders": {"Content-Type": "application/json"},
+        "RequestBody": {"assistant_id": "asst_1"},
+        "StatusCode": 400,
+        "ResponseHeaders": {"Content-Type": "text/plain", "Set-Cookie": ["a", "b"]},
+        "ResponseBody": "no such thread",
+    }
+    doc = {"Entries": [entry, {**entry, "StatusCode": "400"}], "Variables": {}}
+    path = _write(tmp_path, json.dumps(doc, indent=2))
+    items = list(read(path))
+    (exchange,) = [i for i in items if isinstance(i, Exchange)]
+    assert exchange.request_body == {"assistant_id": "asst_1"}
+    assert (exchange.status, exchange.response_body) == (400, "no such thread")
+    assert exchange.response_headers["set-cookie"] == "a, b"
+    starts = [n for n, line in enumerate(path.read_text().splitlines(), 1) if line == "    {"]
+    assert _problems(path) == [("input.bad_entry", starts[1], "Entries[1]")]
+
+
+def test_a_broken_go_vcr_cassette_keeps_its_whole_interactions(tmp_path: Path) -> None:
+    text = (FIXTURES / "lifecycle.go-vcr-v1.yaml").read_text()
+    broken = text.replace("    form: {}\n", "    form: {]\n", 1)
+    items = list(read(_write(tmp_path, broken)))
+    assert [i.format for i in items if isinstance(i, TraceInfo)] == ["go-vcr-yaml"]
+    assert [p.loc.where for p in items if isinstance(p, InputProblem)] == ["interactions[0]"]
+    assert len([i for i in items if isinstance(i, Exchange)]) == 11

@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
-from conformance.observations import Location, Snapshot
-from conformance.readers import read
+from conformance.observations import InputProblem, Location, Snapshot
+from conformance.readers import SHOWN, read
 
 
 def _run(rid: str, status: str, tail: str = "") -> dict[str, Any]:
@@ -45,10 +45,16 @@ def test_repeated_lines_yield_what_parsing_each_line_yields(tmp_path: Path) -> N
     assert [(s.loc, s.obj) for s in snapshots] == expected
     assert [s.seq for s in snapshots] == list(range(1, len(snapshots) + 1))
     assert {type(s.loc) for s in snapshots} == {Location}
-    assert (
-        len(items) - len(snapshots)
-        == lines.count(orjson.dumps(pool[4])) + lines.count(orjson.dumps(pool[5])) + 1
-    )  # the malformed line
+    problems = [item for item in items if isinstance(item, InputProblem)]
+    assert len(items) - len(snapshots) == len(problems)
+    floods = [lines.count(orjson.dumps(pool[4])), lines.count(orjson.dumps(pool[5]))]
+    assert min(floods) > SHOWN
+    # each flood: the first SHOWN problems, then one summary; and the malformed line
+    assert len(problems) == 2 * (SHOWN + 1) + 1
+    summaries = sorted(
+        p.message.split(" more like")[0] for p in problems if " in all)" in p.message
+    )
+    assert summaries == sorted(f"{n - SHOWN:,}" for n in floods)
 
 
 def test_lines_sharing_a_long_prefix_are_told_apart(tmp_path: Path) -> None:
