@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = [*(ROOT / "conformance" / "check").glob("*.py"), ROOT / "conformance" / "readers.py",
+SOURCES = [*(ROOT / "conformance" / "check").glob("*.py"),
+           *(ROOT / "conformance" / "readers").glob("*.py"),
            ROOT / "conformance" / "trace.py", ROOT / "conformance" / "check_cli.py"]  # fmt: skip
 FAMILIES = r"(?:client|server|stream|status|input)"
 

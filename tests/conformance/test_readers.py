@@ -593,8 +593,9 @@ def test_test_proxy_bodies_and_bad_entries(tmp_path: Path) -> None:
     assert _problems(path) == [("input.bad_entry", starts[1], "Entries[1]")]
 
 
-def test_a_broken_go_vcr_cassette_keeps_its_whole_interactions(tmp_path: Path) -> None:
-    text = (FIXTURES / "lifecycle.go-vcr-v1.yaml").read_text()
+@pytest.mark.parametrize("name", ["lifecycle.go-vcr-v1.yaml", "lifecycle.go-vcr-v2.yaml"])
+def test_a_broken_go_vcr_cassette_keeps_its_whole_interactions(tmp_path: Path, name: str) -> None:
+    text = (FIXTURES / name).read_text()
     broken = text.replace("    form: {}\n", "    form: {]\n", 1)
     items = list(read(_write(tmp_path, broken)))
     assert [i.format for i in items if isinstance(i, TraceInfo)] == ["go-vcr-yaml"]
