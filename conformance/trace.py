@@ -28,6 +28,7 @@ __all__ = [
     "VERSION",
     "TraceWriteWarning",
     "TraceWriter",
+    "json_line_problem",
     "mask_headers",
     "read_trace",
     "redact",
@@ -275,7 +276,9 @@ def _problem(file: str, line: int | None, code: str, message: str) -> InputProbl
     return InputProblem(Location(file, line), code, message)
 
 
-def _json_problem(file: str, line: int, raw: bytes, exc: orjson.JSONDecodeError) -> InputProblem:
+def json_line_problem(
+    file: str, line: int, raw: bytes, exc: orjson.JSONDecodeError
+) -> InputProblem:
     """The problem for one line that is not JSON: cut off, not UTF-8, or malformed."""
     if not raw.endswith(b"\n"):
         return _problem(file, line, "input.truncated", "the last line is cut off mid-line")
@@ -314,7 +317,7 @@ def read_trace(lines: Iterable[bytes], file: str) -> Iterator[Item]:
             if raw.isspace():
                 continue
             first = False
-            yield _json_problem(file, lineno, raw, exc)
+            yield json_line_problem(file, lineno, raw, exc)
             continue
         if type(obj) is not dict:
             first = False

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from ..observations import InputProblem, Item, Location, Snapshot, StreamEvent, TraceInfo
-from ..trace import _json_problem
+from ..trace import json_line_problem
 from ._common import SNAPSHOT_OBJECTS, kind_of
 
 __all__ = ["bare_objects", "read_objects_jsonl"]
@@ -48,7 +48,7 @@ def read_objects_jsonl(lines: Iterable[bytes], file: str) -> Iterator[Item]:
             obj = loads(raw)
         except decode_error as exc:
             if not raw.isspace():
-                yield _json_problem(file, lineno, raw, exc)
+                yield json_line_problem(file, lineno, raw, exc)
             continue
         if (
             type(obj) is dict
