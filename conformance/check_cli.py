@@ -58,11 +58,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--expiry-grace",
-        type=float,
+        type=_seconds,
         default=60.0,
         metavar="SECONDS",
         help="how long after expires_at an active run is flagged (default 60)",
     )
+
+
+def _seconds(text: str) -> float:
+    """A non-negative, finite number of seconds (argparse turns the error into exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a non-negative number of seconds: {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:

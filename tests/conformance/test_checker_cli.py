@@ -181,6 +181,17 @@ def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "invalid choice: 'lax'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("grace", ["-5", "nan", "inf", "soon"])
+def test_expiry_grace_must_be_a_non_negative_number(
+    grace: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([str(LESSON), "--expiry-grace", grace]) == 2
+    err = capsys.readouterr().err
+    assert "argument --expiry-grace" in err
+    assert repr(grace) in err
+    assert "Traceback" not in err
+
+
 def test_strictness(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     objs = tmp_path / "objs.jsonl"
     permissive_trace(objs)
