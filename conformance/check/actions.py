@@ -376,7 +376,12 @@ def _judge_refusal(
                 hint=_DOUBTED if weakest is not None else _HINTS["server.error_mismatch"],
             ),
         )
-    elif said is None and action == _SUBMIT and parse_error("tool_outputs_mismatch", text):
+    elif (
+        said is None
+        and action == _SUBMIT
+        and run.calls  # the round was seen: its call ids are known (a refusal names no ids)
+        and parse_error("tool_outputs_mismatch", text)
+    ):
         c._add(
             run,
             _v(

@@ -548,6 +548,35 @@ def test_a_refusal_that_reveals_a_race_is_fine_and_observed() -> None:
     assert out.results[0].final_status == "completed"
 
 
+def _outputs(*ids: str) -> dict[str, Any]:
+    return {"tool_outputs": [{"tool_call_id": i, "output": "1"} for i in ids]}
+
+
+def test_refusing_the_required_call_ids_is_the_servers_error() -> None:
+    t = Trace()
+    t.http("GET", "/threads/thread_1/runs/run_1", run("requires_action", calls=("call_1",)))
+    refusal = error(format_error("tool_outputs_mismatch", expected="['call_1']", got="['call_1']"))
+    line = t.http("POST", SUBMIT, refusal, status=400, request=_outputs("call_1"))
+    v = checked(t).only("server.error_mismatch")
+    assert (v.loc, v.severity) == (Location(FILE, line), Severity.ERROR)
+
+
+def test_a_round_known_only_from_a_refusal_has_no_known_call_ids() -> None:
+    # the status requires_action is learnt from a cancel's refusal, which names no call ids:
+    # the checker cannot say the client's outputs were the required ones
+    t = Trace()
+    t.http("GET", "/threads/thread_1/runs/run_1", run("in_progress"))
+    t.http(
+        "POST",
+        CANCEL,
+        error(format_error("cancel_not_allowed", status="requires_action")),
+        status=400,
+    )
+    refusal = error(format_error("tool_outputs_mismatch", expected="['call_1']", got="[]"))
+    t.http("POST", SUBMIT, refusal, status=400, request=_outputs())
+    assert [v.code for v in checked(t).violations if v.code.startswith("server.")] == []
+
+
 def test_refusing_a_legal_action_with_an_impossible_status() -> None:
     t = Trace()
     t.http("GET", "/threads/thread_1/runs/run_1", run("in_progress"))
