@@ -597,7 +597,8 @@ class _Watch:
     def _pace(self, rec: Request) -> None:
         """Two polls of a run in a row need the hint's sleep between them (a poll right after
         another action, e.g. a submit, needs none); a client that polls faster is stopped at
-        once, or, once that is a known finding, made to wait as long as it should have."""
+        once, or, once that is a known finding, made to wait (so that the search goes on to find
+        what else is wrong)."""
         sleeps = self.emu.clock.sleeps
         slept = sum(s.seconds for s in sleeps[self.sleep_mark :])
         self.sleep_mark = len(sleeps)
@@ -616,7 +617,33 @@ class _Watch:
             if "sleeps_between_polls" not in self.options.ignore:
                 raise PolledTooFast(message)
             self.too_fast = self.too_fast or message
-            self.emu.clock.advance(self.least - slept)
+
+    def before_request(self, method: str, path: str) -> None:
+        """Once polling too fast is a known finding, a poll that comes too soon is made to wait
+        first, as long as it should have or until its run next changes, so that the search goes
+        on to find what else is wrong (at the pace of a patient client)."""
+        if "sleeps_between_polls" not in self.options.ignore or method != "GET":
+            return
+        previous = self.previous
+        polled = _segments(path)[-1]
+        if previous is None or polled not in self.runs or self._is_poll(previous) != polled:
+            return
+        if not path.endswith(f"/runs/{polled}"):
+            return
+        clock = self.emu.clock
+        slept = sum(s.seconds for s in clock.sleeps[self.sleep_mark :])
+        if slept + 1e-9 >= self.least:
+            return
+        target = clock.now() + self.least - slept
+        with self.emu.lock:
+            run = self.emu.store.runs[polled]
+            waiting = run.status in RUN.waiting
+            wake = None if waiting else self.emu.store.next_wake(run)
+        tracked = self.runs[polled]
+        if tracked.scenario.cancel_at is not None and not tracked.cancelled:
+            due = tracked.created + tracked.scenario.cancel_at
+            wake = due if wake is None else min(wake, due)
+        clock.advance_to(max(target, wake or 0.0))
 
     def _other_party(self, tracked: _Tracked, now: float) -> None:
         cancel_at = tracked.scenario.cancel_at
@@ -740,6 +767,7 @@ def _play(
     emu = Emulator(strictness=options.strictness, seed=0)
     watch = _Watch(emu, options, plan)
     emu.on_request = watch.on_request
+    emu.before_request = watch.before_request
     emu.script_chooser = watch.choose
     emu.tool_calls = _Caller(watch, data)
     emu.clock.budget = _TIME_BUDGET
