@@ -5,8 +5,11 @@ BIN    := $(VENV)/bin
 # A second environment with the other SDK major (openai 2.x on httpx), for the SDK-facing tests.
 VENV2  ?= .venv-sdk2
 BIN2   := $(VENV2)/bin
+# A third with the last openai 1.x (httpx), which many Assistants-era libraries pin.
+VENV1  ?= .venv-sdk1
+BIN1   := $(VENV1)/bin
 
-.PHONY: demo test lint types pytest test-sdk2 test-slow bench diagrams clean
+.PHONY: demo test lint types pytest test-sdk1 test-sdk2 test-slow bench diagrams clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +25,14 @@ $(BIN2)/python:
 
 $(VENV2)/.installed: pyproject.toml | $(BIN2)/python
 	$(BIN2)/python -m pip install -q -e '.[test]' 'openai>=2,<3'
+	touch $@
+
+$(BIN1)/python:
+	$(PYTHON) -m venv $(VENV1)
+	$(BIN1)/python -m pip install -q --upgrade pip
+
+$(VENV1)/.installed: pyproject.toml | $(BIN1)/python
+	$(BIN1)/python -m pip install -q -e '.[test]' 'openai>=1.21,<2'
 	touch $@
 
 demo: $(VENV)/.installed
@@ -46,7 +57,10 @@ test-slow: $(VENV)/.installed
 test-sdk2: $(VENV2)/.installed
 	$(BIN2)/pytest -q -m "not slow"
 
-test: lint types pytest test-sdk2
+test-sdk1: $(VENV1)/.installed
+	$(BIN1)/pytest -q -m "not slow"
+
+test: lint types pytest test-sdk2 test-sdk1
 
 # `make bench`: one table of ratios. A third environment (openai 2.x with openai-responses, the mock
 # the emulator is compared with) keeps that mock's pytest plugin out of the test environments; if it
@@ -68,4 +82,4 @@ bench: $(VENV)/.installed $(VENVB)/.installed
 	$(BIN)/python bench/run_all.py --sdk2-python $(BINB)/python
 
 clean:
-	rm -rf $(VENV) $(VENV2) $(VENVB) build *.egg-info .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(VENV1) $(VENV2) $(VENVB) build *.egg-info .mypy_cache .ruff_cache .hypothesis

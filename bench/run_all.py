@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         ("emulator", py, "bench_emulator.py", *(("--quick",) if quick else ())),
         ("emulator", py2, "bench_emulator.py", "--no-serve", *(("--quick",) if quick else ())),
         ("fuzz", py, "bench_fuzz.py", *(("--examples", "40") if quick else ())),
+        ("fuzz", py, "bench_fuzz_search.py", *(("--rounds", "2") if quick else ())),
     ]  # fmt: skip
     rows: list[Row] = []
     ok = True

@@ -267,15 +267,33 @@ class _Played:
     error: str | None
 
 
-def _play(client: Any, emulator: Any, names: list[str], slow: bool) -> list[_Played]:
+class _Interrupted(Exception):
+    """Ctrl-C during the suite: the scenarios played before it."""
+
+    def __init__(self, played: list[_Played]) -> None:
+        super().__init__()
+        self.played = played
+
+
+def _play(
+    client: Any,
+    emulator: Any,
+    names: list[str],
+    slow: bool,
+    progress: Callable[[str], None] | None = None,
+) -> list[_Played]:
     """Run each scenario with `client`; an exception is the scenario's failure, not ours."""
-    played = []
-    for name in names:
+    played: list[_Played] = []
+    for i, name in enumerate(names):
         title, body = SCENARIOS[name]
+        if progress is not None:
+            progress(f"scenario {i + 1} of {len(names)}: {name}")
         ctx = _Context(client, emulator, slow)
         skip = error = None
         try:
             body(ctx)
+        except KeyboardInterrupt:
+            raise _Interrupted(played) from None
         except Skip as exc:
             skip = str(exc)
         except Exception as exc:
@@ -365,6 +383,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the suite and report each scenario."""
     import openai
 
+    from .fuzz_cli import ProgressLine
+
     names = None
     if args.scenarios:
         names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
@@ -387,10 +407,23 @@ def run(args: argparse.Namespace) -> int:
                         f"runmodel conform: {args.base_url} rejected the API key", file=sys.stderr
                     )
                     return 2
-                played = _play(client, emulator, names or list(SCENARIOS), args.slow)
+                line = ProgressLine(sys.stderr)
+                try:
+                    played = _play(
+                        client, emulator, names or list(SCENARIOS), args.slow, progress=line.show
+                    )
+                    interrupted = False
+                except _Interrupted as stop:
+                    played, interrupted = stop.played, True
+                line.clear()
         except OSError as exc:
             print(f"runmodel conform: cannot write the trace: {exc}", file=sys.stderr)
             return 2
+        if interrupted:
+            print(
+                f"runmodel conform: interrupted after {len(played)} scenarios; the results so far:",
+                file=sys.stderr,
+            )
         outcomes = _judge(trace, played, args.strictness)  # the trace is complete now
         failed = sum(o.result == "fail" for o in outcomes)
         if args.format == "json":
@@ -412,4 +445,6 @@ def run(args: argparse.Namespace) -> int:
             passed = sum(o.result == "pass" for o in outcomes)
             skipped = sum(o.result == "skip" for o in outcomes)
             print(f"\n{passed} passed, {failed} failed, {skipped} skipped")
+        if interrupted:
+            return 130
         return 1 if failed else 0

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .fuzz_cli import ProgressLine
+
 __all__ = ["configure", "lesson_poll_run_status", "run", "sdk_poll"]
 
 
@@ -68,17 +70,35 @@ class _Terminal:
         return self._paint("31", text)
 
     @contextlib.contextmanager
-    def step(self, text: str) -> Iterator[None]:
-        """Say what is happening, then how long it took (progress for the longer steps)."""
+    def step(self, text: str) -> Iterator[ProgressLine]:
+        """Say what is happening, then how long it took; on a terminal, the progress line it
+        yields shows how far the step is."""
+        line = ProgressLine(self.stream, f"  {text} … ")
         print(f"  {text} …", end="", file=self.stream, flush=True)
         started = time.perf_counter()
-        yield
+        yield line
+        if line.width:  # the progress replaced the line: write it again, plain
+            self.stream.write("\r" + " " * line.width + f"\r  {text} …")
         print(f" {time.perf_counter() - started:.1f} s", file=self.stream)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; 0 when everything behaved as the model says (the lesson's client failing is
-    the expected finding, not an error)."""
+    the expected finding, not an error); on Ctrl-C, say what was done and found so far."""
+    try:
+        return _demo(args)
+    except KeyboardInterrupt as stop:
+        print(
+            f"\nrunmodel demo: interrupted; the files written so far are in {args.output}",
+            file=sys.stderr,
+        )
+        found = getattr(stop, "found", None)  # a fuzzing step's counterexample so far
+        if found is not None:
+            print(f"the counterexample found so far:\n{found}", file=sys.stderr)
+        return 130
+
+
+def _demo(args: argparse.Namespace) -> int:
     from runmodel import LIFECYCLES, RUN, Strictness
     from runmodel.cli import main as cli
     from runmodel.diagram import render_coverage, svg_available
@@ -109,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     # the server's clock starts now, so the recorder's wall times and the run's timestamps agree
     emulator = Emulator(clock=Clock(start=time.time()))
     with (
-        term.step(f"playing {len(SCENARIOS)} scenarios through the openai SDK, recording"),
+        term.step(f"playing {len(SCENARIOS)} scenarios through the openai SDK, recording") as step,
         record(trace) as recorder,
         quiet_assistants_deprecation(),
         emulator.virtual_time(),
@@ -117,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         client = recorder.client(
             transport=transport(emulator), api_key="sk-demo", base_url=BASE_URL
         )
-        played = _play(client, emulator, list(SCENARIOS), slow=False)
+        played = _play(client, emulator, list(SCENARIOS), slow=False, progress=step.show)
     for outcome in _judge(trace, played, "strict"):
         mark = term.good("pass") if outcome.result == "pass" else term.bad(outcome.result)
         term.line(f"    {mark:4}  {outcome.title}")
@@ -164,12 +184,15 @@ def run(args: argparse.Namespace) -> int:
         )
 
     term.heading("4. Property-test the lesson's poll_run_status against every legal lifecycle")
-    with term.step(f"fuzzing poll_run_status as a waiter ({args.max_examples} lifecycles at most)"):
+    with term.step(
+        f"fuzzing poll_run_status as a waiter ({args.max_examples} lifecycles at most)"
+    ) as line:
         try:
             check_client(
                 lesson_poll_run_status,
                 "waiter",
                 max_examples=args.max_examples,
+                progress=line,
                 reproduce='runmodel fuzz FILE.py:poll_run_status --scenario "{scenario}"',
             )
             lesson = None
@@ -182,8 +205,8 @@ def run(args: argparse.Namespace) -> int:
     for text in str(lesson).splitlines():
         term.line(f"    {text}")
     (out / "lesson-counterexample.txt").write_text(str(lesson) + "\n", encoding="utf-8")
-    with term.step("fuzzing the SDK's runs.poll the same way"):
-        sdk = check_client(sdk_poll, "waiter", max_examples=args.max_examples)
+    with term.step("fuzzing the SDK's runs.poll the same way") as line:
+        sdk = check_client(sdk_poll, "waiter", max_examples=args.max_examples, progress=line)
     term.line(f"  {term.good('passed')}: {sdk.render().splitlines()[0]}")
 
     term.heading("Summary")

@@ -10,25 +10,33 @@ judged from what the client did (every request and sleep) and what the server's 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
+import functools
 import inspect
 import itertools
+import signal
+import sys
+import sysconfig
+import threading
+import types
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import orjson
-from hypothesis import HealthCheck, Verbosity, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from runmodel import RUN, Actor, Strictness
 
-from ._sdk import quiet_assistants_deprecation
+from ._sdk import MIN_SDK, quiet_assistants_deprecation, sdk_version
 from .emulator import Emulator, Move, Script, ScriptError, parse_script
 from .emulator.api import Reply, Request
-from .emulator.clock import ClientInterrupted
+from .emulator.clock import ClientInterrupted, virtual_time_session
 from .errors import parse_error
 from .strategies import AppScenario, Scenario, app_scenarios, scenarios
 from .tools import arguments, function_tools, plainest
@@ -38,11 +46,15 @@ __all__ = [
     "FUTURE_STATUS",
     "PROPERTIES",
     "Action",
+    "CannotCheck",
+    "CheckInterrupted",
+    "ClientBlocked",
     "ClientCheckFailed",
     "ClientHung",
     "Contract",
     "Counterexample",
     "PolledTooFast",
+    "Progress",
     "Summary",
     "check_client",
     "play",
@@ -52,6 +64,12 @@ __all__ = [
 _WAITING = RUN.waiting
 _HEADERS = {"openai-beta": "assistants=v2"}
 _TIME_BUDGET = 4 * 3600.0  # virtual seconds after which a client is stopped (a runaway)
+HANG_AFTER = 10.0
+"""Real seconds one lifecycle may take before the client is stopped as blocked (a wait that
+nothing virtual can end: an Event with no timeout, a lock, a socket; or a loop that never polls)."""
+# Hypothesis's explain phase traces every line of the client (sys.settrace) to say which lines a
+# failure ran: several times slower, and the kit's report says what the client did already.
+_PHASES = tuple(p for p in Phase if p is not Phase.explain)
 FUTURE_STATUS = "a_future_status"
 """What `future_status` checks serve once in place of in_progress: a status no model knows."""
 
@@ -83,6 +101,38 @@ class ClientHung(ClientInterrupted):
 
 class PolledTooFast(ClientInterrupted):
     """Raised into a client that polls again sooner than the server asked."""
+
+
+class ClientBlocked(ClientInterrupted):
+    """Raised into a client still running after `HANG_AFTER` real seconds; `where` says where it
+    was (its own file and line)."""
+
+    def __init__(self, message: str, where: str | None = None) -> None:
+        super().__init__(message)
+        self.where = where
+
+
+class CannotCheck(Exception):
+    """The check cannot start: a target with the wrong signature, or an openai SDK the kit cannot
+    drive. A usage error, not a finding about the client."""
+
+
+class CheckInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a search: what was explored, and the plainest counterexample found so far."""
+
+    def __init__(self, summary: Summary, found: ClientCheckFailed | None) -> None:
+        super().__init__()
+        self.summary = summary
+        self.found = found
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where a search is, after each lifecycle: for a progress line on a terminal."""
+
+    lifecycles: int
+    failures: int
+    phase: str  # "searching", "shrinking" (a failure was found) or "replaying"
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +289,8 @@ def check_client(
     assistant: Mapping[str, Any] | None = None,
     tools: Sequence[Mapping[str, Any]] | None = None,
     reproduce: str | None = None,
+    hang_after: float = HANG_AFTER,
+    progress: Callable[[Progress], None] | None = None,
 ) -> Summary:
     """Play `fn` every kind of legal lifecycle; raise `ClientCheckFailed` with the smallest
     lifecycle that breaks each failing property, or return what was explored.
@@ -259,9 +311,15 @@ def check_client(
     going. `reproduce` overrides the "how to reproduce" line; ``{scenario}`` in it is filled in.
     Every failing property is searched for and shrunk on its own, so one finding (slow polling)
     never hides another (a wrong submit).
+    A lifecycle that takes more than `hang_after` real seconds stops the client and the search
+    (`ClientBlocked`). `progress` is called after each lifecycle. Raises `CannotCheck` before
+    anything runs if `fn` cannot be called as a client, and `CheckInterrupted` on Ctrl-C with what
+    was found so far.
     """
+    __tracebackhide__ = True  # pytest shows the client's test, not the kit's frames
     level = Strictness(strictness)
     promise = Contract(contract)
+    _check_target(fn, promise)
     summary = Summary(promise, level)
     body = dict(assistant if assistant is not None else DEFAULT_ASSISTANT)
     if tools is not None:
@@ -274,6 +332,7 @@ def check_client(
         future_status,
         raises_on_failure=raises_on_failure,
         assistant=body,
+        hang_after=hang_after,
     )
 
     def fail(found: list[Counterexample]) -> ClientCheckFailed:
@@ -284,59 +343,85 @@ def check_client(
             lines.append(how.replace("{scenario}", str(f.scenario)))
         return ClientCheckFailed(found, lines)
 
-    if scenario is not None:
-        sc = _as_plan(scenario, level, promise)
-        paths, findings = _play(fn, sc, options)
-        summary.add(*paths)
-        if findings:
-            raise fail(findings)
-        return summary
-
-    strategy: st.SearchStrategy[Scenario] | st.SearchStrategy[AppScenario] = (
-        app_scenarios(level, cancel=cancel)
-        if promise is Contract.APP
-        else scenarios(level, cancel=cancel)
-    )
-    conf = settings(
-        max_examples=max_examples if max_examples is not None else settings().max_examples,
-        deadline=None,
-        database=None,
-        derandomize=seed is None,
-        verbosity=Verbosity.quiet,
-        print_blob=False,
-        report_multiple_bugs=False,
-        suppress_health_check=list(HealthCheck),
-    )
     found: dict[str, Counterexample] = {}
     searched: set[str] = set()
-    with quiet_assistants_deprecation():
-        # one search per failing property: each search passes over the properties already
-        # found (the client is not stopped for them), so the next one is found and shrunk too
-        while len(searched) < len(PROPERTIES):
-            run_options = replace(options, ignore=frozenset(searched))
-            witnessed: list[Counterexample] = []
+    current: list[Counterexample] = []  # what the running search witnessed
 
-            def one(sc: Scenario | AppScenario, data: st.DataObject) -> None:
-                paths, findings = _play(fn, sc, run_options, data)  # noqa: B023
+    def tell(phase: str) -> None:
+        if progress is not None:
+            failing = len(found) + bool(current)
+            progress(Progress(summary.examples, failing, "shrinking" if current else phase))
+
+    def stop_if_blocked(findings: list[Counterexample]) -> None:
+        for f in findings:
+            if f.prop == "terminates" and f.message.startswith(_BLOCKED):
+                raise _StopSearch(f)  # every replay would take `hang_after` again
+
+    with quiet_assistants_deprecation(), virtual_time_session():
+        try:
+            if scenario is not None:
+                sc = _as_plan(scenario, level, promise)
+                paths, findings = _play(fn, sc, options)
                 summary.add(*paths)
-                fresh = [f for f in findings if f.prop not in searched]
-                witnessed.extend(fresh)  # noqa: B023
-                if fresh:
-                    raise _Found(fresh[0].prop)
+                current.extend(findings)
+                tell("replaying")
+                if findings:
+                    raise fail(findings)
+                return summary
 
-            test = conf(given(strategy, st.data())(one))
-            if seed is not None:
-                test = hypothesis_seed(seed)(test)
-            try:
-                test()
-            except _Found as last:
-                # Hypothesis shrinks by its own order; report the simplest failure of the same
-                # property that the search witnessed, so the lifecycle a reader sees is plainest.
-                same = [f for f in witnessed if f.prop == last.prop]
-                found[last.prop] = min(same, key=_simplicity)
-                searched.add(last.prop)
-                continue
-            break
+            strategy: st.SearchStrategy[Scenario] | st.SearchStrategy[AppScenario] = (
+                app_scenarios(level, cancel=cancel)
+                if promise is Contract.APP
+                else scenarios(level, cancel=cancel)
+            )
+            conf = settings(
+                max_examples=max_examples if max_examples is not None else settings().max_examples,
+                deadline=None,
+                database=None,
+                derandomize=seed is None,
+                verbosity=Verbosity.quiet,
+                print_blob=False,
+                report_multiple_bugs=False,
+                suppress_health_check=list(HealthCheck),
+                phases=_PHASES,
+            )
+            # one search per failing property: each search passes over the properties already
+            # found (the client is not stopped for them), so the next one is found and shrunk too
+            while len(searched) < len(PROPERTIES):
+                run_options = replace(options, ignore=frozenset(searched))
+                current.clear()
+
+                def one(sc: Scenario | AppScenario, data: st.DataObject) -> None:
+                    paths, findings = _play(fn, sc, run_options, data)  # noqa: B023
+                    summary.add(*paths)
+                    fresh = [f for f in findings if f.prop not in searched]
+                    current.extend(fresh)
+                    tell("searching")
+                    stop_if_blocked(fresh)
+                    if fresh:
+                        raise _Found(fresh[0].prop)
+
+                test = conf(given(strategy, st.data())(one))
+                if seed is not None:
+                    test = hypothesis_seed(seed)(test)
+                try:
+                    test()
+                except _Found as last:
+                    # Hypothesis shrinks by its own order; report the simplest failure of the
+                    # same property the search witnessed, so the lifecycle a reader sees is
+                    # the plainest.
+                    same = [f for f in current if f.prop == last.prop]
+                    found[last.prop] = min(same, key=_simplicity)
+                    searched.add(last.prop)
+                    continue
+                break
+        except _StopSearch as stop:
+            found[stop.found.prop] = stop.found
+            raise fail(list(found.values())) from None
+        except KeyboardInterrupt:
+            for f in sorted(current, key=_simplicity):
+                found.setdefault(f.prop, f)
+            raise CheckInterrupted(summary, fail(list(found.values())) if found else None) from None
     if found:
         raise fail(list(found.values()))
     return summary
@@ -350,6 +435,55 @@ class _Found(Exception):
         super().__init__(prop)
 
 
+class _StopSearch(BaseException):
+    """Ends a search at once (Hypothesis lets a BaseException through)."""
+
+    def __init__(self, found: Counterexample) -> None:
+        super().__init__(found.message)
+        self.found = found
+
+
+@functools.cache
+def _warm_sdk() -> None:
+    """Make the SDK import and build what it builds lazily on first use (its resources, the
+    pydantic models of a run), once per process: that first-use cost, a second or more on a busy
+    machine, must not count against a client's `hang_after`."""
+    emu = Emulator(seed=0)
+    thread_id, run_id = emu.start_run("start+1, complete+1")
+    with quiet_assistants_deprecation():
+        emu.client().beta.threads.runs.retrieve(thread_id=thread_id, run_id=run_id)
+        emu.async_client()
+
+
+def _check_target(fn: Any, contract: Contract) -> None:
+    """A target must take the contract's arguments, and the installed SDK must be one the kit
+    drives; otherwise the check is unusable, which is not a finding about the client."""
+    version = sdk_version()
+    if version < MIN_SDK:
+        raise CannotCheck(
+            f"openai {'.'.join(map(str, version))} is installed; the kit drives the v2 "
+            f"Assistants API of openai {'.'.join(map(str, MIN_SDK))} and later "
+            "(pip install 'openai>=1.21')"
+        )
+    name = getattr(fn, "__qualname__", repr(fn))
+    if not callable(fn):
+        raise CannotCheck(f"{name} is not callable")
+    _warm_sdk()
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return  # a builtin or C callable: nothing to check beforehand
+    third = "assistant_id" if contract is Contract.APP else "run_id"
+    try:
+        sig.bind(None, "thread_id", third)
+    except TypeError as exc:
+        raise CannotCheck(
+            f"{name}({', '.join(map(str, sig.replace(return_annotation=sig.empty).parameters))}) "
+            f"cannot be called as {name}(client, thread_id, {third}), "
+            f"as the {contract.value} contract calls it ({exc})"
+        ) from None
+
+
 def play(
     fn: ClientFn,
     scenario: Scenario | AppScenario | Script | str,
@@ -361,6 +495,7 @@ def play(
     future_status: bool = False,
     raises_on_failure: bool = False,
     assistant: Mapping[str, Any] | None = None,
+    hang_after: float = HANG_AFTER,
 ) -> Counterexample | None:
     """Play one lifecycle to `fn` and judge it: the first counterexample (in order of root
     cause), or None if all held."""
@@ -374,6 +509,7 @@ def play(
         future_status=future_status,
         raises_on_failure=raises_on_failure,
         assistant=assistant,
+        hang_after=hang_after,
     )
     return found[0] if found else None
 
@@ -389,11 +525,13 @@ def play_all(
     future_status: bool = False,
     raises_on_failure: bool = False,
     assistant: Mapping[str, Any] | None = None,
+    hang_after: float = HANG_AFTER,
 ) -> list[Counterexample]:
     """Play one lifecycle to `fn` and judge it: a counterexample for every property that
     failed, in order of root cause."""
     level = Strictness(strictness)
     promise = Contract(contract)
+    _check_target(fn, promise)
     options = _Options(
         promise,
         level,
@@ -402,6 +540,7 @@ def play_all(
         future_status,
         raises_on_failure=raises_on_failure,
         assistant=dict(assistant if assistant is not None else DEFAULT_ASSISTANT),
+        hang_after=hang_after,
     )
     with quiet_assistants_deprecation():
         return _play(fn, _as_plan(scenario, level, promise), options)[1]
@@ -460,6 +599,7 @@ class _Options:
     raises_on_failure: bool = False
     assistant: Mapping[str, Any] = field(default_factory=lambda: DEFAULT_ASSISTANT)
     ignore: frozenset[str] = frozenset()
+    hang_after: float = HANG_AFTER
 
 
 def _as_scenario(value: Scenario | Script | str, level: Strictness) -> Scenario:
@@ -738,7 +878,9 @@ class _Caller:
         return out
 
 
-def _call(fn: ClientFn, emu: Emulator, watch: _Watch, first: str, future: bool) -> _Outcome:
+def _call(
+    fn: ClientFn, emu: Emulator, watch: _Watch, first: str, future: bool, hang_after: float
+) -> _Outcome:
     out = _Outcome()
     is_async = inspect.iscoroutinefunction(fn)
     if future:
@@ -746,16 +888,189 @@ def _call(fn: ClientFn, emu: Emulator, watch: _Watch, first: str, future: bool) 
     strict = not future  # a future status fails strict validation; the SDK's default is loose
     client = emu.async_client(strict=strict) if is_async else emu.client(strict=strict)
     with quiet_assistants_deprecation(), emu.virtual_time():
+        dog = _Watchdog(hang_after)
         try:
-            if is_async:
-                out.returned = asyncio.run(fn(client, watch.thread_id, first))
-            else:
-                out.returned = fn(client, watch.thread_id, first)
-        except ClientInterrupted as exc:
+            with dog:
+                try:
+                    if is_async:
+                        out.returned = asyncio.run(fn(client, watch.thread_id, first))
+                    else:
+                        out.returned = fn(client, watch.thread_id, first)
+                except ClientInterrupted as exc:
+                    out.hung = exc
+                except (Exception, SystemExit) as exc:  # SystemExit: the client's own exit()
+                    out.raised = exc
+        except ClientBlocked as exc:  # the alarm rang as the client returned
             out.hung = exc
-        except Exception as exc:
-            out.raised = exc
+    if isinstance(out.hung, _AsyncBlocked) and dog.pending is not None:
+        out.hung = dog.pending
     return out
+
+
+_BLOCKED = "the client was still running after"
+
+
+class _Watchdog:
+    """Stops a client that runs longer than `seconds` of real time, wherever it is: by SIGALRM on
+    the main thread (it interrupts blocking waits too), else by an asynchronous exception
+    (which reaches a client busy in Python code, not one blocked in a wait)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.armed = False
+        self.target = threading.get_ident()
+        self.previous: Any = None
+        self.timer: threading.Timer | None = None
+        self.pending: ClientBlocked | None = None
+        self.signal = (
+            hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+        )
+
+    def blocked(self, frame: types.FrameType | None) -> ClientBlocked:
+        where = _blocked_where(frame)
+        at = f", at {where}" if where else ""
+        return ClientBlocked(
+            f"{_BLOCKED} {self.seconds:g} s of real time{at}: a wait that nothing in the "
+            "lifecycle ends (an Event or lock with no timeout, a socket) or a loop that never "
+            "polls",
+            where,
+        )
+
+    def _ring(self, signum: int, frame: types.FrameType | None) -> None:
+        if self.armed:
+            raise self.blocked(frame)
+
+    def _ring_thread(self) -> None:
+        import ctypes
+
+        if not self.armed:
+            return
+        frame = sys._current_frames().get(self.target)
+        self.pending = self.blocked(frame)
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(self.target), ctypes.py_object(_AsyncBlocked)
+        )
+
+    def __enter__(self) -> _Watchdog:
+        if self.seconds <= 0 or self.seconds == float("inf"):
+            return self
+        self.armed = True
+        if self.signal:
+            self.previous = signal.signal(signal.SIGALRM, self._ring)
+            # repeats, in case the client swallows the first one
+            signal.setitimer(signal.ITIMER_REAL, self.seconds, 0.05)
+        else:
+            self.timer = threading.Timer(self.seconds, self._ring_thread)
+            self.timer.daemon = True
+            self.timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.armed:
+            return
+        self.armed = False
+        if self.signal:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+        elif self.timer is not None:
+            self.timer.cancel()
+
+
+class _AsyncBlocked(ClientBlocked):
+    """What a watchdog off the main thread raises (it can only name a class)."""
+
+    def __init__(self) -> None:
+        super().__init__(f"{_BLOCKED} its real-time budget")
+
+
+_STDLIB = tuple(
+    str(Path(p).resolve())
+    for p in {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]}
+)
+_KIT = tuple(
+    str(Path(m.__file__).resolve().parent)
+    for m in (sys.modules["runmodel"], sys.modules[__package__ or "conformance"])
+    if m.__file__
+)
+_LIBRARIES = frozenset(
+    {
+        "openai",
+        "httpx",
+        "httpx2",
+        "httpcore",
+        "httpcore2",
+        "h11",
+        "anyio",
+        "sniffio",
+        "pydantic",
+        "pydantic_core",
+        "hypothesis",
+        "_pytest",
+        "pluggy",
+        "typing_extensions",
+    }
+)
+
+
+def _is_client_file(filename: str) -> bool:
+    """Code the user wrote (or the library under test), not the kit, the SDK or Python's own."""
+    if filename.startswith("<"):
+        return False
+    path = str(Path(filename).resolve())
+    if path.startswith(_KIT) or (path.startswith(_STDLIB) and "site-packages" not in path):
+        return False
+    parts = Path(path).parts
+    for i, part in enumerate(parts[:-1]):
+        if part in ("site-packages", "dist-packages"):
+            return Path(parts[i + 1]).stem not in _LIBRARIES
+    return True
+
+
+def _frame_text(frame: types.FrameType, lineno: int | None = None) -> str:
+    code = frame.f_code
+    path = Path(code.co_filename)
+    with contextlib.suppress(ValueError):
+        path = path.resolve().relative_to(Path.cwd())
+    return f"{path}:{lineno or frame.f_lineno} in {code.co_name}"
+
+
+def _innermost_client(frames: Iterable[tuple[types.FrameType, int]]) -> str | None:
+    found = None
+    for frame, lineno in frames:
+        if _is_client_file(frame.f_code.co_filename):
+            found = _frame_text(frame, lineno)
+    return found
+
+
+def _blocked_where(frame: types.FrameType | None) -> str | None:
+    """Where a client was when stopped: its innermost own frame (for a coroutine, in its task)."""
+    chain: list[tuple[types.FrameType, int]] = []
+    while frame is not None and frame.f_code is not _call.__code__:  # the client's frames only
+        chain.append((frame, frame.f_lineno))
+        frame = frame.f_back
+    found = _innermost_client(reversed(chain))
+    if found is not None:
+        return found
+    try:  # a client suspended in an await: look at its tasks
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    for task in asyncio.all_tasks(loop):
+        stack = [(f, f.f_lineno) for f in task.get_stack()]
+        found = _innermost_client(stack)
+        if found is not None:
+            return found
+    return None
+
+
+def _raised_where(exc: BaseException) -> str | None:
+    """The client's own line an exception came through: its innermost frame in the traceback."""
+    frames: list[tuple[types.FrameType, int]] = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append((tb.tb_frame, tb.tb_lineno))
+        tb = tb.tb_next
+    return _innermost_client(frames)
 
 
 def _play(
@@ -780,7 +1095,7 @@ def _play(
         )
         watch.track(first, watch.thread_id, emu.clock.now())
     watch.start = emu.clock.now()
-    out = _call(fn, emu, watch, first, options.future_status)
+    out = _call(fn, emu, watch, first, options.future_status, options.hang_after)
     played = tuple(
         replace(t.scenario, calls=tuple(t.calls)) if _drawn(emu, t) else t.scenario
         for t in watch.runs.values()
@@ -856,6 +1171,8 @@ def _all_findings(out: _Outcome, emu: Emulator, watch: _Watch, options: _Options
         found.append(("sleeps_between_polls", watch.too_fast, last))
     if isinstance(out.hung, PolledTooFast):
         return [*found, ("sleeps_between_polls", str(out.hung), last)]
+    if isinstance(out.hung, ClientBlocked):
+        return [*found, ("terminates", str(out.hung), last)]
     if out.hung is not None:
         hung = watch.hung_run
         if hung is None or hung.settled_status is None:
@@ -870,8 +1187,9 @@ def _all_findings(out: _Outcome, emu: Emulator, watch: _Watch, options: _Options
                 hung.run_id,
             ),
         ]
+    where = _raised_where(out.raised) if out.raised is not None else None
     what = (
-        f"the client raised {_describe(out.raised)}"
+        f"the client raised {_describe(out.raised)}" + (f" (at {where})" if where else "")
         if out.raised is not None
         else "the client returned"
     )
@@ -909,8 +1227,8 @@ def _all_findings(out: _Outcome, emu: Emulator, watch: _Watch, options: _Options
         found.append(
             (
                 "leaves_no_active_run",
-                f"{what}, leaving {the_run} {final[t.run_id]}: the thread stays locked until "
-                "the run expires (cancel the run before giving up)",
+                f"{what}, leaving {the_run} {final[t.run_id]}: "
+                f"{_give_up_advice(final[t.run_id], options.strictness)}",
                 t.run_id,
             )
         )
@@ -962,6 +1280,16 @@ def _returns(
     if got != status:
         return f"the client returned the run as {got}, but the server's run was {status}"
     return None
+
+
+def _give_up_advice(status: str, strictness: Strictness) -> str:
+    """What a client that gives up on a run in `status` should do: only ever a legal action."""
+    if any(e.trigger == "cancel" for e in RUN.triggers(status, Actor.CLIENT, strictness)):
+        return "the thread stays locked until the run expires (cancel the run before giving up)"
+    return (
+        f"the thread stays locked until the run ends (no cancel is legal while it is {status}: "
+        "poll until it ends before giving up)"
+    )
 
 
 def _client_requests(emu: Emulator, watch: _Watch) -> Iterable[Request]:
@@ -1229,5 +1557,7 @@ def _reproduce(
         parts.append("cancel=False")
     if options.assistant != DEFAULT_ASSISTANT:
         parts.append("assistant=...")
+    if options.hang_after != HANG_AFTER:
+        parts.append(f"hang_after={options.hang_after:g}")
     parts.append(f"scenario={str(scenario)!r}")
     return f"check_client({', '.join(parts)})"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ __all__ = [
     "Sleep",
     "TimeBudgetExceeded",
     "virtual_time",
+    "virtual_time_session",
 ]
 
 DEFAULT_START = 1_712_030_293.0
@@ -51,7 +53,7 @@ class Sleep:
     seq: int  # shared with the emulator's request log, so the two merge into one timeline
     at: float  # virtual time when the sleep began
     seconds: float
-    via: str  # "time.sleep", "asyncio.sleep" or "anyio.sleep"
+    via: str  # "time.sleep", "asyncio.sleep", "anyio.sleep", "threading.Event.wait", ...
 
 
 class Clock:
@@ -140,77 +142,231 @@ class Clock:
         self.check_budget()
 
 
+# Modules whose references to the time functions stay real: the kit's own clock, the test runner
+# and search engine (they time themselves), and the standard library's threading machinery (its
+# own waits are judged by the `Condition`/`Event` replacements below). As freezegun does.
+_UNTOUCHED = (
+    "conformance.emulator.clock",
+    "hypothesis",
+    "_pytest",
+    "pytest",
+    "pluggy",
+    "threading",
+    "queue",
+    "multiprocessing",
+    "concurrent",
+    "subprocess",
+    "asyncio.",
+    "anyio.",
+)
+
+
+class _Patches:
+    """The fakes that stand in for the process's waits and clocks while virtual time is on.
+
+    Installed once, they reach every reference a loaded module holds to ``time.sleep``,
+    ``time.time``, ``time.monotonic``, ``asyncio.sleep`` or ``anyio.sleep`` (``from time import
+    sleep as pause`` included: module globals are scanned, as freezegun does), and replace
+    ``threading.Event.wait`` and ``threading.Condition.wait``. A module imported while they are
+    installed binds the fakes and is put back when they are removed. Each fake follows the
+    clock of the current `virtual_time` block, and is the real function outside one.
+    """
+
+    def __init__(self) -> None:
+        self.clock: Clock | None = None
+        self.base = 0.0  # the current clock's elapsed seconds when its block started
+        self.carried = 0.0  # virtual seconds of the blocks that ended since installation
+        self.holders = 0
+        self.thread = 0  # the thread in the current block
+        self.replaced: list[tuple[dict[str, Any], str, Any]] = []
+        self.seen_modules: set[str] = set()
+        self.reals: dict[int, Any] = {}
+        self.fakes: dict[int, Any] = {}
+        self.saved_attrs: list[tuple[Any, str, Any]] = []
+        self.pairs: list[tuple[Any, Any]] = []  # (real, fake): keeps the ids above valid
+
+    def mine(self) -> bool:
+        """Whether the calling thread is the one in the `virtual_time` block: only its timed
+        waits are virtual (worker threads of the SDK's HTTP stack keep their real timeouts)."""
+        return threading.get_ident() == self.thread
+
+    def shift(self) -> float:
+        """How far the virtual clocks have moved the process's time since installation."""
+        clock = self.clock
+        return self.carried + (clock.elapsed - self.base if clock is not None else 0.0)
+
+    def install(self) -> None:
+        import asyncio  # here, not at import: `runmodel --help` stays fast
+
+        try:
+            import anyio
+        except ImportError:  # pragma: no cover - anyio comes with the openai SDK
+            anyio = None  # type: ignore[assignment]
+        state = self
+        real_asyncio_sleep = asyncio.sleep
+        real_anyio_sleep = getattr(anyio, "sleep", None)
+        real_event_wait = threading.Event.wait
+        real_condition_wait = threading.Condition.wait
+
+        def sleep(seconds: float) -> None:
+            clock = state.clock
+            if clock is None:
+                return _real_sleep(seconds)
+            if seconds < 0:  # as the real one does
+                raise ValueError("sleep length must be non-negative")
+            clock._slept(seconds, "time.sleep")
+            return None
+
+        async def asyncio_sleep(delay: float, result: Any = None) -> Any:
+            clock = state.clock
+            if clock is None:
+                return await real_asyncio_sleep(delay, result)
+            clock._slept(delay, "asyncio.sleep")
+            return await real_asyncio_sleep(0, result)
+
+        async def anyio_sleep(delay: float) -> None:
+            clock = state.clock
+            if clock is None or real_anyio_sleep is None:
+                if real_anyio_sleep is not None:
+                    await real_anyio_sleep(delay)
+                return
+            clock._slept(delay, "anyio.sleep")
+            await real_anyio_sleep(0)  # yield once, on whatever backend anyio runs
+
+        def monotonic() -> float:
+            return _monotonic() + state.shift()
+
+        def wall_time() -> float:
+            return _real_time() + state.shift()
+
+        def event_wait(self: threading.Event, timeout: float | None = None) -> bool:
+            clock = state.clock
+            if clock is None or not timeout or timeout < 0 or self.is_set() or not state.mine():
+                return real_event_wait(self, timeout)
+            clock._slept(timeout, "threading.Event.wait")
+            return self.is_set()
+
+        def condition_wait(self: threading.Condition, timeout: float | None = None) -> bool:
+            clock = state.clock
+            if clock is None or not timeout or timeout < 0 or not state.mine():
+                return real_condition_wait(self, timeout)
+            clock._slept(timeout, "threading.Condition.wait")
+            return real_condition_wait(self, 0)  # let another thread notify, without waiting
+
+        pairs: list[tuple[Any, Any]] = [
+            (_real_sleep, sleep),
+            (_real_time, wall_time),
+            (_monotonic, monotonic),
+            (real_asyncio_sleep, asyncio_sleep),
+        ]
+        if real_anyio_sleep is not None:
+            pairs.append((real_anyio_sleep, anyio_sleep))
+        self.reals = {id(real): fake for real, fake in pairs}
+        self.fakes = {id(fake): real for real, fake in pairs}
+        self.pairs = pairs
+        for owner, name, fake in (
+            (threading.Event, "wait", event_wait),
+            (threading.Condition, "wait", condition_wait),
+        ):
+            self.saved_attrs.append((owner, name, getattr(owner, name)))
+            setattr(owner, name, fake)
+        self.scan()
+
+    def scan(self) -> None:
+        """Point every loaded module's references to the real functions at the fakes."""
+        modules = sys.modules
+        if len(modules) == len(self.seen_modules):
+            return
+        reals = self.reals
+        for name, module in list(modules.items()):
+            if name in self.seen_modules:
+                continue
+            self.seen_modules.add(name)
+            if name.startswith(_UNTOUCHED):
+                continue
+            namespace = getattr(module, "__dict__", None)
+            if type(namespace) is not dict:
+                continue
+            for key, value in list(namespace.items()):
+                fake = reals.get(id(value))
+                if fake is not None and value is not fake:
+                    namespace[key] = fake
+                    self.replaced.append((namespace, key, value))
+
+    def remove(self) -> None:
+        """Put every real function back, in the modules imported meanwhile too."""
+        for owner, name, real in reversed(self.saved_attrs):
+            setattr(owner, name, real)
+        for namespace, key, real in reversed(self.replaced):
+            if id(namespace.get(key)) in self.fakes:
+                namespace[key] = real
+        fakes = self.fakes  # references bound while installed (imports, assignments)
+        for name, module in list(sys.modules.items()):
+            namespace = getattr(module, "__dict__", None)
+            if type(namespace) is not dict or name == __name__:
+                continue
+            for key, value in list(namespace.items()):
+                real = fakes.get(id(value))
+                if real is not None and value is not real:
+                    namespace[key] = real
+        self.__init__()  # type: ignore[misc]
+
+
 _active_lock = threading.Lock()
-_active: list[Clock] = []
+_patches = _Patches()
+
+
+@contextlib.contextmanager
+def virtual_time_session() -> Iterator[None]:
+    """Keep the fakes of `virtual_time` installed across several blocks.
+
+    Finding every reference to the time functions scans every loaded module (tens of
+    milliseconds); a harness that plays many lifecycles, one block each, holds a session so
+    that the scan happens once (and again only for modules imported meanwhile).
+    """
+    with _active_lock:
+        if _patches.holders == 0:
+            _patches.install()
+        _patches.holders += 1
+    try:
+        yield
+    finally:
+        with _active_lock:
+            _patches.holders -= 1
+            if _patches.holders == 0:
+                _patches.remove()
 
 
 @contextlib.contextmanager
 def virtual_time(clock: Clock) -> Iterator[list[Sleep]]:
-    """Within the block, ``time.sleep``, ``asyncio.sleep`` and ``anyio.sleep`` advance `clock`.
+    """Within the block, every way the process waits or reads the time follows `clock`.
 
     Client code calls ``time.sleep`` directly (the lesson's poller does, and so does the SDK's
     ``runs.poll`` through ``time.sleep``/``anyio.sleep``), so no injected object can reach those
-    waits: this block is the one place where globals are replaced, only sleep functions, and only
-    until the block ends. Sleeps return at once (async ones still yield to the event loop once)
-    and are recorded on `clock.sleeps`; the block yields the list of its own sleeps. Blocks
-    cannot nest. ``time.monotonic`` and ``time.time`` run ahead by the virtual seconds that pass
-    in the block, so a client's own deadline (``time.monotonic() + 30``) expires in virtual time.
+    waits: this block replaces them, only until it ends (see `_Patches`): ``time.sleep``,
+    ``asyncio.sleep`` and ``anyio.sleep`` however they were imported, and the timed waits of
+    ``threading.Event`` and ``threading.Condition`` (in the block's own thread). Sleeps return
+    at once (async ones still yield to the event loop once) and are recorded on `clock.sleeps`;
+    the block yields the list of its own sleeps. Blocks cannot nest. ``time.monotonic`` and
+    ``time.time`` run ahead by the virtual seconds that pass, so a client's own deadline
+    (``time.monotonic() + 30``) expires in virtual time. A wait with no timeout stays real
+    (nothing virtual can end it), and so does a zero one (a poll, as the executor's semaphore).
     """
     if clock.real:
         raise ValueError("virtual_time needs a virtual clock (Clock(real=False))")
     with _active_lock:
-        if _active:
+        if _patches.clock is not None:
             raise RuntimeError("virtual_time blocks cannot nest or overlap")
-        _active.append(clock)
-
-    import asyncio  # here, not at import: `runmodel --help` stays fast
-
-    real_asyncio_sleep = asyncio.sleep
-
-    def fake_sleep(seconds: float) -> None:
-        if seconds < 0:  # as the real one does
-            raise ValueError("sleep length must be non-negative")
-        clock._slept(seconds, "time.sleep")
-
-    async def fake_asyncio_sleep(delay: float, result: Any = None) -> Any:
-        clock._slept(delay, "asyncio.sleep")
-        return await real_asyncio_sleep(0, result)
-
-    try:
-        import anyio
-    except ImportError:  # pragma: no cover - anyio comes with the openai SDK
-        anyio = None  # type: ignore[assignment]
-    saved_anyio = getattr(anyio, "sleep", None)
-
-    async def fake_anyio_sleep(delay: float) -> None:
-        clock._slept(delay, "anyio.sleep")
-        if saved_anyio is not None:  # yield once, on whatever backend anyio runs
-            await saved_anyio(0)
-
-    base = clock.elapsed
-
-    def fake_monotonic() -> float:
-        return _monotonic() + (clock.elapsed - base)
-
-    def fake_time() -> float:
-        return _real_time() + (clock.elapsed - base)
-
-    time.sleep = fake_sleep  # type: ignore[assignment]
-    time.monotonic = fake_monotonic
-    time.time = fake_time
-    asyncio.sleep = fake_asyncio_sleep
-    if anyio is not None:
-        anyio.sleep = fake_anyio_sleep
-    clock._block = []
-    try:
-        yield clock._block
-    finally:
-        clock._block = None
-        time.sleep = _real_sleep
-        time.monotonic = _monotonic
-        time.time = _real_time
-        asyncio.sleep = real_asyncio_sleep
-        if anyio is not None:
-            anyio.sleep = saved_anyio  # type: ignore[assignment]
-        with _active_lock:
-            _active.clear()
+        _patches.clock = clock  # reserve at once: a second block fails above
+        _patches.thread = threading.get_ident()
+    with virtual_time_session():
+        _patches.scan()  # modules imported since the session began
+        _patches.base = clock.elapsed
+        clock._block = []
+        try:
+            yield clock._block
+        finally:
+            clock._block = None
+            with _active_lock:
+                _patches.carried += clock.elapsed - _patches.base
+                _patches.clock = None
