@@ -668,7 +668,7 @@ class _Watch:
         self.options = options
         self.plan = plan.runs if isinstance(plan, AppScenario) else (plan,)
         self.runs: dict[str, _Tracked] = {}
-        self.thread_id = ""
+        self.thread_id = self.assistant_id = ""
         self.start = emu.clock.now()
         self.external: set[int] = set()
         self.owned: set[str] = set()  # threads and assistants the client created
@@ -789,6 +789,8 @@ class _Watch:
         cancel_at = tracked.scenario.cancel_at
         if cancel_at is None or tracked.cancelled or now - tracked.created < cancel_at:
             return
+        if tracked.run_id not in self.emu.store.runs:  # its thread was deleted
+            return
         tracked.cancelled = True
         status = self.emu.run_object(tracked.run_id)["status"]
         if any(
@@ -801,6 +803,8 @@ class _Watch:
 
     def _hang(self, rec: Request) -> None:
         for tracked in self.runs.values():
+            if tracked.run_id not in self.emu.store.runs:  # its thread was deleted
+                continue
             status = self.emu.run_object(tracked.run_id)["status"]
             if status not in self.options.contract.done:
                 continue
@@ -1088,12 +1092,14 @@ def _play(
     emu.clock.budget = _TIME_BUDGET
     if options.contract is Contract.APP:
         watch.thread_id, first = emu.start_thread(assistant=options.assistant, message=_MESSAGE)
+        watch.assistant_id = first
     else:
         script = watch.plan[0].script
         watch.thread_id, first = emu.start_run(
             script, assistant=options.assistant, message=_MESSAGE
         )
         watch.track(first, watch.thread_id, emu.clock.now())
+        watch.assistant_id = emu.run_object(first)["assistant_id"]
     watch.start = emu.clock.now()
     out = _call(fn, emu, watch, first, options.future_status, options.hang_after)
     played = tuple(
@@ -1203,8 +1209,14 @@ def _all_findings(out: _Outcome, emu: Emulator, watch: _Watch, options: _Options
                 last,
             ),
         ]
+    # a raise that is the server's refusal of an illegal action already reported is that action
+    refused = getattr(out.raised, "status_code", None) == 400 and any(
+        f[0] == "legal_actions" for f in found
+    )
     left = [
-        t for t in runs if final[t.run_id] in RUN.active and not _client_cancelled(emu, watch, t)
+        t
+        for t in runs
+        if final[t.run_id] in RUN.active and not _client_cancelled(emu, watch, t) and not refused
     ]
     found_left = list(left) if (out.raised is not None or contract is Contract.APP) else []
     if contract is Contract.APP:
@@ -1212,11 +1224,21 @@ def _all_findings(out: _Outcome, emu: Emulator, watch: _Watch, options: _Options
         if waiting:
             t = waiting[0]
             calls = [c["id"] for c in _required_calls(emu, t.run_id)]
+            status = final[t.run_id]
+            can_cancel = any(
+                e.trigger == "cancel"
+                for e in RUN.triggers(status, Actor.CLIENT, options.strictness)
+            )
+            advice = (
+                "answer every round, or cancel the run"
+                if can_cancel
+                else (f"answer every round: no cancel is legal while the run is {status}")
+            )
             found.append(
                 (
                     "answers_every_round",
-                    f"{what}, leaving the run {t.label} {final[t.run_id]} with calls {calls} "
-                    "unanswered (answer every round, or cancel the run)",
+                    f"{what}, leaving the run {t.label} {status} with calls {calls} "
+                    f"unanswered ({advice})",
                     t.run_id,
                 )
             )
@@ -1232,14 +1254,17 @@ def _all_findings(out: _Outcome, emu: Emulator, watch: _Watch, options: _Options
                 t.run_id,
             )
         )
-    returns = _returns(out, what, watch, options, final, left=bool(found_left))
+    returns = _returns(out, what, watch, options, final, left=bool(found_left) or refused)
     if returns is not None:
         found.append(("returns", returns, last))
     return found
 
 
+_DELETED = "deleted"  # the final status of a run whose thread the client deleted
+
+
 def _final_status(emu: Emulator, run_id: str) -> str:
-    return str(emu.run_object(run_id)["status"]) if run_id in emu.store.runs else "deleted"
+    return str(emu.run_object(run_id)["status"]) if run_id in emu.store.runs else _DELETED
 
 
 def _returns(
@@ -1255,10 +1280,10 @@ def _returns(
     active is reported as that alone)."""
     contract = options.contract
     runs = list(watch.runs.values())
+    if left:
+        return None
     if out.raised is not None:
         ended = runs[-1].run_id if runs else None
-        if left:
-            return None
         if options.raises_on_failure and ended is not None and final[ended] in _UNSUCCESSFUL:
             return None  # the library raises on a run that ended unsuccessfully, by design
         return what
@@ -1277,7 +1302,7 @@ def _returns(
             "settled (terminal or requires_action)" if contract is Contract.WAITER else "terminal"
         )
         return f"the client returned the run in status {got}, which is not {need}{after}"
-    if got != status:
+    if got != status and status != _DELETED:
         return f"the client returned the run as {got}, but the server's run was {status}"
     return None
 
@@ -1479,6 +1504,8 @@ def _short(path: str, watch: _Watch) -> str:
     text = path.removeprefix("/v1")
     for tracked in watch.runs.values():
         text = text.replace(tracked.run_id, tracked.label)
+    if watch.assistant_id:
+        text = text.replace(watch.assistant_id, "{assistant}")
     return text.replace(watch.thread_id, "{thread}") if watch.thread_id else text
 
 

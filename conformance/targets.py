@@ -27,10 +27,16 @@ class TargetError(ValueError):
     """A target that cannot be found or called; the message says which and why."""
 
 
+_loaded: dict[tuple[Path, int], ModuleType] = {}  # a file named twice is loaded once
+
+
 def _load_file(file: str) -> ModuleType:
     path = Path(file)
     if not path.is_file():
         raise TargetError(f"{file}: no such file")
+    key = (path.resolve(), path.stat().st_mtime_ns)
+    if key in _loaded:
+        return _loaded[key]
     spec = importlib.util.spec_from_file_location(f"_runmodel_fuzz_{path.stem}", path)
     if spec is None or spec.loader is None:
         raise TargetError(f"{file}: not a Python file")
@@ -45,6 +51,7 @@ def _load_file(file: str) -> ModuleType:
         raise TargetError(f"{file}: importing it raised {type(exc).__name__}: {exc}") from None
     finally:
         sys.path.remove(folder)
+    _loaded[key] = module
     return module
 
 
@@ -155,7 +162,7 @@ def load_target(target: str, setup: str | None = None, contract: str = "waiter")
         made = hook(client) if hook_args == 1 else hook(client, thread_id, other)
         if kind is not None and not isinstance(made, kind):
             raise TargetError(
-                f"--setup {setup} returned {type(made).__name__}, not a {kind.__name__}"
+                f"--setup {setup} returned {type(made).__name__}, not {kind.__name__}"
             )
         bound = getattr(made, method, None)
         if not callable(bound):
