@@ -321,9 +321,7 @@ def check_client(
     promise = Contract(contract)
     _check_target(fn, promise)
     summary = Summary(promise, level)
-    body = dict(assistant if assistant is not None else DEFAULT_ASSISTANT)
-    if tools is not None:
-        body["tools"] = [dict(t) for t in tools]
+    body = _assistant(assistant, tools)
     options = _Options(
         promise,
         level,
@@ -495,6 +493,7 @@ def play(
     future_status: bool = False,
     raises_on_failure: bool = False,
     assistant: Mapping[str, Any] | None = None,
+    tools: Sequence[Mapping[str, Any]] | None = None,
     hang_after: float = HANG_AFTER,
 ) -> Counterexample | None:
     """Play one lifecycle to `fn` and judge it: the first counterexample (in order of root
@@ -509,6 +508,7 @@ def play(
         future_status=future_status,
         raises_on_failure=raises_on_failure,
         assistant=assistant,
+        tools=tools,
         hang_after=hang_after,
     )
     return found[0] if found else None
@@ -525,6 +525,7 @@ def play_all(
     future_status: bool = False,
     raises_on_failure: bool = False,
     assistant: Mapping[str, Any] | None = None,
+    tools: Sequence[Mapping[str, Any]] | None = None,
     hang_after: float = HANG_AFTER,
 ) -> list[Counterexample]:
     """Play one lifecycle to `fn` and judge it: a counterexample for every property that
@@ -539,7 +540,7 @@ def play_all(
         poll_interval,
         future_status,
         raises_on_failure=raises_on_failure,
-        assistant=dict(assistant if assistant is not None else DEFAULT_ASSISTANT),
+        assistant=_assistant(assistant, tools),
         hang_after=hang_after,
     )
     with quiet_assistants_deprecation():
@@ -547,6 +548,18 @@ def play_all(
 
 
 # -- playing one lifecycle --------------------------------------------------------------------
+
+
+def _assistant(
+    assistant: Mapping[str, Any] | None, tools: Sequence[Mapping[str, Any]] | None
+) -> dict[str, Any]:
+    """The create body of the assistant a client is given."""
+    body = dict(assistant if assistant is not None else DEFAULT_ASSISTANT)
+    body.setdefault("model", DEFAULT_ASSISTANT["model"])
+    if tools is not None:
+        body["tools"] = [dict(t) for t in tools]
+    return body
+
 
 DEFAULT_ASSISTANT: Mapping[str, Any] = {
     "name": "Order assistant",
@@ -1583,7 +1596,7 @@ def _reproduce(
     if not cancel:
         parts.append("cancel=False")
     if options.assistant != DEFAULT_ASSISTANT:
-        parts.append("assistant=...")
+        parts.append("assistant=..., tools=...")
     if options.hang_after != HANG_AFTER:
         parts.append(f"hang_after={options.hang_after:g}")
     parts.append(f"scenario={str(scenario)!r}")

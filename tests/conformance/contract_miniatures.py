@@ -6,6 +6,7 @@ waiters take ``(client, thread_id, run_id)``. Status sets here are the clients' 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import Any
@@ -96,12 +97,10 @@ def _poll_until(client: Any, thread_id: str, run_id: str, deadline: float) -> An
         run = runs.retrieve(run_id, thread_id=thread_id)
         if run.status == "requires_action":
             calls = run.required_action.submit_tool_outputs.tool_calls
-            try:
-                runs.submit_tool_outputs(
-                    run_id, thread_id=thread_id, tool_outputs=_outputs(calls)
-                )
-            except Exception:
-                pass  # the run moved on meanwhile (expired, cancelled): look again
+            with contextlib.suppress(
+                Exception
+            ):  # the run moved on meanwhile (expired, cancelled): look again
+                runs.submit_tool_outputs(run_id, thread_id=thread_id, tool_outputs=_outputs(calls))
             continue
         if run.status in _ENDED or time.monotonic() > deadline:
             return run
@@ -117,10 +116,8 @@ def app_retries(client: Any, thread_id: str, assistant_id: str, attempts: int = 
         run = runs.create(thread_id=thread_id, assistant_id=assistant_id)
         run = _poll_until(client, thread_id, run.id, time.monotonic() + 60)
         if run.status == "in_progress":
-            try:
+            with contextlib.suppress(Exception):  # it ended or was cancelled meanwhile
                 runs.cancel(run.id, thread_id=thread_id)
-            except Exception:
-                pass  # it ended or was cancelled meanwhile
         while run.status not in _ENDED:
             time.sleep(1)
             run = runs.retrieve(run.id, thread_id=thread_id)
@@ -181,12 +178,10 @@ def raises_on_failure_fixed(client: Any, thread_id: str, run_id: str) -> Any:
         run = runs.retrieve(run_id, thread_id=thread_id)
         if run.status == "requires_action":
             calls = run.required_action.submit_tool_outputs.tool_calls
-            try:
-                runs.submit_tool_outputs(
-                    run_id, thread_id=thread_id, tool_outputs=_outputs(calls)
-                )
-            except Exception:
-                pass  # expired or cancelled meanwhile: the next poll says which
+            with contextlib.suppress(
+                Exception
+            ):  # expired or cancelled meanwhile: the next poll says which
+                runs.submit_tool_outputs(run_id, thread_id=thread_id, tool_outputs=_outputs(calls))
             continue
         if run.status in ("failed", "cancelled", "expired", "incomplete"):
             raise RuntimeError(f"run {run.id} ended {run.status}")
