@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .emulator import Emulator, Script, parse_script
-    from .harness import ClientCheckFailed, Contract, Counterexample, check_client, play
+    from .harness import (
+        ClientCheckFailed,
+        Contract,
+        Counterexample,
+        check_client,
+        play,
+        play_all,
+    )
     from .readers import read
     from .recorder import Recorder, TraceWriteWarning, record
     from .strategies import (
@@ -34,6 +41,7 @@ _WHERE = {
     "Counterexample": "harness",
     "check_client": "harness",
     "play": "harness",
+    "play_all": "harness",
     "read": "readers",
     "Recorder": "recorder",
     "TraceWriteWarning": "recorder",
@@ -62,6 +70,7 @@ __all__ = [
     "mutated_traces",
     "parse_script",
     "play",
+    "play_all",
     "read",
     "record",
     "run_objects",

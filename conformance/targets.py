@@ -4,7 +4,8 @@ setup hook builds around the client (an agent, a runnable), in a file or an impo
 ``FILE.py:NAME`` and ``package.module:NAME`` name a function; ``…:Class.method`` a method, which
 needs a setup hook, ``hook(client)`` or ``hook(client, thread_id, run_or_assistant_id)``,
 returning the object whose method is called. The method takes the contract's arguments after the
-client, all three, or none (the object already holds them).
+client (``thread_id, id``), all three, none (the object holds them), or one: the thread under the
+app contract, the run under the others.
 """
 
 from __future__ import annotations
@@ -157,6 +158,7 @@ def load_target(target: str, setup: str | None = None, contract: str = "waiter")
     kind = owner if inspect.isclass(owner) else None
     label = ".".join(names)
     is_async = inspect.iscoroutinefunction(obj)
+    one = "thread_id" if contract == "app" else "run_id"
 
     def build(client: Any, thread_id: str, other: str) -> Callable[..., Any]:
         made = hook(client) if hook_args == 1 else hook(client, thread_id, other)
@@ -170,13 +172,21 @@ def load_target(target: str, setup: str | None = None, contract: str = "waiter")
         return bound  # type: ignore[no-any-return]
 
     def arguments(bound: Any, client: Any, thread_id: str, other: str) -> tuple[Any, ...]:
-        n = _arity(bound, (2, 3, 0))
+        n = _arity(bound, (2, 3, 1, 0))
         if n is None:
             raise TargetError(
-                f"{label} is called as {method}(thread_id, id), {method}(client, thread_id, id) "
-                f"or {method}(); it takes none of these"
+                f"{label} is called as {method}(thread_id, id), {method}(client, thread_id, id), "
+                f"{method}({one}) or {method}(); it takes none of these"
             )
-        return ((), (), (thread_id, other), (client, thread_id, other))[n]
+        return (
+            ((), (thread_id if contract == "app" else other,), (thread_id, other))[n]
+            if n < 3
+            else (
+                client,
+                thread_id,
+                other,
+            )
+        )
 
     if is_async:
 
