@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .emulator import Emulator, Script, parse_script
-    from .harness import ClientCheckFailed, Contract, Counterexample, check_client, play
+    from .harness import (
+        CannotCheck,
+        CheckInterrupted,
+        ClientCheckFailed,
+        Contract,
+        Counterexample,
+        check_client,
+        play,
+    )
     from .readers import read
     from .recorder import Recorder, TraceWriteWarning, record
     from .strategies import (
@@ -29,6 +37,8 @@ _WHERE = {
     "Emulator": "emulator",
     "Script": "emulator",
     "parse_script": "emulator",
+    "CannotCheck": "harness",
+    "CheckInterrupted": "harness",
     "ClientCheckFailed": "harness",
     "Contract": "harness",
     "Counterexample": "harness",
@@ -49,6 +59,8 @@ _WHERE = {
 }
 
 __all__ = [
+    "CannotCheck",
+    "CheckInterrupted",
     "ClientCheckFailed",
     "Contract",
     "Counterexample",
