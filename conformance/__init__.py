@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .emulator import Emulator, Script, parse_script
     from .harness import (
+        CannotCheck,
+        CheckInterrupted,
         ClientCheckFailed,
         Contract,
         Counterexample,
@@ -36,6 +38,8 @@ _WHERE = {
     "Emulator": "emulator",
     "Script": "emulator",
     "parse_script": "emulator",
+    "CannotCheck": "harness",
+    "CheckInterrupted": "harness",
     "ClientCheckFailed": "harness",
     "Contract": "harness",
     "Counterexample": "harness",
@@ -57,6 +61,8 @@ _WHERE = {
 }
 
 __all__ = [
+    "CannotCheck",
+    "CheckInterrupted",
     "ClientCheckFailed",
     "Contract",
     "Counterexample",
