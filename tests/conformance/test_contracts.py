@@ -390,3 +390,20 @@ def test_fuzz_says_what_is_wrong_with_a_target(
     assert code == 2
     assert message in err
     assert "Traceback" not in err
+
+
+def test_the_emulator_names_a_rounds_calls_through_its_hook() -> None:
+    from conformance.emulator import Emulator
+
+    emu = Emulator()
+    emu.tool_calls = lambda run, n: [("get_time", '{"zone":"UTC"}')] * n
+    thread_id, run_id = emu.start_run("start+1, require_action(2)+1, start+1, complete+1")
+    emu.clock.advance(3)
+    calls = emu.run_object(run_id)["required_action"]["submit_tool_outputs"]["tool_calls"]
+    assert [(c["function"]["name"], c["function"]["arguments"]) for c in calls] == [
+        ("get_time", '{"zone":"UTC"}')
+    ] * 2
+    assert len({c["id"] for c in calls}) == 2
+    thread_id, assistant_id = emu.start_thread(assistant={"model": "m", "name": "Weather bot"})
+    assert emu.store.assistants[assistant_id]["name"] == "Weather bot"
+    assert emu.messages(thread_id) == []
