@@ -407,3 +407,20 @@ def test_the_emulator_names_a_rounds_calls_through_its_hook() -> None:
     thread_id, assistant_id = emu.start_thread(assistant={"model": "m", "name": "Weather bot"})
     assert emu.store.assistants[assistant_id]["name"] == "Weather bot"
     assert emu.messages(thread_id) == []
+
+
+def test_fuzz_takes_the_assistant_and_tools_from_files(agent: Path, capsys: Any) -> None:
+    app = agent.parent / "weather.py"
+    app.write_text(
+        "from contract_miniatures import checks_the_assistant_name as app\n", encoding="utf-8"
+    )
+    tools = agent.parent / "tools.json"
+    tools.write_text(json.dumps(c.WEATHER_TOOLS), encoding="utf-8")
+    body = agent.parent / "assistant.json"
+    body.write_text(json.dumps({"name": "Weather bot"}), encoding="utf-8")
+    base = ["fuzz", f"{app}:app", "--contract", "app", "--scenario", ONE_ROUND]
+    assert _main(base) == 1
+    assert "not the Weather bot assistant" in capsys.readouterr().out
+    assert _main([*base, "--assistant", str(body)]) == 1  # the right name, but no tools
+    assert "KeyError: 'function'" in capsys.readouterr().out
+    assert _main([*base, "--assistant", str(body), "--tools", str(tools)]) == 0
