@@ -15,6 +15,7 @@ import enum
 import functools
 import inspect
 import itertools
+import shlex
 import signal
 import sys
 import sysconfig
@@ -308,7 +309,8 @@ def check_client(
     from their JSON Schemas. With `future_status` (opt-in), one poll while the run is in
     progress answers with a status the model does not know yet (a future API may add one),
     through a client that validates as loosely as the SDK's default: the client must keep
-    going. `reproduce` overrides the "how to reproduce" line; ``{scenario}`` in it is filled in.
+    going. `reproduce` overrides the "how to reproduce" line; ``{scenario}`` in it is filled in
+    (``"{scenario}"`` as one shell word, however the scenario's calls are written).
     Every failing property is searched for and shrunk on its own, so one finding (slow polling)
     never hides another (a wrong submit).
     A lifecycle that takes more than `hang_after` real seconds stops the client and the search
@@ -338,7 +340,8 @@ def check_client(
         lines = []
         for f in found:
             how = _reproduce(fn, options, f.scenario, cancel) if reproduce is None else reproduce
-            lines.append(how.replace("{scenario}", str(f.scenario)))
+            text = str(f.scenario)
+            lines.append(how.replace('"{scenario}"', _quoted(text)).replace("{scenario}", text))
         return ClientCheckFailed(found, lines)
 
     found: dict[str, Counterexample] = {}
@@ -423,6 +426,11 @@ def check_client(
     if found:
         raise fail(list(found.values()))
     return summary
+
+
+def _quoted(text: str) -> str:
+    """`text` as one shell word: in double quotes where that is safe, else as shlex quotes it."""
+    return f'"{text}"' if not any(c in text for c in '"$`\\!') else shlex.quote(text)
 
 
 class _Found(Exception):

@@ -314,3 +314,13 @@ def checks_the_assistant_name(client: Any, thread_id: str, assistant_id: str) ->
     if client.beta.assistants.retrieve(assistant_id).name != "Weather bot":
         raise ValueError("not the Weather bot assistant")
     return own_tools_app(client, thread_id, assistant_id)
+
+
+def celsius_only(client: Any, thread_id: str, assistant_id: str) -> Any:
+    """Its weather tool does not support fahrenheit, which the model may ask for."""
+    run = own_tools_app(client, thread_id, assistant_id)
+    for step in client.beta.threads.runs.steps.list(run.id, thread_id=thread_id):
+        for call in getattr(step.step_details, "tool_calls", []):
+            if json.loads(call.function.arguments).get("unit") == "fahrenheit":
+                raise ValueError("fahrenheit is not supported")
+    return run

@@ -4,6 +4,7 @@ each verdict proven on a miniature that is wrong on purpose, and on one that is 
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from pathlib import Path
 from typing import Any
@@ -222,13 +223,7 @@ def test_a_client_that_dispatches_on_its_own_tool_names() -> None:
     check_client(c.own_tools_app, "app", tools=c.WEATHER_TOOLS, max_examples=10)
 
 
-def _celsius_only(client: Any, thread_id: str, assistant_id: str) -> Any:
-    run = c.own_tools_app(client, thread_id, assistant_id)
-    for step in client.beta.threads.runs.steps.list(run.id, thread_id=thread_id):
-        for call in getattr(step.step_details, "tool_calls", []):
-            if json.loads(call.function.arguments).get("unit") == "fahrenheit":
-                raise ValueError("fahrenheit is not supported")
-    return run
+_celsius_only = c.celsius_only
 
 
 def test_the_calls_of_a_scenario_are_played_as_given() -> None:
@@ -424,3 +419,20 @@ def test_fuzz_takes_the_assistant_and_tools_from_files(agent: Path, capsys: Any)
     assert _main([*base, "--assistant", str(body)]) == 1  # the right name, but no tools
     assert "KeyError: 'function'" in capsys.readouterr().out
     assert _main([*base, "--assistant", str(body), "--tools", str(tools)]) == 0
+
+
+def test_fuzz_reproduces_drawn_calls_as_one_shell_word(agent: Path, capsys: Any) -> None:
+    app = agent.parent / "weather.py"
+    app.write_text("from contract_miniatures import celsius_only as app\n", encoding="utf-8")
+    tools = agent.parent / "tools.json"
+    tools.write_text(json.dumps(c.WEATHER_TOOLS), encoding="utf-8")
+    calls = '[["get_weather",{"city":"book","unit":"fahrenheit"}]]'
+    scenario = f"start+1, require_action(1)+1, start+1, complete+1; calls={calls}"
+    args = ["fuzz", f"{app}:app", "--contract", "app", "--tools", str(tools)]
+    assert _main([*args, "--scenario", scenario]) == 1
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "reproduce:" in x)
+    again = shlex.split(line.split("reproduce: ", 1)[1])
+    assert again[again.index("--scenario") + 1] == scenario
+    assert _main(again[1:]) == 1
+    assert "fahrenheit is not supported" in capsys.readouterr().out
