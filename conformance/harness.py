@@ -1,10 +1,11 @@
 """Property-test client code against the model: play it every legal lifecycle, report the smallest
-that breaks it.
+that breaks each property.
 
 `check_client(fn, contract=...)` is the one call a user's test makes. Hypothesis draws scenarios
 from the model (`conformance.strategies`), the emulator plays each one to ``fn(client, thread_id,
-run_id)`` through the real ``openai`` SDK on a virtual clock, and the contract's properties are
-judged from what the client did (every request and sleep) and what the server's run did.
+run_id)`` (or, for an app that creates its own runs, ``fn(client, thread_id, assistant_id)``)
+through the real ``openai`` SDK on a virtual clock, and the contract's properties are judged from
+what the client did (every request and sleep) and what the server's runs did.
 """
 
 from __future__ import annotations
