@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .emulator import Emulator, Script, parse_script
-    from .harness import ClientCheckFailed, Contract, Counterexample, check_client, play
+    from .harness import (
+        CannotCheck,
+        CheckInterrupted,
+        ClientCheckFailed,
+        Contract,
+        Counterexample,
+        check_client,
+        play,
+        play_all,
+    )
     from .readers import read
     from .recorder import Recorder, TraceWriteWarning, record
     from .strategies import (
@@ -29,11 +38,14 @@ _WHERE = {
     "Emulator": "emulator",
     "Script": "emulator",
     "parse_script": "emulator",
+    "CannotCheck": "harness",
+    "CheckInterrupted": "harness",
     "ClientCheckFailed": "harness",
     "Contract": "harness",
     "Counterexample": "harness",
     "check_client": "harness",
     "play": "harness",
+    "play_all": "harness",
     "read": "readers",
     "Recorder": "recorder",
     "TraceWriteWarning": "recorder",
@@ -49,6 +61,8 @@ _WHERE = {
 }
 
 __all__ = [
+    "CannotCheck",
+    "CheckInterrupted",
     "ClientCheckFailed",
     "Contract",
     "Counterexample",
@@ -62,6 +76,7 @@ __all__ = [
     "mutated_traces",
     "parse_script",
     "play",
+    "play_all",
     "read",
     "record",
     "run_objects",

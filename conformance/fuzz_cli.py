@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import io
 import json
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 __all__ = ["ProgressLine", "configure", "load_function", "reproduce_command", "run"]
@@ -29,12 +26,26 @@ class _Unusable(Exception):
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Declare ``runmodel fuzz``'s arguments."""
-    parser.add_argument("target", metavar="FILE.py:FUNCTION", help="the client function to test")
+    parser.add_argument(
+        "target",
+        metavar="FILE.py:FUNCTION",
+        help="the client function to test; also package.module:FUNCTION, and …:Class.method "
+        "with --setup",
+    )
     parser.add_argument(
         "--contract",
-        choices=("waiter", "driver"),
+        choices=("waiter", "driver", "app"),
         default="waiter",
-        help="waiter: returns a settled run; driver: answers every round, returns when terminal",
+        help="waiter: returns a settled run; driver: answers every round, returns when "
+        "terminal; app: creates its own runs (on the thread and assistant it is given) and "
+        "leaves none active",
+    )
+    parser.add_argument(
+        "--setup",
+        default=None,
+        metavar="HOOK",
+        help="FILE.py:FUNCTION or package.module:FUNCTION that builds the object whose method "
+        "is the target, as hook(client) or hook(client, thread_id, run_or_assistant_id)",
     )
     parser.add_argument("--max-examples", type=int, default=100, metavar="N")
     parser.add_argument("--seed", type=int, default=None, metavar="S")
@@ -58,37 +69,85 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="real seconds one lifecycle may take before the client is reported as blocked "
         "(default 10)",
     )
+    parser.add_argument(
+        "--raises-on-failure",
+        action="store_true",
+        help="the client may raise once its run has ended unsuccessfully (as many libraries do)",
+    )
+    parser.add_argument(
+        "--no-cancel",
+        action="store_true",
+        help="no other party cancels the run",
+    )
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="the least sleep between two polls the client is configured with "
+        "(default: the server's openai-poll-after-ms, 1 s)",
+    )
+    parser.add_argument(
+        "--assistant",
+        default=None,
+        metavar="FILE.json",
+        help="the create body of the assistant the client is given (name, model, tools, …)",
+    )
+    parser.add_argument(
+        "--tools",
+        default=None,
+        metavar="FILE.json",
+        help="the client's tools (a JSON list, or an object with a 'tools' list); each round "
+        "calls them with arguments drawn from their JSON Schemas",
+    )
     parser.add_argument("--format", choices=("text", "json"), default="text")
 
 
-def load_function(target: str) -> Callable[..., Any]:
-    """Import ``FILE.py:FUNCTION`` (the user's own code, by path) and return the function."""
-    file, sep, name = target.rpartition(":")
-    if not sep or not file or not name:
-        raise _Unusable(f"{target!r}: expected FILE.py:FUNCTION")
-    path = Path(file)
-    if not path.is_file():
-        raise _Unusable(f"{file}: no such file")
-    spec = importlib.util.spec_from_file_location(f"_runmodel_fuzz_{path.stem}", path)
-    if spec is None or spec.loader is None:
-        raise _Unusable(f"{file}: not a Python file")
-    module: ModuleType = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.resolve().parent))
+def load_function(target: str, setup: str | None = None, contract: str = "waiter") -> Any:
+    """Import the target (the user's own code, by path or module name) and return the client
+    function; with `setup`, one that builds the object with the hook and calls its method."""
+    from .targets import TargetError, load_target
+
     try:
-        spec.loader.exec_module(module)
-    except SyntaxError as exc:
-        raise _Unusable(f"{exc.filename}:{exc.lineno}: syntax error: {exc.msg}") from None
-    except Exception as exc:
-        raise _Unusable(f"{file}: importing it raised {type(exc).__name__}: {exc}") from None
-    finally:
-        sys.path.remove(str(path.resolve().parent))
-    fn = getattr(module, name, None)
-    if not callable(fn):
-        found = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
-        raise _Unusable(
-            f"{file}: no function {name!r}; functions there: {', '.join(found) or 'none'}"
-        )
-    return fn  # type: ignore[no-any-return]
+        return load_target(target, setup, contract)
+    except TargetError as exc:
+        raise _Unusable(str(exc)) from None
+
+
+def _load_json(option: str, file: str) -> Any:
+    try:
+        return json.loads(Path(file).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise _Unusable(f"{option} {file}: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise _Unusable(f"{option} {file}:{exc.lineno}: not JSON: {exc.msg}") from None
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """check_client's options from the command line (`_Unusable` for files it cannot use)."""
+    from .tools import ToolsError, load_tools
+
+    options: dict[str, Any] = {}
+    if args.raises_on_failure:
+        options["raises_on_failure"] = True
+    if args.no_cancel:
+        options["cancel"] = False
+    if args.poll_interval is not None:
+        if not args.poll_interval >= 0:
+            raise _Unusable("--poll-interval must be a number of seconds, 0 or more")
+        options["poll_interval"] = args.poll_interval
+    if args.assistant is not None:
+        body = _load_json("--assistant", args.assistant)
+        if not isinstance(body, dict) or not isinstance(body.get("model", "gpt-4o"), str):
+            raise _Unusable(f"--assistant {args.assistant}: expected an assistant's create body")
+        body.setdefault("model", "gpt-4o")
+        options["assistant"] = body
+    if args.tools is not None:
+        try:
+            options["tools"] = load_tools(args.tools)
+        except ToolsError as exc:
+            raise _Unusable(f"--tools {exc}") from None
+    return options
 
 
 def reproduce_command(args: argparse.Namespace) -> str:
@@ -99,8 +158,16 @@ def reproduce_command(args: argparse.Namespace) -> str:
         f"--contract {args.contract}",
         f"--strictness {args.strictness}",
     ]
-    if args.future_status:
-        words.append("--future-status")
+    if getattr(args, "setup", None):
+        words.append(f"--setup {args.setup}")
+    for flag in ("raises_on_failure", "no_cancel", "future_status"):
+        if getattr(args, flag, False):
+            words.append("--" + flag.replace("_", "-"))
+    if getattr(args, "poll_interval", None) is not None:
+        words.append(f"--poll-interval {args.poll_interval:g}")
+    for option in ("assistant", "tools"):
+        if getattr(args, option, None) is not None:
+            words.append(f"--{option} {getattr(args, option)}")
     if args.hang_after is not None:
         words.append(f"--hang-after {args.hang_after:g}")
     return " ".join([*words, '--scenario "{scenario}"'])
@@ -147,7 +214,8 @@ def run(args: argparse.Namespace) -> int:
     from .harness import CannotCheck, CheckInterrupted, ClientCheckFailed, check_client
 
     try:
-        fn = load_function(args.target)
+        fn = load_function(args.target, args.setup, args.contract)
+        options = _options(args)
         if args.max_examples < 1:
             raise _Unusable("--max-examples must be at least 1")
         if args.hang_after is not None and not args.hang_after > 0:
@@ -156,7 +224,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"runmodel fuzz: {exc}", file=sys.stderr)
         return 2
     progress = ProgressLine(sys.stderr)
-    options: dict[str, Any] = {}
     if args.hang_after is not None:
         options["hang_after"] = args.hang_after
     try:
@@ -209,6 +276,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_failure(failed: Any, form: str) -> None:
     if form == "json":
-        print(json.dumps({"result": "counterexample", **failed.counterexample.as_dict()}, indent=2))
+        every = [c.as_dict() for c in failed.counterexamples]
+        first = failed.counterexample.as_dict()
+        print(json.dumps({"result": "counterexample", **first, "counterexamples": every}, indent=2))
     else:
         print(failed)

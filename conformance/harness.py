@@ -1,10 +1,11 @@
 """Property-test client code against the model: play it every legal lifecycle, report the smallest
-that breaks it.
+that breaks each property.
 
 `check_client(fn, contract=...)` is the one call a user's test makes. Hypothesis draws scenarios
 from the model (`conformance.strategies`), the emulator plays each one to ``fn(client, thread_id,
-run_id)`` through the real ``openai`` SDK on a virtual clock, and the contract's properties are
-judged from what the client did (every request and sleep) and what the server's run did.
+run_id)`` (or, for an app that creates its own runs, ``fn(client, thread_id, assistant_id)``)
+through the real ``openai`` SDK on a virtual clock, and the contract's properties are judged from
+what the client did (every request and sleep) and what the server's runs did.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import enum
 import functools
 import inspect
 import itertools
+import shlex
 import signal
 import sys
 import sysconfig
@@ -308,7 +310,8 @@ def check_client(
     from their JSON Schemas. With `future_status` (opt-in), one poll while the run is in
     progress answers with a status the model does not know yet (a future API may add one),
     through a client that validates as loosely as the SDK's default: the client must keep
-    going. `reproduce` overrides the "how to reproduce" line; ``{scenario}`` in it is filled in.
+    going. `reproduce` overrides the "how to reproduce" line; ``{scenario}`` in it is filled in
+    (``"{scenario}"`` as one shell word, however the scenario's calls are written).
     Every failing property is searched for and shrunk on its own, so one finding (slow polling)
     never hides another (a wrong submit).
     A lifecycle that takes more than `hang_after` real seconds stops the client and the search
@@ -321,9 +324,7 @@ def check_client(
     promise = Contract(contract)
     _check_target(fn, promise)
     summary = Summary(promise, level)
-    body = dict(assistant if assistant is not None else DEFAULT_ASSISTANT)
-    if tools is not None:
-        body["tools"] = [dict(t) for t in tools]
+    body = _assistant(assistant, tools)
     options = _Options(
         promise,
         level,
@@ -340,7 +341,8 @@ def check_client(
         lines = []
         for f in found:
             how = _reproduce(fn, options, f.scenario, cancel) if reproduce is None else reproduce
-            lines.append(how.replace("{scenario}", str(f.scenario)))
+            text = str(f.scenario)
+            lines.append(how.replace('"{scenario}"', _quoted(text)).replace("{scenario}", text))
         return ClientCheckFailed(found, lines)
 
     found: dict[str, Counterexample] = {}
@@ -374,8 +376,9 @@ def check_client(
                 if promise is Contract.APP
                 else scenarios(level, cancel=cancel)
             )
+            budget = max_examples if max_examples is not None else settings().max_examples
             conf = settings(
-                max_examples=max_examples if max_examples is not None else settings().max_examples,
+                max_examples=budget,
                 deadline=None,
                 database=None,
                 derandomize=seed is None,
@@ -386,14 +389,20 @@ def check_client(
                 phases=_PHASES,
             )
             # one search per failing property: each search passes over the properties already
-            # found (the client is not stopped for them), so the next one is found and shrunk too
+            # found (the client is not stopped for them), so the next one is found and shrunk
+            # too; the lifecycles drawn before a failure count against one budget of examples
+            # (each later search still draws a few), so a client with one bug costs about what
+            # a correct one does, plus shrinking
             while len(searched) < len(PROPERTIES):
                 run_options = replace(options, ignore=frozenset(searched))
                 current.clear()
+                drawn = [0]
 
                 def one(sc: Scenario | AppScenario, data: st.DataObject) -> None:
                     paths, findings = _play(fn, sc, run_options, data)  # noqa: B023
                     summary.add(*paths)
+                    if not current:
+                        drawn[0] += 1  # noqa: B023
                     fresh = [f for f in findings if f.prop not in searched]
                     current.extend(fresh)
                     tell("searching")
@@ -401,7 +410,8 @@ def check_client(
                     if fresh:
                         raise _Found(fresh[0].prop)
 
-                test = conf(given(strategy, st.data())(one))
+                limit = budget if not searched else max(_LEAST_EXAMPLES, budget)
+                test = settings(conf, max_examples=limit)(given(strategy, st.data())(one))
                 if seed is not None:
                     test = hypothesis_seed(seed)(test)
                 try:
@@ -413,6 +423,7 @@ def check_client(
                     same = [f for f in current if f.prop == last.prop]
                     found[last.prop] = min(same, key=_simplicity)
                     searched.add(last.prop)
+                    budget -= drawn[0]
                     continue
                 break
         except _StopSearch as stop:
@@ -425,6 +436,14 @@ def check_client(
     if found:
         raise fail(list(found.values()))
     return summary
+
+
+_LEAST_EXAMPLES = 10  # lifecycles a search after a finding draws, however little budget is left
+
+
+def _quoted(text: str) -> str:
+    """`text` as one shell word: in double quotes where that is safe, else as shlex quotes it."""
+    return f'"{text}"' if not any(c in text for c in '"$`\\!') else shlex.quote(text)
 
 
 class _Found(Exception):
@@ -495,6 +514,7 @@ def play(
     future_status: bool = False,
     raises_on_failure: bool = False,
     assistant: Mapping[str, Any] | None = None,
+    tools: Sequence[Mapping[str, Any]] | None = None,
     hang_after: float = HANG_AFTER,
 ) -> Counterexample | None:
     """Play one lifecycle to `fn` and judge it: the first counterexample (in order of root
@@ -509,6 +529,7 @@ def play(
         future_status=future_status,
         raises_on_failure=raises_on_failure,
         assistant=assistant,
+        tools=tools,
         hang_after=hang_after,
     )
     return found[0] if found else None
@@ -525,6 +546,7 @@ def play_all(
     future_status: bool = False,
     raises_on_failure: bool = False,
     assistant: Mapping[str, Any] | None = None,
+    tools: Sequence[Mapping[str, Any]] | None = None,
     hang_after: float = HANG_AFTER,
 ) -> list[Counterexample]:
     """Play one lifecycle to `fn` and judge it: a counterexample for every property that
@@ -539,7 +561,7 @@ def play_all(
         poll_interval,
         future_status,
         raises_on_failure=raises_on_failure,
-        assistant=dict(assistant if assistant is not None else DEFAULT_ASSISTANT),
+        assistant=_assistant(assistant, tools),
         hang_after=hang_after,
     )
     with quiet_assistants_deprecation():
@@ -547,6 +569,18 @@ def play_all(
 
 
 # -- playing one lifecycle --------------------------------------------------------------------
+
+
+def _assistant(
+    assistant: Mapping[str, Any] | None, tools: Sequence[Mapping[str, Any]] | None
+) -> dict[str, Any]:
+    """The create body of the assistant a client is given."""
+    body = dict(assistant if assistant is not None else DEFAULT_ASSISTANT)
+    body.setdefault("model", DEFAULT_ASSISTANT["model"])
+    if tools is not None:
+        body["tools"] = [dict(t) for t in tools]
+    return body
+
 
 DEFAULT_ASSISTANT: Mapping[str, Any] = {
     "name": "Order assistant",
@@ -668,7 +702,7 @@ class _Watch:
         self.options = options
         self.plan = plan.runs if isinstance(plan, AppScenario) else (plan,)
         self.runs: dict[str, _Tracked] = {}
-        self.thread_id = ""
+        self.thread_id = self.assistant_id = ""
         self.start = emu.clock.now()
         self.external: set[int] = set()
         self.owned: set[str] = set()  # threads and assistants the client created
@@ -737,7 +771,8 @@ class _Watch:
     def _pace(self, rec: Request) -> None:
         """Two polls of a run in a row need the hint's sleep between them (a poll right after
         another action, e.g. a submit, needs none); a client that polls faster is stopped at
-        once, or, once that is a known finding, made to wait as long as it should have."""
+        once, or, once that is a known finding, made to wait (so that the search goes on to find
+        what else is wrong)."""
         sleeps = self.emu.clock.sleeps
         slept = sum(s.seconds for s in sleeps[self.sleep_mark :])
         self.sleep_mark = len(sleeps)
@@ -756,11 +791,39 @@ class _Watch:
             if "sleeps_between_polls" not in self.options.ignore:
                 raise PolledTooFast(message)
             self.too_fast = self.too_fast or message
-            self.emu.clock.advance(self.least - slept)
+
+    def before_request(self, method: str, path: str) -> None:
+        """Once polling too fast is a known finding, a poll that comes too soon is made to wait
+        first, as long as it should have or until its run next changes, so that the search goes
+        on to find what else is wrong (at the pace of a patient client)."""
+        if "sleeps_between_polls" not in self.options.ignore or method != "GET":
+            return
+        previous = self.previous
+        polled = _segments(path)[-1]
+        if previous is None or polled not in self.runs or self._is_poll(previous) != polled:
+            return
+        if not path.endswith(f"/runs/{polled}"):
+            return
+        clock = self.emu.clock
+        slept = sum(s.seconds for s in clock.sleeps[self.sleep_mark :])
+        if slept + 1e-9 >= self.least:
+            return
+        target = clock.now() + self.least - slept
+        with self.emu.lock:
+            run = self.emu.store.runs[polled]
+            waiting = run.status in RUN.waiting
+            wake = None if waiting else self.emu.store.next_wake(run)
+        tracked = self.runs[polled]
+        if tracked.scenario.cancel_at is not None and not tracked.cancelled:
+            due = tracked.created + tracked.scenario.cancel_at
+            wake = due if wake is None else min(wake, due)
+        clock.advance_to(max(target, wake or 0.0))
 
     def _other_party(self, tracked: _Tracked, now: float) -> None:
         cancel_at = tracked.scenario.cancel_at
         if cancel_at is None or tracked.cancelled or now - tracked.created < cancel_at:
+            return
+        if tracked.run_id not in self.emu.store.runs:  # its thread was deleted
             return
         tracked.cancelled = True
         status = self.emu.run_object(tracked.run_id)["status"]
@@ -774,6 +837,8 @@ class _Watch:
 
     def _hang(self, rec: Request) -> None:
         for tracked in self.runs.values():
+            if tracked.run_id not in self.emu.store.runs:  # its thread was deleted
+                continue
             status = self.emu.run_object(tracked.run_id)["status"]
             if status not in self.options.contract.done:
                 continue
@@ -1055,17 +1120,20 @@ def _play(
     emu = Emulator(strictness=options.strictness, seed=0)
     watch = _Watch(emu, options, plan)
     emu.on_request = watch.on_request
+    emu.before_request = watch.before_request
     emu.script_chooser = watch.choose
     emu.tool_calls = _Caller(watch, data)
     emu.clock.budget = _TIME_BUDGET
     if options.contract is Contract.APP:
         watch.thread_id, first = emu.start_thread(assistant=options.assistant, message=_MESSAGE)
+        watch.assistant_id = first
     else:
         script = watch.plan[0].script
         watch.thread_id, first = emu.start_run(
             script, assistant=options.assistant, message=_MESSAGE
         )
         watch.track(first, watch.thread_id, emu.clock.now())
+        watch.assistant_id = emu.run_object(first)["assistant_id"]
     watch.start = emu.clock.now()
     out = _call(fn, emu, watch, first, options.future_status, options.hang_after)
     played = tuple(
@@ -1175,8 +1243,14 @@ def _all_findings(out: _Outcome, emu: Emulator, watch: _Watch, options: _Options
                 last,
             ),
         ]
+    # a raise that is the server's refusal of an illegal action already reported is that action
+    refused = getattr(out.raised, "status_code", None) == 400 and any(
+        f[0] == "legal_actions" for f in found
+    )
     left = [
-        t for t in runs if final[t.run_id] in RUN.active and not _client_cancelled(emu, watch, t)
+        t
+        for t in runs
+        if final[t.run_id] in RUN.active and not _client_cancelled(emu, watch, t) and not refused
     ]
     found_left = list(left) if (out.raised is not None or contract is Contract.APP) else []
     if contract is Contract.APP:
@@ -1184,11 +1258,21 @@ def _all_findings(out: _Outcome, emu: Emulator, watch: _Watch, options: _Options
         if waiting:
             t = waiting[0]
             calls = [c["id"] for c in _required_calls(emu, t.run_id)]
+            status = final[t.run_id]
+            can_cancel = any(
+                e.trigger == "cancel"
+                for e in RUN.triggers(status, Actor.CLIENT, options.strictness)
+            )
+            advice = (
+                "answer every round, or cancel the run"
+                if can_cancel
+                else (f"answer every round: no cancel is legal while the run is {status}")
+            )
             found.append(
                 (
                     "answers_every_round",
-                    f"{what}, leaving the run {t.label} {final[t.run_id]} with calls {calls} "
-                    "unanswered (answer every round, or cancel the run)",
+                    f"{what}, leaving the run {t.label} {status} with calls {calls} "
+                    f"unanswered ({advice})",
                     t.run_id,
                 )
             )
@@ -1204,14 +1288,17 @@ def _all_findings(out: _Outcome, emu: Emulator, watch: _Watch, options: _Options
                 t.run_id,
             )
         )
-    returns = _returns(out, what, watch, options, final, left=bool(found_left))
+    returns = _returns(out, what, watch, options, final, left=bool(found_left) or refused)
     if returns is not None:
         found.append(("returns", returns, last))
     return found
 
 
+_DELETED = "deleted"  # the final status of a run whose thread the client deleted
+
+
 def _final_status(emu: Emulator, run_id: str) -> str:
-    return str(emu.run_object(run_id)["status"]) if run_id in emu.store.runs else "deleted"
+    return str(emu.run_object(run_id)["status"]) if run_id in emu.store.runs else _DELETED
 
 
 def _returns(
@@ -1227,10 +1314,10 @@ def _returns(
     active is reported as that alone)."""
     contract = options.contract
     runs = list(watch.runs.values())
+    if left:
+        return None
     if out.raised is not None:
         ended = runs[-1].run_id if runs else None
-        if left:
-            return None
         if options.raises_on_failure and ended is not None and final[ended] in _UNSUCCESSFUL:
             return None  # the library raises on a run that ended unsuccessfully, by design
         return what
@@ -1249,7 +1336,7 @@ def _returns(
             "settled (terminal or requires_action)" if contract is Contract.WAITER else "terminal"
         )
         return f"the client returned the run in status {got}, which is not {need}{after}"
-    if got != status:
+    if got != status and status != _DELETED:
         return f"the client returned the run as {got}, but the server's run was {status}"
     return None
 
@@ -1451,6 +1538,8 @@ def _short(path: str, watch: _Watch) -> str:
     text = path.removeprefix("/v1")
     for tracked in watch.runs.values():
         text = text.replace(tracked.run_id, tracked.label)
+    if watch.assistant_id:
+        text = text.replace(watch.assistant_id, "{assistant}")
     return text.replace(watch.thread_id, "{thread}") if watch.thread_id else text
 
 
@@ -1528,7 +1617,7 @@ def _reproduce(
     if not cancel:
         parts.append("cancel=False")
     if options.assistant != DEFAULT_ASSISTANT:
-        parts.append("assistant=...")
+        parts.append("assistant=..., tools=...")
     if options.hang_after != HANG_AFTER:
         parts.append(f"hang_after={options.hang_after:g}")
     parts.append(f"scenario={str(scenario)!r}")

@@ -108,16 +108,16 @@ def _text(schema: Mapping[str, Any]) -> st.SearchStrategy[str]:
 
 
 def _bounds(schema: Mapping[str, Any], integer: bool) -> tuple[float, float]:
+    """The least and greatest value to draw (an exclusive bound is moved in by one)."""
     low = schema.get("minimum", schema.get("exclusiveMinimum", 0))
     high = schema.get("maximum", schema.get("exclusiveMaximum", max(low, 0) + _MAX_NUMBER))
+    if "minimum" not in schema and "exclusiveMinimum" in schema:
+        low += 1
+    if "maximum" not in schema and "exclusiveMaximum" in schema:
+        high -= 1
     if integer:
-        low = math.ceil(low) + (
-            1 if "exclusiveMinimum" in schema and "minimum" not in schema else 0
-        )
-        high = math.floor(high) - (
-            1 if "exclusiveMaximum" in schema and "maximum" not in schema else 0
-        )
-    return low, high
+        low, high = math.ceil(low), math.floor(high)
+    return low, max(low, high)
 
 
 def arguments(schema: Any) -> st.SearchStrategy[Any]:
@@ -167,7 +167,8 @@ def _of_type(kind: str, schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
 
 def plainest(schema: Any) -> Any:
     """The value `arguments` shrinks to: required properties only, fewest items, lowest
-    numbers, the first word."""
+    numbers, the first word (of ``anyOf``/``oneOf``, the first branch's, a plain value though
+    Hypothesis may shrink to another branch)."""
     if not isinstance(schema, Mapping):
         return {}
     if "const" in schema:

@@ -179,6 +179,9 @@ class Emulator:
         self.poll_after_ms = poll_after_ms
         self.max_requests = max_requests
         self.on_request = on_request
+        self.before_request: Callable[[str, str], None] | None = None
+        """If set, called with (method, path) as each request arrives, before it is answered
+        (a harness may move the clock there, or stop the client)."""
         self.lock = threading.RLock()
         self.store = Store(self.clock, seed)
         self.faults = Faults(seed)
@@ -380,6 +383,8 @@ class Emulator:
             raise RequestBudgetExceeded(
                 f"the emulator's budget of {self.max_requests} requests is spent"
             )
+        if self.before_request is not None:
+            self.before_request(method, path)
         clock.check_budget()
         if self.latency:
             clock.advance(self.latency)
