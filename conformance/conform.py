@@ -366,12 +366,16 @@ def run(args: argparse.Namespace) -> int:
     import openai
 
     names = None
-    if args.scenarios:
+    if args.scenarios is not None:  # an empty list is a mistake, not "all of them"
         names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
         unknown = [n for n in names if n not in SCENARIOS]
         if unknown or not names:
-            print(f"runmodel conform: unknown scenario {', '.join(unknown) or '(none)'}; "
-                  f"choose from {','.join(SCENARIOS)}", file=sys.stderr)  # fmt: skip
+            what = f"unknown scenario {', '.join(unknown)}" if unknown else "names no scenario"
+            print(
+                f"runmodel conform: --scenarios {args.scenarios!r}: {what}; "
+                f"choose from {','.join(SCENARIOS)}",
+                file=sys.stderr,
+            )
             return 2
     with tempfile.TemporaryDirectory() as folder:
         trace = args.trace or Path(folder) / "conform.jsonl"

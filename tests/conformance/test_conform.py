@@ -79,6 +79,16 @@ def test_text_report_and_arguments(capsys: Any) -> None:
     assert "unknown scenario nope" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("listed", ["", " , "])
+def test_an_empty_scenario_list_is_a_usage_error(listed: str, capsys: Any) -> None:
+    assert main(["conform", "--scenarios", listed]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing ran
+    assert f"runmodel conform: --scenarios {listed!r}: names no scenario; choose from plain," in (
+        captured.err
+    )
+
+
 def test_an_unreachable_server_is_a_clear_error(capsys: Any) -> None:
     code = main(["conform", "--base-url", "http://127.0.0.1:9/v1", "--api-key", "sk-x"])
     assert code == 2
