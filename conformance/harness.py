@@ -156,7 +156,7 @@ class Summary:
         missing = [f"{e.source} → {e.dest}" for e in model if (e.source, e.dest) not in self.edges]
         lines = [
             f"every property of the {self.contract.value} contract held in {self.examples} "
-            f"lifecycles ({self.strictness.value})",
+            f"lifecycle{'' if self.examples == 1 else 's'} ({self.strictness.value})",
             f"  statuses reached: {len(self.statuses)} of {len(RUN.statuses)}",
             f"  edges exercised:  {len(covered)} of {len(model)}",
         ]
@@ -460,8 +460,9 @@ def _judge(
         if watch.settled_status is None:
             return "terminates", f"the client was stopped: {out.hung}"
         kind = "terminal" if watch.settled_status in RUN.terminal else "settled"
+        shown = sum(a.seen == watch.settled_status for a in _actions(emu, watch))  # as listed
         return "terminates", (
-            f"the client fetched the run {watch.after_settled} more times after it became "
+            f"the client fetched the run {shown} times after it became "
             f"{watch.settled_status} ({kind}) and never returned"
         )
     if out.raised is not None:
