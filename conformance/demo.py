@@ -101,6 +101,11 @@ def run(args: argparse.Namespace) -> int:
     from .readers import read
     from .recorder import record
 
+    if args.max_examples < 1:  # before minutes of work, not after
+        print(
+            f"runmodel demo: --max-examples {args.max_examples} must be at least 1", file=sys.stderr
+        )
+        return 2
     out = Path(args.output)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ and fails with the right violation against a server that breaks the model."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -125,3 +126,18 @@ def test_a_rejected_key_is_a_clear_error(capsys: Any) -> None:
     err = capsys.readouterr().err
     assert "rejected the API key" in err
     assert "Traceback" not in err
+
+
+def test_an_existing_trace_is_kept_unless_forced(tmp_path: Path, capsys: Any) -> None:
+    trace = tmp_path / "conform.jsonl"
+    trace.write_text("yesterday's trace\n", encoding="utf-8")
+    assert main(["conform", "--scenarios", "plain", "--trace", str(trace)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        f"runmodel conform: {trace} already exists; choose another file, "
+        "or add --force to overwrite it\n"
+    )
+    assert captured.out == ""
+    assert trace.read_text(encoding="utf-8") == "yesterday's trace\n"
+    assert main(["conform", "--scenarios", "plain", "--trace", str(trace), "--force"]) == 0
+    assert trace.read_bytes().startswith(b'{"kind":"header"')

@@ -45,3 +45,12 @@ def test_demo_says_when_it_cannot_write(tmp_path: Path, capsys: Any) -> None:
     blocker.write_text("", encoding="utf-8")
     assert main(["demo", "--output", str(blocker / "sub")]) == 2
     assert "cannot create" in capsys.readouterr().err
+
+
+def test_demo_checks_its_arguments_before_it_starts(tmp_path: Path, capsys: Any) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--output", str(out), "--max-examples", "0"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == "runmodel demo: --max-examples 0 must be at least 1\n"
+    assert captured.out == ""
+    assert not out.exists()
