@@ -180,7 +180,8 @@ def run(args: argparse.Namespace) -> int:
     term.heading("4. Property-test the lesson's poll_run_status against every legal lifecycle")
     client_file = out / "lesson_client.py"  # the reproduce line names a file that exists
     client_file.write_text(_lesson_source(), encoding="utf-8")
-    with term.step(f"fuzzing poll_run_status as a waiter ({args.max_examples} lifecycles at most)"):
+    most = f"{args.max_examples} lifecycle{'' if args.max_examples == 1 else 's'} at most"
+    with term.step(f"fuzzing poll_run_status as a waiter ({most})"):
         try:
             check_client(
                 lesson_poll_run_status,

@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     if args.coverage:
         missing = [str(p) for p in args.coverage if not p.is_file()]
         if missing:
-            print(f"runmodel diagram: no such file: {', '.join(missing)}", file=sys.stderr)
+            what = "not a file" if all(Path(m).exists() for m in missing) else "no such file"
+            print(f"runmodel diagram: {what}: {', '.join(missing)}", file=sys.stderr)
             return 2
         counts, usable = _coverage(args.coverage, Strictness(args.strictness))
         if not usable:

@@ -51,3 +51,9 @@ def test_coverage_of_nothing_checkable_is_unusable_and_writes_nothing(
     err = capsys.readouterr().err
     assert f"nothing to draw coverage from: {garbage}, {config} held no run" in err
     assert not out.exists()
+
+
+def test_coverage_of_a_folder_says_it_is_not_a_file(tmp_path: Path, capsys: Any) -> None:
+    code = main(["diagram", "--coverage", str(tmp_path), "--output", str(tmp_path / "out")])
+    assert code == 2
+    assert capsys.readouterr().err == f"runmodel diagram: not a file: {tmp_path}\n"
