@@ -49,13 +49,13 @@ types: $(VENV)/.installed
 	$(BIN)/mypy
 
 pytest: $(VENV)/.installed
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -rs -m "not slow"
 
 test-slow: $(VENV)/.installed
-	$(BIN)/pytest -q -m slow
+	$(BIN)/pytest -q -rs -m slow
 
 test-sdk2: $(VENV2)/.installed
-	$(BIN2)/pytest -q -m "not slow"
+	$(BIN2)/pytest -q -rs -m "not slow"
 
 test-sdk1: $(VENV1)/.installed
 	$(BIN1)/pytest -q -m "not slow"

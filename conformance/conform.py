@@ -349,7 +349,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strictness", choices=("strict", "permissive"), default="strict")
     parser.add_argument("--slow", action="store_true", help="also wait out a real expiry")
     parser.add_argument(
-        "--trace", "-o", type=Path, default=None, help="keep the recorded trace here"
+        "--trace",
+        "-o",
+        type=Path,
+        default=None,
+        help="keep the recorded trace here (an existing trace is kept unless --force)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite the --trace file if it already exists"
     )
     parser.add_argument("--format", choices=("text", "json"), default="text")
 
@@ -386,13 +393,25 @@ def run(args: argparse.Namespace) -> int:
     from .fuzz_cli import ProgressLine
 
     names = None
-    if args.scenarios:
+    if args.scenarios is not None:  # an empty list is a mistake, not "all of them"
         names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
         unknown = [n for n in names if n not in SCENARIOS]
         if unknown or not names:
-            print(f"runmodel conform: unknown scenario {', '.join(unknown) or '(none)'}; "
-                  f"choose from {','.join(SCENARIOS)}", file=sys.stderr)  # fmt: skip
+            what = f"unknown scenario {', '.join(unknown)}" if unknown else "names no scenario"
+            print(
+                f"runmodel conform: --scenarios {args.scenarios!r}: {what}; "
+                f"choose from {','.join(SCENARIOS)}",
+                file=sys.stderr,
+            )
             return 2
+    kept = args.trace is not None and args.trace.is_file() and args.trace.stat().st_size
+    if kept and not args.force:
+        print(
+            f"runmodel conform: {args.trace} already exists; choose another file, "
+            "or add --force to overwrite it",
+            file=sys.stderr,
+        )
+        return 2
     with tempfile.TemporaryDirectory() as folder:
         trace = args.trace or Path(folder) / "conform.jsonl"
         try:

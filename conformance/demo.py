@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import io
 import json
 import os
+import shlex
 import sys
 import time
 from collections.abc import Iterator
@@ -32,6 +34,13 @@ def lesson_poll_run_status(client: Any, thread_id: str, run_id: str, interval: f
         if run.status in ["requires_action", "completed"]:
             return run
         time.sleep(interval)
+
+
+def _lesson_source() -> str:
+    """`lesson_poll_run_status` as a file of its own, for ``runmodel fuzz`` to load."""
+    body = inspect.getsource(lesson_poll_run_status)
+    body = body.replace("def lesson_poll_run_status(", "def poll_run_status(", 1)
+    return f'"""Written by `runmodel demo`."""\n\nimport time\nfrom typing import Any\n\n\n{body}'
 
 
 def sdk_poll(client: Any, thread_id: str, run_id: str) -> Any:
@@ -112,6 +121,11 @@ def _demo(args: argparse.Namespace) -> int:
     from .readers import read
     from .recorder import record
 
+    if args.max_examples < 1:  # before minutes of work, not after
+        print(
+            f"runmodel demo: --max-examples {args.max_examples} must be at least 1", file=sys.stderr
+        )
+        return 2
     out = Path(args.output)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -184,16 +198,18 @@ def _demo(args: argparse.Namespace) -> int:
         )
 
     term.heading("4. Property-test the lesson's poll_run_status against every legal lifecycle")
-    with term.step(
-        f"fuzzing poll_run_status as a waiter ({args.max_examples} lifecycles at most)"
-    ) as line:
+    client_file = out / "lesson_client.py"  # the reproduce line names a file that exists
+    client_file.write_text(_lesson_source(), encoding="utf-8")
+    most = f"{args.max_examples} lifecycle{'' if args.max_examples == 1 else 's'} at most"
+    with term.step(f"fuzzing poll_run_status as a waiter ({most})") as line:
         try:
             check_client(
                 lesson_poll_run_status,
                 "waiter",
                 max_examples=args.max_examples,
                 progress=line,
-                reproduce='runmodel fuzz FILE.py:poll_run_status --scenario "{scenario}"',
+                reproduce=f"runmodel fuzz {shlex.quote(f'{client_file}:poll_run_status')} "
+                '--contract waiter --scenario "{scenario}"',
             )
             lesson = None
         except ClientCheckFailed as failed:
@@ -215,5 +231,6 @@ def _demo(args: argparse.Namespace) -> int:
     term.line(f"  reports            {out}: {names}")
     term.line(f"  coverage diagrams  {out / 'coverage'}")
     term.line(f"  counterexample     {out / 'lesson-counterexample.txt'}")
+    term.line(f"  the lesson client  {client_file}")
     term.line("  next: runmodel fuzz your_client.py:FUNCTION --contract waiter|driver")
     return 0 if server_side == 0 else 1

@@ -242,7 +242,7 @@ class Summary:
         missing = [f"{e.source} → {e.dest}" for e in model if (e.source, e.dest) not in self.edges]
         lines = [
             f"every property of the {self.contract.value} contract held in {self.examples} "
-            f"lifecycles ({self.strictness.value})",
+            f"lifecycle{'' if self.examples == 1 else 's'} ({self.strictness.value})",
             f"  statuses reached: {len(self.statuses)} of {len(RUN.statuses)}",
             f"  edges exercised:  {len(covered)} of {len(model)}",
         ]
@@ -1218,11 +1218,18 @@ def _all_findings(out: _Outcome, emu: Emulator, watch: _Watch, options: _Options
         if hung is None or hung.settled_status is None:
             return [*found, ("terminates", f"the client was stopped: {out.hung}", last)]
         kind = "terminal" if hung.settled_status in RUN.terminal else "settled"
+        shown = sum(  # counted as the timeline lists them
+            1
+            for r in _client_requests(emu, watch)
+            if r.run_id == hung.run_id
+            and (seen := _seen(r, r.run_id)) is not None
+            and seen["status"] == hung.settled_status
+        )
         return [
             *found,
             (
                 "terminates",
-                f"the client fetched the run {hung.after_settled} more times after it became "
+                f"the client fetched the run {shown} times after it became "
                 f"{hung.settled_status} ({kind}) and never returned",
                 hung.run_id,
             ),

@@ -21,6 +21,7 @@ import signal
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -290,7 +291,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="the API to forward to, with its path prefix, e.g. https://api.openai.com/v1",
     )
     parser.add_argument(
-        "-o", "--output", required=True, metavar="TRACE", help="the trace file to write"
+        "-o",
+        "--output",
+        required=True,
+        metavar="TRACE",
+        help="the trace file to write (an existing trace is kept unless --force)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite the trace file if it already exists"
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
@@ -328,6 +336,11 @@ def run(args: argparse.Namespace) -> int:
         )
     if not 0 <= args.port <= 65535:
         return fail(f"--port {args.port} is not a port number (0-65535)")
+    output = Path(args.output)
+    if output.is_file() and output.stat().st_size and not args.force:
+        return fail(
+            f"{args.output} already exists; choose another file, or add --force to overwrite it"
+        )
     try:
         proxy = RecordingProxy(args.upstream, args.output, args.host, args.port, redact=args.redact)
     except OSError as exc:
@@ -351,8 +364,9 @@ def run(args: argparse.Namespace) -> int:
         proxy.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    n = proxy.recorder.count
     print(
-        f"runmodel record: stopped; {proxy.recorder.count} entries in {args.output}"
+        f"runmodel record: stopped; {n} entr{'y' if n == 1 else 'ies'} in {args.output}"
         + (f" ({proxy.recorder.lost} lost)" if proxy.recorder.lost else ""),
         flush=True,
     )

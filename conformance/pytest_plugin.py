@@ -42,9 +42,30 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", PYTEST_FILTER)
 
 
+_MARKER_OPTIONS = ("script", "strictness")
+
+
 def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The marker's keyword arguments; a positional or unknown one fails the test's setup, so a
+    misspelt ``scirpt=`` cannot silently run the default script."""
     marker = request.node.get_closest_marker("runmodel")
-    return dict(marker.kwargs) if marker is not None else {}
+    if marker is None:
+        return {}
+    known = ", ".join(f"{name}=" for name in _MARKER_OPTIONS)
+    if marker.args:
+        pytest.fail(
+            f"@pytest.mark.runmodel takes keyword arguments only ({known}), "
+            f"not {', '.join(map(repr, marker.args))}",
+            pytrace=False,
+        )
+    unknown = [name for name in marker.kwargs if name not in _MARKER_OPTIONS]
+    if unknown:
+        pytest.fail(
+            f"@pytest.mark.runmodel: unknown argument {', '.join(f'{n}=' for n in unknown)}; "
+            f"known: {known}",
+            pytrace=False,
+        )
+    return dict(marker.kwargs)
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
+import json
 import signal
 import socket
 import sys
@@ -30,7 +32,12 @@ class _Handler(BaseHTTPRequestHandler):
     server: LoopbackHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the emulator keeps its own request log."""
+        """Quiet: the emulator keeps its own request log (``--verbose`` prints one line each)."""
+
+    def _log(self, status: str, run_status: str | None) -> None:
+        if self.server.owner.verbose:
+            run = f" (run {run_status})" if run_status else ""
+            print(f"  {self.command} {self.path} → {status}{run}", file=sys.stderr, flush=True)
 
     def _answer(self) -> None:
         length = int(self.headers.get("content-length") or 0)
@@ -44,8 +51,10 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # an emulator bug: say so, and answer 500
             traceback.print_exc()
             self.send_error(500, "emulator error")
+            self._log("500 (emulator error)", None)
             return
         if reply is None or reply.drop:
+            self._log("connection dropped" if reply else "hung up (client stopped)", None)
             self.close_connection = True
             with contextlib.suppress(OSError):  # already gone
                 self.connection.shutdown(socket.SHUT_RDWR)
@@ -60,16 +69,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("content-length", str(len(reply.body)))
             self.end_headers()
             self.wfile.write(reply.body)
+            self._log(str(reply.status), _run_status(reply.body))
             return
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
+        last: str | None = None
         try:
             for chunk in reply.stream:
+                last = _streamed_status(chunk) or last
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
         except OSError:  # the client went away mid-stream
             self.close_connection = True
+            self._log(f"{reply.status} stream, cut by the client", last)
+            return
+        self._log(f"{reply.status} stream", last)
 
     do_GET = do_POST = do_DELETE = _answer
 
@@ -82,14 +97,46 @@ class EmulatorServer(BackgroundServer):
 
     thread_name = "runmodel-serve"
 
-    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False
+    ) -> None:
         super().__init__(_Handler, host, port)
         self.emulator = emulator
+        self.verbose = verbose
+        """Print one line per request on stderr: method, path, status, the run's status."""
 
     @property
     def base_url(self) -> str:
         """The URL to give an SDK client as ``base_url``."""
         return self.url("/v1")
+
+
+def _run_status(body: bytes) -> str | None:
+    """The run status a JSON reply shows, if it is a run."""
+    if b'"thread.run"' not in body:
+        return None
+    with contextlib.suppress(ValueError):
+        obj = json.loads(body)
+        if isinstance(obj, dict) and obj.get("object") == "thread.run":
+            return str(obj.get("status"))
+    return None
+
+
+def _streamed_status(chunk: bytes) -> str | None:
+    """The run status an SSE chunk announces (``event: thread.run.<status>``), if any."""
+    if not chunk.startswith(b"event: thread.run."):
+        return None
+    name = chunk.split(b"\n", 1)[0].removeprefix(b"event: thread.run.").decode(errors="replace")
+    return None if name.startswith("step") else name
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -145,6 +192,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=int, default=0, help="seed for ids and random faults (default: 0)"
     )
+    parser.add_argument(
+        "--allow-remote-bind",
+        action="store_true",
+        help="allow listening on a non-loopback address (anyone who reaches it can use it)",
+    )
+    parser.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="print each request on stderr: method, path, status, the run's status",
+    )
+
+
+def _options(args: argparse.Namespace) -> str:
+    """The options the emulator runs with, for the banner: what a user may want to check."""
+    script = args.script or "default (a plain reply; one function round with a function tool)"
+    return (
+        f"script: {script}; faults: {args.faults or 'none'}; speed: {args.speed:g}x; "
+        f"latency: {args.latency:g} s; poll-after-ms: {args.poll_after_ms}; "
+        f"strictness: {args.strictness}; seed: {args.seed}"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -161,6 +229,15 @@ def run(args: argparse.Namespace) -> int:
         return fail("--speed must be positive")
     if args.latency < 0:
         return fail("--latency must not be negative")
+    if args.poll_after_ms < 0:
+        return fail(f"--poll-after-ms {args.poll_after_ms} must not be negative")
+    if not 0 <= args.port <= 65535:
+        return fail(f"--port {args.port} is not a port number (0-65535)")
+    if not _loopback(args.host) and not args.allow_remote_bind:
+        return fail(
+            f"--host {args.host} is not a loopback address; "
+            "add --allow-remote-bind to listen there anyway"
+        )
     try:
         script = (
             None if args.script is None else parse_script(args.script, strictness=args.strictness)
@@ -182,12 +259,20 @@ def run(args: argparse.Namespace) -> int:
     if rates:
         emulator.faults.random(**rates, seed=args.seed)
     try:
-        server = EmulatorServer(emulator, args.host, args.port)
-    except OSError as exc:
-        return fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+        server = EmulatorServer(emulator, args.host, args.port, verbose=args.verbose)
+    except (OSError, OverflowError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        return fail(f"cannot listen on {args.host}:{args.port}: {reason}")
     print(f"runmodel serve: listening on {server.base_url}", flush=True)
     print(f"  export OPENAI_BASE_URL={server.base_url} OPENAI_API_KEY=sk-emulator", flush=True)
-    print("  Ctrl-C stops", flush=True)
+    print(f"  {_options(args)}", flush=True)
+    if not _loopback(args.host):
+        print(
+            f"  warning: listening on {args.host}, not loopback: anyone who reaches it can use it",
+            flush=True,
+        )
+    log = "; each request is printed on stderr" if args.verbose else ""
+    print(f"  Ctrl-C stops{log}", flush=True)
     previous = None
     if threading.current_thread() is threading.main_thread():  # SIGTERM stops as cleanly
         previous = signal.signal(signal.SIGTERM, _interrupt)
@@ -199,5 +284,6 @@ def run(args: argparse.Namespace) -> int:
         server.httpd.server_close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    print(f"runmodel serve: stopped after {len(emulator.requests)} requests", flush=True)
+    n = len(emulator.requests)
+    print(f"runmodel serve: stopped after {n} request{'' if n == 1 else 's'}", flush=True)
     return 0

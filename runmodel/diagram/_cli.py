@@ -72,9 +72,18 @@ def run(args: argparse.Namespace) -> int:
     if args.coverage:
         missing = [str(p) for p in args.coverage if not p.is_file()]
         if missing:
-            print(f"runmodel diagram: no such file: {', '.join(missing)}", file=sys.stderr)
+            what = "not a file" if all(Path(m).exists() for m in missing) else "no such file"
+            print(f"runmodel diagram: {what}: {', '.join(missing)}", file=sys.stderr)
             return 2
-        counts = _coverage(args.coverage, Strictness(args.strictness))
+        counts, usable = _coverage(args.coverage, Strictness(args.strictness))
+        if not usable:
+            names = ", ".join(map(str, args.coverage))
+            print(
+                f"runmodel diagram: nothing to draw coverage from: {names} held no run, "
+                "step or message (`runmodel check` says why); nothing written",
+                file=sys.stderr,
+            )
+            return 2
     asked: tuple[str, ...] | None = args.format
     formats = asked if asked is not None else FORMATS
     no_svg = "svg" in formats and not svg_available()
@@ -114,20 +123,25 @@ def _formats(text: str) -> tuple[str, ...]:
     return names
 
 
-def _coverage(paths: list[Path], strictness: Any) -> dict[str, dict[tuple[str, str], int]]:
-    """Edge counts over every trace; input problems are counted and left to `runmodel check`."""
+def _coverage(
+    paths: list[Path], strictness: Any
+) -> tuple[dict[str, dict[tuple[str, str], int]], int]:
+    """Edge counts over every trace, and how many observations were read (0: unusable input);
+    input problems are counted and left to `runmodel check`."""
     from conformance.check import edge_coverage
-    from conformance.observations import InputProblem
+    from conformance.observations import Exchange, InputProblem, Snapshot, StreamEvent
     from conformance.readers import read
 
-    problems = 0
+    problems = usable = 0
 
     def items() -> Iterator[Any]:
-        nonlocal problems
+        nonlocal problems, usable
         for path in paths:
             for item in read(path):
                 if isinstance(item, InputProblem):
                     problems += 1
+                elif isinstance(item, (Exchange, Snapshot, StreamEvent)):
+                    usable += 1
                 yield item
 
     counts = edge_coverage(items(), strictness)
@@ -136,4 +150,4 @@ def _coverage(paths: list[Path], strictness: Any) -> dict[str, dict[tuple[str, s
             f"runmodel diagram: {problems} input problem(s) skipped; `runmodel check` locates them",
             file=sys.stderr,
         )
-    return counts
+    return counts, usable

@@ -1,7 +1,7 @@
 """DOT and SVG renderers: a `Diagram` as a `graphviz.Digraph`, and its SVG through Graphviz's `dot`.
 
 Style carries the facts: line style and weight show the grade, colour shows the actor, a double
-border marks a terminal status, a yellow fill a settled one; a legend cluster names each style.
+border marks a terminal status, a yellow fill a settled one; a legend under the drawing names them.
 The DOT text is deterministic (model order, no timestamps), so generated files diff cleanly.
 """
 
@@ -25,10 +25,10 @@ _GRADE_STYLE = {
     Grade.DISPUTED: {"style": "dotted", "penwidth": "1.8"},
 }
 _GRADE_LOOK = {
-    Grade.DOCUMENTED: "thick solid",
-    Grade.OBSERVED: "thin solid",
-    Grade.INFERRED: "dashed; permissive only",
-    Grade.DISPUTED: "dotted; permissive only",
+    Grade.DOCUMENTED: "thick line",
+    Grade.OBSERVED: "thin line",
+    Grade.INFERRED: "dashed, permissive only",
+    Grade.DISPUTED: "dotted, permissive only",
 }
 _UNEXERCISED = "#9a9a9a"
 _NODE_STYLE = {
@@ -50,13 +50,18 @@ class GraphvizNotFound(RuntimeError):
 
 
 def to_dot(diagram: Diagram) -> Any:
-    """The diagram as a `graphviz.Digraph` (typed Any: the graphviz package ships no types)."""
+    """The diagram as a `graphviz.Digraph` (typed Any: the graphviz package ships no types).
+
+    The title and a compact legend form the graph's label, under the drawing and as wide as it,
+    so the layout keeps the whole width and its labels stay legible at a docs page's width.
+    """
     import graphviz
 
     g = graphviz.Digraph(diagram.name)
-    g.attr(rankdir="LR", label=diagram.title, labelloc="t", fontname=_FONT, fontsize="16")
-    g.attr("node", shape="box", fontname=_FONT, fontsize="12")
-    g.attr("edge", fontname=_FONT, fontsize="10")
+    g.attr(rankdir="LR", fontname=_FONT, fontsize="15", nodesep="0.45", ranksep="0.35")
+    g.attr(label=_legend(diagram), labelloc="b", labeljust="c")
+    g.attr("node", shape="box", fontname=_FONT, fontsize="16", margin="0.12,0.05")
+    g.attr("edge", fontname=_FONT, fontsize="14")
     g.node(_INITIAL, "", shape="point", width="0.18", tooltip="created")
     for node in diagram.nodes:
         g.node(node.name, _node_label(node), tooltip=node.status.meaning, **_NODE_STYLE[node.kind])
@@ -64,8 +69,6 @@ def to_dot(diagram: Diagram) -> Any:
         g.edge(
             edge.source or _INITIAL, edge.dest, edge.label, tooltip=edge.tooltip(), **_look(edge)
         )
-    with g.subgraph(name="cluster_legend") as legend:
-        _legend(legend, diagram)
     return g
 
 
@@ -95,25 +98,52 @@ def _look(edge: DiagramEdge) -> dict[str, str]:
     return {**_coloured(colour), **_GRADE_STYLE[edge.grade]}
 
 
-def _legend(g: Any, diagram: Diagram) -> None:
-    """Draw one sample per style the diagram uses: grades, actors, status kinds, coverage."""
+def _legend(diagram: Diagram) -> str:
+    """The title and one legend row per kind of key (grades, actors, statuses), as an HTML
+    label: every letter the edge labels use, each actor in its colour, each kind of status."""
     legend = diagram.legend
-    g.attr(label="legend", style="rounded", color="#bbbbbb", fontsize="12")
-    g.attr("node", shape="plaintext", fontsize="10", height="0.3")
-    samples = [
-        (gr.letter, f"{gr.letter} {gr.value} ({_GRADE_LOOK[gr]})", _GRADE_STYLE[gr])
-        for gr in legend.grades
+
+    def cell(text: str, **attrs: str) -> str:
+        extra = "".join(f' {k.upper()}="{v}"' for k, v in attrs.items())
+        return f"<TD{extra}>{text}</TD>"
+
+    grades = [cell(f"<B>{g.letter}</B> {g.value}: {_GRADE_LOOK[g]}") for g in legend.grades]
+    actors = [
+        cell(f'<FONT COLOR="{_ACTOR_COLOUR[a]}"><B>{a.value}</B></FONT>') for a in legend.actors
     ]
-    samples += [(a.value, a.value, _coloured(_ACTOR_COLOUR[a])) for a in legend.actors]
     if legend.coverage:
-        samples.append(("unexercised", "count 0: never taken", _coloured(_UNEXERCISED)))
-    for key, text, look in samples:
-        g.node(f"_legend_{key}", text)
-        g.node(f"_legend_{key}_end", "", shape="point", width="0.05")
-        g.edge(f"_legend_{key}", f"_legend_{key}_end", **look)
-    for kind in legend.kinds:
-        text = f"{kind.value}: {kind.description}"
-        g.node(f"_legend_{kind.value}", text, shape="box", **_NODE_STYLE[kind])
+        actors.append(
+            cell(f'<FONT COLOR="{_UNEXERCISED}"><B>grey</B></FONT>: count 0, never taken')
+        )
+    kinds = [
+        cell(
+            f"{kind.value}: {kind.description}",
+            border="2" if kind is NodeKind.TERMINAL else "1",
+            bgcolor=_NODE_STYLE[kind].get("fillcolor", "white"),
+            style="rounded",
+        )
+        for kind in legend.kinds
+    ]
+    rows = [
+        ("edge label: trigger · actor · grades", grades),
+        ("line colour: who moves the run", actors),
+        ("box: the status", kinds),
+    ]
+    body = "".join(
+        f'<TR><TD ALIGN="RIGHT">{head}</TD>{"".join(cells)}</TR>' for head, cells in rows
+    )
+    title = _html(diagram.title)
+    return (
+        f'<<TABLE BORDER="0" CELLSPACING="4" CELLPADDING="2">'
+        f'<TR><TD COLSPAN="6"><FONT POINT-SIZE="17"><B>{title}</B></FONT></TD></TR>'
+        f'<TR><TD COLSPAN="6"><TABLE BORDER="0" CELLSPACING="4" CELLPADDING="3">{body}'
+        "</TABLE></TD></TR>"
+        "</TABLE>>"
+    )
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _coloured(colour: str) -> dict[str, str]:

@@ -98,7 +98,8 @@ class DiagramEdge:
 
 @dataclass(frozen=True, slots=True)
 class Legend:
-    """Which styles a diagram uses (in model order), so a renderer draws only those keys."""
+    """Which styles a diagram uses (in model order), so a renderer draws only those keys; `grades`
+    are every letter a label shows (``D/O`` brings O), not only the primary grades."""
 
     grades: tuple[Grade, ...]
     actors: tuple[Actor, ...]
@@ -158,7 +159,7 @@ def extract(
     )
     drawn = (created_by, *edges)
     legend = Legend(
-        grades=tuple(g for g in Grade if any(d.grade is g for d in drawn)),
+        grades=tuple(g for g in Grade if any(g in d.edge.evidence.grades for d in drawn)),
         actors=tuple(a for a in Actor if any(d.actor is a for d in drawn)),
         kinds=tuple(k for k in NodeKind if any(n.kind is k for n in nodes)),
         coverage=coverage is not None,

@@ -4,6 +4,7 @@ and fails with the right violation against a server that breaks the model."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -79,6 +80,16 @@ def test_text_report_and_arguments(capsys: Any) -> None:
     assert "unknown scenario nope" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("listed", ["", " , "])
+def test_an_empty_scenario_list_is_a_usage_error(listed: str, capsys: Any) -> None:
+    assert main(["conform", "--scenarios", listed]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing ran
+    assert f"runmodel conform: --scenarios {listed!r}: names no scenario; choose from plain," in (
+        captured.err
+    )
+
+
 def test_an_unreachable_server_is_a_clear_error(capsys: Any) -> None:
     code = main(["conform", "--base-url", "http://127.0.0.1:9/v1", "--api-key", "sk-x"])
     assert code == 2
@@ -115,3 +126,18 @@ def test_a_rejected_key_is_a_clear_error(capsys: Any) -> None:
     err = capsys.readouterr().err
     assert "rejected the API key" in err
     assert "Traceback" not in err
+
+
+def test_an_existing_trace_is_kept_unless_forced(tmp_path: Path, capsys: Any) -> None:
+    trace = tmp_path / "conform.jsonl"
+    trace.write_text("yesterday's trace\n", encoding="utf-8")
+    assert main(["conform", "--scenarios", "plain", "--trace", str(trace)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        f"runmodel conform: {trace} already exists; choose another file, "
+        "or add --force to overwrite it\n"
+    )
+    assert captured.out == ""
+    assert trace.read_text(encoding="utf-8") == "yesterday's trace\n"
+    assert main(["conform", "--scenarios", "plain", "--trace", str(trace), "--force"]) == 0
+    assert trace.read_bytes().startswith(b'{"kind":"header"')

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ def test_demo_runs_the_whole_kit_and_writes_its_files(tmp_path: Path, capsys: An
     assert "deliberate mistakes, each answered with the documented 400" in text
     assert text.count("    pass  ") == 11  # every conform scenario
     assert "counterexample" in text
-    assert "the client fetched the run 10 more times after it became" in text
+    assert "the client fetched the run 11 times after it became" in text
     assert "passed: every property of the waiter contract held in 15 lifecycles" in text
     assert "\x1b[" not in text  # plain text when not on a terminal
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
@@ -29,7 +30,14 @@ def test_demo_runs_the_whole_kit_and_writes_its_files(tmp_path: Path, capsys: An
     ET.parse(out / "report.xml")  # well-formed JUnit
     assert (out / "trace.jsonl").read_bytes().count(b"sk-demo") == 0  # the key is masked
     assert (out / "coverage" / "run.coverage.mmd").is_file()
-    assert (out / "lesson-counterexample.txt").read_text(encoding="utf-8").startswith("queued")
+    counterexample = (out / "lesson-counterexample.txt").read_text(encoding="utf-8")
+    assert counterexample.startswith("queued")
+    # the reproduce line names a real file, and running it reproduces the counterexample
+    line = next(x for x in counterexample.splitlines() if x.strip().startswith("reproduce: "))
+    argv = shlex.split(line.split("reproduce: ", 1)[1])
+    assert argv[:2] == ["runmodel", "fuzz"]
+    assert main(argv[1:]) == 1
+    assert capsys.readouterr().out.splitlines()[0] == counterexample.splitlines()[0]
 
 
 def test_demo_says_when_it_cannot_write(tmp_path: Path, capsys: Any) -> None:
@@ -37,3 +45,12 @@ def test_demo_says_when_it_cannot_write(tmp_path: Path, capsys: Any) -> None:
     blocker.write_text("", encoding="utf-8")
     assert main(["demo", "--output", str(blocker / "sub")]) == 2
     assert "cannot create" in capsys.readouterr().err
+
+
+def test_demo_checks_its_arguments_before_it_starts(tmp_path: Path, capsys: Any) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--output", str(out), "--max-examples", "0"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == "runmodel demo: --max-examples 0 must be at least 1\n"
+    assert captured.out == ""
+    assert not out.exists()

@@ -31,7 +31,7 @@ BUGS = [
         "terminates",
         "start+1, fail(server_error)+1",
         """\
-queued → in_progress → failed: the client fetched the run 10 more times after it became failed (terminal) and never returned
+queued → in_progress → failed: the client fetched the run 11 times after it became failed (terminal) and never returned
 
   contract:  waiter (property: terminates)
   scenario:  start+1, fail(server_error)+1
@@ -64,7 +64,7 @@ queued → in_progress → cancelling: the client returned the run in status can
         "terminates",
         "start+1, hit_token_limit(max_completion_tokens)+1",
         """\
-queued → in_progress → incomplete: the client fetched the run 10 more times after it became incomplete (terminal) and never returned
+queued → in_progress → incomplete: the client fetched the run 11 times after it became incomplete (terminal) and never returned
 
   contract:  waiter (property: terminates)
   scenario:  start+1, hit_token_limit(max_completion_tokens)+1
@@ -407,7 +407,7 @@ def test_fuzz_prints_the_counterexample_and_exits_1(tmp_path: Path, capsys: Any)
     code = _main(["fuzz", f"{client}:poll_run_status", "--scenario", scenario])
     out = capsys.readouterr().out
     assert code == 1
-    assert out.startswith("queued → in_progress → failed: the client fetched the run 10 more times")
+    assert out.startswith("queued → in_progress → failed: the client fetched the run 11 times")
     assert "Run的轮询信息" not in out  # the client's own prints are kept out of the report
     assert f"reproduce: runmodel fuzz {client}:poll_run_status --contract waiter" in out
 

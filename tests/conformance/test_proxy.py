@@ -362,8 +362,10 @@ def test_cli_serves_and_stops_cleanly(
 ) -> None:
     emu, server = upstream
     trace = tmp_path / "cli.jsonl"
+    trace.write_text("an old trace, overwritten with --force\n", encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     argv = [*_command(), "--upstream", server.base_url, "--port", "0", "-o", str(trace)]
+    argv.append("--force")
     with subprocess.Popen(
         argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as proc:
@@ -383,7 +385,7 @@ def test_cli_serves_and_stops_cleanly(
                 proc.kill()
     assert proc.returncode == 0, err
     assert "Traceback" not in err
-    assert "stopped; 1 entries" in out
+    assert "stopped; 1 entry in" in out
     entries = _lines(trace)
     assert [e["kind"] for e in entries] == ["header", "exchange", "footer"]
     assert entries[1]["response"]["body"]["id"] == thread.id
@@ -409,3 +411,17 @@ def test_chunked_requests_and_http10_clients(stdlib_upstream: str, tmp_path: Pat
     entries = _lines(trace)
     assert [e["request"]["body"] for e in entries if e["kind"] == "exchange"] == [{"a": 1}, None]
     assert len([e for e in entries if e["kind"] == "event"]) == 4
+
+
+def test_an_existing_trace_is_kept_unless_forced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = tmp_path / "t.jsonl"
+    trace.write_text("yesterday's recording\n", encoding="utf-8")
+    assert _run("--upstream", "http://127.0.0.1/v1", "-o", str(trace)) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"runmodel record: {trace} already exists; choose another file, "
+        "or add --force to overwrite it\n"
+    )
+    assert trace.read_text(encoding="utf-8") == "yesterday's recording\n"

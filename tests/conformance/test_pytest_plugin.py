@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -37,3 +40,34 @@ def test_sleeps_are_virtual_for_the_whole_test(emulated_run: EmulatedRun) -> Non
 @pytest.mark.runmodel(script="start+1, fail(server_error)+1", strictness="permissive")
 def test_the_marker_sets_the_strictness(emulated_run: EmulatedRun) -> None:
     assert emulated_run.emulator.strictness.value == "permissive"
+
+
+def test_unknown_or_positional_marker_arguments_fail_naming_the_known_ones(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "test_marked.py").write_text(
+        "import pytest\n\n"
+        "@pytest.mark.runmodel(scirpt='start+1, complete+1')\n"
+        "def test_misspelt(emulated_run):\n"
+        "    pass\n\n"
+        "@pytest.mark.runmodel('start+1, complete+1')\n"
+        "def test_positional(emulated_run):\n"
+        "    pass\n\n"
+        "@pytest.mark.runmodel(script='start+1, complete+1')\n"
+        "def test_right(emulated_run):\n"
+        "    pass\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_marked.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = done.stdout
+    assert done.returncode == 1, out + done.stderr
+    assert "1 passed, 2 errors" in out
+    assert "@pytest.mark.runmodel: unknown argument scirpt=; known: script=, strictness=" in out
+    assert "takes keyword arguments only (script=, strictness=)" in out
+    assert "pytest_plugin.py" not in out  # the user's marker is the problem, not the kit's code

@@ -158,20 +158,70 @@ def test_dot_starts_from_a_point_with_the_creating_edge(name: str) -> None:
     assert created["label"] == f"{e.trigger} · {e.actor.value} · {e.evidence.label}"
 
 
+def _legend_label(text: str) -> str:
+    """The graph's own label (``label=<…>`` at graph level): the title and the legend."""
+    m = re.search(r"\blabel=(<<TABLE.*?</TABLE>>)", text)
+    assert m is not None, text
+    return m.group(1)
+
+
 def test_dot_legend_names_each_style_used() -> None:
     text = dot_source(extract(_toy()))
-    assert "subgraph cluster_legend {" in text
-    legend = text[text.index("subgraph cluster_legend") :]
-    nodes, edges = _parse_dot(legend)
-    labels = " | ".join(attrs.get("label", "") for attrs in nodes.values())
+    legend = _legend_label(text)
     for g in Grade:
-        assert f"{g.letter} {g.value}" in labels
-    for a in Actor:
-        assert a.value in labels
+        assert f"<B>{g.letter}</B> {g.value}" in legend
+    _, edges = _parse_dot(text)
+    for a in Actor:  # in the colour its edges are drawn in
+        colour = next(
+            attrs["color"] for _, _, attrs in edges if f" · {a.value} · " in attrs["label"]
+        )
+        assert f'<FONT COLOR="{colour}"><B>{a.value}</B></FONT>' in legend
     for kind in NodeKind:
-        assert kind.value in labels
-    styles = {attrs.get("style", "solid") for _, _, attrs in edges}
-    assert {"solid", "dashed", "dotted"} <= styles
+        assert f"{kind.value}: {kind.description}" in legend
+    assert "toy lifecycle (permissive view" in legend  # the title leads the same label
+
+
+def test_the_legend_names_every_grade_a_label_shows_not_only_primary_ones() -> None:
+    d = extract(RUN)
+    shown = {
+        letter for e in (d.created_by, *d.edges) for letter in e.edge.evidence.label.split("/")
+    }
+    assert "O" in shown  # D/O edges, whose primary grade is D
+    legend = _legend_label(dot_source(d))
+    note = mermaid(d)[mermaid(d).index("note right of") :]
+    for g in Grade:
+        assert (f"<B>{g.letter}</B> {g.value}" in legend) is (g.letter in shown)
+        assert (f"{g.letter} {g.value}" in note) is (g.letter in shown)
+
+
+def test_dot_is_legible_at_a_docs_width_and_its_legend_sits_under_it() -> None:
+    """At about 1,100 px the run diagram is scaled by width; its legend must not widen it (no
+    legend column beside the drawing) and its labels must be large enough to survive it."""
+    text = dot_source(extract(RUN))
+    assert "cluster_legend" not in text
+    assert re.search(r"^\s*label=<<TABLE.* labelloc=b$", text, re.MULTILINE)  # the graph's own
+    sizes = dict(re.findall(r"^\s*(node|edge) .*fontsize=(\d+)", text, re.MULTILINE))
+    assert int(sizes["edge"]) >= 14
+    assert int(sizes["node"]) >= 16
+
+
+@NEEDS_DOT
+def test_the_rendered_run_diagram_keeps_labels_legible_at_1100_px() -> None:
+    """Laid out by Graphviz at 72 dpi, scaled to 1,100 px wide: every edge label stays >= 10 px."""
+    root = ET.fromstring(svg(extract(RUN)))
+    width = float(root.attrib["width"].removesuffix("pt"))
+    scale = min(1.0, 1100 / width)
+    ns = "{http://www.w3.org/2000/svg}"
+    sizes = [
+        float(text.attrib["font-size"])
+        for group in root.iter(f"{ns}g")
+        if group.attrib.get("class") == "edge"
+        for text in group.iter(f"{ns}text")
+    ]
+    assert len(sizes) >= len(RUN.all_edges)
+    assert min(sizes) * scale >= 10, (
+        f"{width:.0f} pt wide: labels become {min(sizes) * scale:.1f} px"
+    )
 
 
 def test_strict_view_drops_inferred_and_disputed_edges() -> None:
@@ -251,7 +301,23 @@ def test_coverage_labels_counts_and_greys_unexercised_edges() -> None:
     assert edges[("queued", "cancelling")]["label"] == "cancel · client · I · 1×"
     assert "create · client · D · 5×" in text
     assert "start · server · D · 4×" in mermaid(d)
-    assert "count 0: never taken" in text[text.index("cluster_legend") :]
+    assert "count 0, never taken" in _legend_label(text)
+
+
+def test_mermaid_coverage_greys_what_was_never_reached() -> None:
+    """Mermaid cannot style one transition: untaken edges say 0×, unreached statuses are grey."""
+    coverage = {("", "queued"): 1, ("queued", "in_progress"): 1, ("in_progress", "completed"): 1}
+    text = mermaid(extract(RUN, PERMISSIVE, coverage))
+    assert "classDef unreached fill:#f4f4f4,color:#9a9a9a" in text
+    greyed = next(line for line in text.splitlines() if line.endswith(" unreached"))
+    assert set(greyed.split()[1].split(",")) == set(RUN.statuses) - {
+        "queued",
+        "in_progress",
+        "completed",
+    }
+    assert "class completed terminal" in text
+    assert "grey dashed box: a status no taken edge reached" in text
+    assert "unreached" not in mermaid(extract(RUN))
 
 
 def test_coverage_of_a_move_the_model_lacks_is_refused() -> None:

@@ -161,6 +161,13 @@ def _args(*argv: str) -> argparse.Namespace:
         (["--faults", "boom=1"], "runmodel serve: --faults: 'boom=1': expected KIND=PROBABILITY"),
         (["--speed", "0"], "runmodel serve: --speed must be positive"),
         (["--latency", "-1"], "runmodel serve: --latency must not be negative"),
+        (["--port", "70000"], "runmodel serve: --port 70000 is not a port number (0-65535)"),
+        (["--poll-after-ms", "-5"], "runmodel serve: --poll-after-ms -5 must not be negative"),
+        (
+            ["--host", "0.0.0.0"],
+            "runmodel serve: --host 0.0.0.0 is not a loopback address; "
+            "add --allow-remote-bind to listen there anyway",
+        ),
     ],
 )
 def test_bad_arguments_exit_2(
@@ -220,3 +227,35 @@ def test_serve_command_runs_until_ctrl_c(stop: signal.Signals) -> None:
     assert "Traceback" not in err
     assert err == ""
     assert "runmodel serve: stopped after" in out
+
+
+def test_verbose_serve_echoes_its_options_and_logs_each_request() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "runmodel", "serve", "--verbose", "--speed", "1000"]
+    argv += ["--poll-after-ms", "5", "--script", "start+1, complete+5", "--faults", "slow=0.5"]
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+    )
+    try:
+        assert proc.stdout is not None
+        banner = [proc.stdout.readline() for _ in range(4)]
+        url = banner[0].rsplit(" ", 1)[1].strip()
+        client = openai.OpenAI(api_key="k", base_url=url, max_retries=0)
+        assistant = create_assistant(client, model="gpt-4o")
+        run_ = client.beta.threads.create_and_run_poll(assistant_id=assistant.id)
+        assert run_.status == "completed"
+        client.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "script: start+1, complete+5; faults: slow=0.5; speed: 1000x" in banner[2]
+    assert "poll-after-ms: 5; strictness: strict; seed: 0" in banner[2]
+    assert banner[3] == "  Ctrl-C stops; each request is printed on stderr\n"
+    assert "runmodel serve: stopped after" in out
+    lines = err.splitlines()
+    assert "  POST /v1/assistants → 200" in lines
+    assert "  POST /v1/threads/runs → 200 (run queued)" in lines
+    polls = [line for line in lines if line.startswith(f"  GET /v1/threads/{run_.thread_id}/")]
+    assert polls[-1] == f"  GET /v1/threads/{run_.thread_id}/runs/{run_.id} → 200 (run completed)"
+    assert "Traceback" not in err
