@@ -58,7 +58,7 @@ test-sdk2: $(VENV2)/.installed
 	$(BIN2)/pytest -q -rs -m "not slow"
 
 test-sdk1: $(VENV1)/.installed
-	$(BIN1)/pytest -q -m "not slow"
+	$(BIN1)/pytest -q -rs -m "not slow"
 
 test: lint types pytest test-sdk2 test-sdk1
 
