@@ -30,8 +30,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "files",
         nargs="+",
         metavar="FILE",
-        help="recordings: native traces, VCR cassettes, HAR files, or bare run / step / "
-        "message objects (JSON, JSON Lines, or printed by the SDK)",
+        help="recordings, told apart by content: native traces; VCR.py, Ruby VCR, Betamax, "
+        "OkReplay and go-vcr cassettes; SDK test-proxy records; ExVCR; nock; HAR and Polly; or "
+        "bare run / step / message objects (JSON, JSON Lines, or printed by the SDK)",
     )
     parser.add_argument(
         "--strictness",
