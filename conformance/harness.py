@@ -376,8 +376,9 @@ def check_client(
                 if promise is Contract.APP
                 else scenarios(level, cancel=cancel)
             )
+            budget = max_examples if max_examples is not None else settings().max_examples
             conf = settings(
-                max_examples=max_examples if max_examples is not None else settings().max_examples,
+                max_examples=budget,
                 deadline=None,
                 database=None,
                 derandomize=seed is None,
@@ -388,14 +389,20 @@ def check_client(
                 phases=_PHASES,
             )
             # one search per failing property: each search passes over the properties already
-            # found (the client is not stopped for them), so the next one is found and shrunk too
+            # found (the client is not stopped for them), so the next one is found and shrunk
+            # too; the lifecycles drawn before a failure count against one budget of examples
+            # (each later search still draws a few), so a client with one bug costs about what
+            # a correct one does, plus shrinking
             while len(searched) < len(PROPERTIES):
                 run_options = replace(options, ignore=frozenset(searched))
                 current.clear()
+                drawn = [0]
 
                 def one(sc: Scenario | AppScenario, data: st.DataObject) -> None:
                     paths, findings = _play(fn, sc, run_options, data)  # noqa: B023
                     summary.add(*paths)
+                    if not current:
+                        drawn[0] += 1  # noqa: B023
                     fresh = [f for f in findings if f.prop not in searched]
                     current.extend(fresh)
                     tell("searching")
@@ -403,7 +410,8 @@ def check_client(
                     if fresh:
                         raise _Found(fresh[0].prop)
 
-                test = conf(given(strategy, st.data())(one))
+                limit = budget if not searched else max(_LEAST_EXAMPLES, budget)
+                test = settings(conf, max_examples=limit)(given(strategy, st.data())(one))
                 if seed is not None:
                     test = hypothesis_seed(seed)(test)
                 try:
@@ -415,6 +423,7 @@ def check_client(
                     same = [f for f in current if f.prop == last.prop]
                     found[last.prop] = min(same, key=_simplicity)
                     searched.add(last.prop)
+                    budget -= drawn[0]
                     continue
                 break
         except _StopSearch as stop:
@@ -427,6 +436,9 @@ def check_client(
     if found:
         raise fail(list(found.values()))
     return summary
+
+
+_LEAST_EXAMPLES = 10  # lifecycles a search after a finding draws, however little budget is left
 
 
 def _quoted(text: str) -> str:
