@@ -54,11 +54,15 @@ pytest: $(VENV)/.installed
 test-slow: $(VENV)/.installed
 	$(BIN)/pytest -q -rs -m slow
 
+# The other SDK majors run the whole fast suite; in CI with fewer examples per property
+# (profile ci-sdk: derandomized like ci), since the main environment already searches deeper.
+SDK_PROFILE ?= $(if $(CI),ci-sdk,dev)
+
 test-sdk2: $(VENV2)/.installed
-	$(BIN2)/pytest -q -rs -m "not slow"
+	HYPOTHESIS_PROFILE=$(SDK_PROFILE) $(BIN2)/pytest -q -rs -m "not slow"
 
 test-sdk1: $(VENV1)/.installed
-	$(BIN1)/pytest -q -rs -m "not slow"
+	HYPOTHESIS_PROFILE=$(SDK_PROFILE) $(BIN1)/pytest -q -rs -m "not slow"
 
 test: lint types pytest test-sdk2 test-sdk1
 

@@ -18,6 +18,8 @@ settings.register_profile(
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
+# The other SDK majors' runs in CI check compatibility, not search depth: derandomized, dev-sized.
+settings.register_profile("ci-sdk", settings.get_profile("ci"), max_examples=50)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 

@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def _pytest_recipes() -> list[list[str]]:
     """The arguments of every pytest the Makefile runs (after ``$(BIN)/pytest``)."""
     text = (ROOT / "Makefile").read_text(encoding="utf-8")
-    return [shlex.split(m) for m in re.findall(r"^\t\$\(BIN\w*\)/pytest (.*)$", text, re.M)]
+    return [
+        shlex.split(m) for m in re.findall(r"^\t(?:\w+=\S+ )*\$\(BIN\w*\)/pytest (.*)$", text, re.M)
+    ]
 
 
 def test_the_makefile_runs_pytest_in_its_four_targets() -> None:

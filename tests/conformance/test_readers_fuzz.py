@@ -47,7 +47,7 @@ OPENINGS = [
     b"Run(id='run_1', ",
     b"\xef\xbb\xbf",
 ]
-AT_LENGTH = settings(max_examples=10_000)  # `make test-slow`
+AT_LENGTH = settings(max_examples=5_000)  # `make test-slow`
 _counter = itertools.count()
 
 

@@ -366,7 +366,7 @@ def test_the_verdict_catches_a_wrong_ending(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_the_long_soak(tmp_path: Path) -> None:
-    soak = _Soak(tmp_path, clients=16, runs=200, seed=7, speed=_LONG_SPEED, faults=_LONG_FAULTS)
+    soak = _Soak(tmp_path, clients=16, runs=100, seed=7, speed=_LONG_SPEED, faults=_LONG_FAULTS)
     recorder = soak.go(deadline=900)
     assert soak.problems(recorder) == []
     assert {o.status for o in soak.outcomes} == RUN.terminal  # stalls and cancels included
