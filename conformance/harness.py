@@ -38,7 +38,7 @@ from runmodel import RUN, Actor, Strictness
 from ._sdk import MIN_SDK, quiet_assistants_deprecation, sdk_version
 from .emulator import Emulator, Move, Script, ScriptError, parse_script
 from .emulator.api import Reply, Request
-from .emulator.clock import ClientInterrupted, virtual_time_session
+from .emulator.clock import ClientInterrupted, Sleep, virtual_time_session
 from .errors import parse_error
 from .strategies import AppScenario, Scenario, app_scenarios, scenarios
 from .tools import arguments, function_tools, plainest
@@ -711,6 +711,7 @@ class _Watch:
         self.sleep_mark = 0
         self.too_fast: str | None = None
         self.hung_run: _Tracked | None = None
+        self.stop: ClientInterrupted | None = None  # raised into the client; raised again below
         hint = (emu.poll_after_ms or 1000) / 1000
         self.least = options.poll_interval if options.poll_interval is not None else hint
 
@@ -789,7 +790,7 @@ class _Watch:
                 f"({source})"
             )
             if "sleeps_between_polls" not in self.options.ignore:
-                raise PolledTooFast(message)
+                raise self._stopping(PolledTooFast(message))
             self.too_fast = self.too_fast or message
 
     def before_request(self, method: str, path: str) -> None:
@@ -849,7 +850,20 @@ class _Watch:
                 tracked.after_settled += 1
             if tracked.after_settled >= self.options.settle_polls:
                 self.hung_run = tracked
-                raise ClientHung(f"the client kept asking after the run became {status}")
+                raise self._stopping(
+                    ClientHung(f"the client kept asking after the run became {status}")
+                )
+
+    def _stopping(self, stop: ClientInterrupted) -> ClientInterrupted:
+        """Remember the stop raised into the client, so that a client which swallows it (an
+        ``except BaseException``) meets it again at its next sleep, not hours of polls later."""
+        self.stop = self.stop or stop
+        return stop
+
+    def on_sleep(self, _sleep: Sleep) -> None:
+        """A client that sleeps after it was stopped swallowed the stop: raise it again."""
+        if self.stop is not None:
+            raise type(self.stop)(*self.stop.args)
 
 
 @dataclass(slots=True)
@@ -925,6 +939,7 @@ def _call(
         _serve_future_status(emu, lambda: watch.runs)
     strict = not future  # a future status fails strict validation; the SDK's default is loose
     client = emu.async_client(strict=strict) if is_async else emu.client(strict=strict)
+    emu.clock.on_sleep = watch.on_sleep
     with quiet_assistants_deprecation(), emu.virtual_time():
         dog = _Watchdog(hang_after)
         try:
@@ -940,6 +955,7 @@ def _call(
                     out.raised = exc
         except ClientBlocked as exc:  # the alarm rang as the client returned
             out.hung = exc
+    emu.clock.on_sleep = None
     if isinstance(out.hung, _AsyncBlocked) and dog.pending is not None:
         out.hung = dog.pending
     return out

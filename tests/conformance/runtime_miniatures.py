@@ -9,6 +9,7 @@ wrong on purpose, and each verdict names what they did.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import sys
 import threading
@@ -120,6 +121,14 @@ def swallows_everything_and_blocks(client: Any, thread_id: str, run_id: str) -> 
     except BaseException:
         lock.acquire()  # blocks again: only a repeated stop ends it
     return None
+
+
+def swallows_the_stop_around_its_poll(client: Any, thread_id: str, run_id: str) -> Any:
+    """Polls until a status that never comes, swallowing whatever its poll raises."""
+    while True:
+        with contextlib.suppress(BaseException):  # the bug on show: even the kit's stop
+            client.beta.threads.runs.retrieve(run_id, thread_id=thread_id)
+        t.sleep(1)
 
 
 def blocks_on_a_socket(client: Any, thread_id: str, run_id: str) -> Any:

@@ -125,6 +125,15 @@ def test_a_blocked_client_is_stopped_and_located(fn: Any, line: str) -> None:
     )
 
 
+def test_a_client_that_swallows_the_stop_meets_it_again_at_its_next_sleep() -> None:
+    found = play(rm.swallows_the_stop_around_its_poll, _LIFECYCLE)
+    assert found is not None
+    assert found.prop == "terminates"
+    # stopped at the sleep right after the first swallowed stop (10 settled polls, then the
+    # 11th), not after hours of virtual polling
+    assert "fetched the run 11 times after it became completed" in found.message
+
+
 def test_a_blocked_client_ends_the_search_at_once() -> None:
     seen: list[Progress] = []
     with pytest.raises(ClientCheckFailed) as failed:
