@@ -31,6 +31,7 @@ from _rows import Row, emit  # noqa: E402
 
 from conformance._sdk import quiet_assistants_deprecation  # noqa: E402
 from conformance.demo import lesson_poll_run_status  # noqa: E402
+from conformance.emulator.clock import virtual_time_session  # noqa: E402
 from conformance.harness import play  # noqa: E402
 from conformance.strategies import Scenario, scenarios  # noqa: E402
 
@@ -52,7 +53,9 @@ def _draw(n: int) -> list[Scenario]:
 
 
 def _play_all(fn: Callable[..., Any], contract: str, drawn: list[Scenario]) -> None:
-    with quiet_assistants_deprecation():
+    # one session of virtual time for all the lifecycles, as a search holds one (check_client):
+    # the scan for references to the time functions happens once, not once per lifecycle
+    with quiet_assistants_deprecation(), virtual_time_session():
         for sc in drawn:
             play(fn, sc, contract)
 
