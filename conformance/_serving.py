@@ -3,13 +3,29 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["BackgroundServer", "LoopbackHTTPServer"]
+__all__ = ["BackgroundServer", "LoopbackHTTPServer", "is_loopback", "raise_interrupt"]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine only (a wider bind needs the user's explicit leave)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def raise_interrupt(signum: int, frame: object) -> None:
+    """A SIGTERM handler: stop serving as Ctrl-C does, so the trace gets its footer."""
+    raise KeyboardInterrupt
 
 
 class LoopbackHTTPServer(ThreadingHTTPServer):

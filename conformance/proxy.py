@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ipaddress
 import os
 import signal
 import sys
@@ -27,7 +26,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from ._serving import BackgroundServer, LoopbackHTTPServer
+from ._serving import BackgroundServer, LoopbackHTTPServer, is_loopback, raise_interrupt
 
 __all__ = ["RecordingProxy", "UpstreamError", "configure", "run"]
 
@@ -269,19 +268,6 @@ class RecordingProxy(BackgroundServer):
         self.recorder.close()
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     """Declare ``runmodel record``'s arguments."""
     parser.add_argument(
@@ -329,7 +315,7 @@ def run(args: argparse.Namespace) -> int:
         _split_upstream(args.upstream)
     except UpstreamError as exc:
         return fail(f"--upstream {args.upstream!r}: {exc}")
-    if not _loopback(args.host) and not args.allow_remote_bind:
+    if not is_loopback(args.host) and not args.allow_remote_bind:
         return fail(
             f"--host {args.host} is not a loopback address; "
             "add --allow-remote-bind to listen there anyway"
@@ -353,7 +339,7 @@ def run(args: argparse.Namespace) -> int:
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():  # SIGTERM stops as cleanly
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGTERM, raise_interrupt)
     try:
         proxy.serve_forever()
     except KeyboardInterrupt:

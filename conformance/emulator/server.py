@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ipaddress
 import json
 import signal
 import socket
@@ -19,7 +18,7 @@ import traceback
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from .._serving import BackgroundServer, LoopbackHTTPServer
+from .._serving import BackgroundServer, LoopbackHTTPServer, is_loopback, raise_interrupt
 from .api import Emulator
 from .clock import ClientInterrupted
 
@@ -130,19 +129,6 @@ def _streamed_status(chunk: bytes) -> str | None:
     return None if name.startswith("step") else name
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     """Declare ``runmodel serve``'s arguments."""
     parser.add_argument(
@@ -233,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"--poll-after-ms {args.poll_after_ms} must not be negative")
     if not 0 <= args.port <= 65535:
         return fail(f"--port {args.port} is not a port number (0-65535)")
-    if not _loopback(args.host) and not args.allow_remote_bind:
+    if not is_loopback(args.host) and not args.allow_remote_bind:
         return fail(
             f"--host {args.host} is not a loopback address; "
             "add --allow-remote-bind to listen there anyway"
@@ -266,7 +252,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"runmodel serve: listening on {server.base_url}", flush=True)
     print(f"  export OPENAI_BASE_URL={server.base_url} OPENAI_API_KEY=sk-emulator", flush=True)
     print(f"  {_options(args)}", flush=True)
-    if not _loopback(args.host):
+    if not is_loopback(args.host):
         print(
             f"  warning: listening on {args.host}, not loopback: anyone who reaches it can use it",
             flush=True,
@@ -275,7 +261,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  Ctrl-C stops{log}", flush=True)
     previous = None
     if threading.current_thread() is threading.main_thread():  # SIGTERM stops as cleanly
-        previous = signal.signal(signal.SIGTERM, _interrupt)
+        previous = signal.signal(signal.SIGTERM, raise_interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
