@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from typing import Any
 
 import openai
@@ -69,14 +70,16 @@ def test_many_clients_many_runs_never_overlap_on_a_thread() -> None:
 
     def one_client() -> None:
         # Each client retries a refused create (its thread is busy) until one run of its own has
-        # ended: the count of runs then does not depend on how the threads were scheduled.
-        for _ in range(1000):
+        # ended: the count of runs then does not depend on how the threads were scheduled. Only a
+        # run's owner moves the shared clock: waiters that advanced it could expire the owner's run
+        # while it sat in requires_action, and its submit would then be refused.
+        for _ in range(100_000):
             try:
                 run = client.beta.threads.runs.create(
                     thread_id=thread.id, assistant_id=assistant_id
                 )
             except openai.BadRequestError:
-                emu.clock.advance(1)
+                time.sleep(0.001)  # real time: lets the owner's thread take the GIL
                 continue
             while run.status not in TERMINAL_AT:
                 if run.status == "requires_action":
@@ -91,12 +94,21 @@ def test_many_clients_many_runs_never_overlap_on_a_thread() -> None:
                     run = client.beta.threads.runs.retrieve(run.id, thread_id=thread.id)
             finished.append(run.id)
             return
+        raise AssertionError("a client never got its run created")
 
-    workers = [threading.Thread(target=one_client) for _ in range(6)]
+    def guarded() -> None:
+        try:
+            one_client()
+        except Exception as exc:  # reported below, with the test's own failure
+            failures.append(exc)
+
+    failures: list[Exception] = []
+    workers = [threading.Thread(target=guarded) for _ in range(6)]
     for w in workers:
         w.start()
     for w in workers:
         w.join()
+    assert failures == []
     runs = [emu.run_object(r) for r in emu.store.threads[thread.id].runs]
     assert sorted(finished) == sorted(r["id"] for r in runs)
     assert len(runs) == len(workers)
