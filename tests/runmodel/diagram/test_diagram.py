@@ -24,10 +24,11 @@ from runmodel.diagram import (
     svg,
     write_diagrams,
 )
+from tests.helpers import paths
 
 STRICT, PERMISSIVE = Strictness.STRICT, Strictness.PERMISSIVE
 DOC, OBS, INF, DIS = Grade.DOCUMENTED, Grade.OBSERVED, Grade.INFERRED, Grade.DISPUTED
-REPO = Path(__file__).resolve().parents[2]
+REPO = paths.REPO
 COMMITTED = REPO / "diagrams"
 NEEDS_DOT = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` not on PATH")
 
