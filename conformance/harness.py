@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
-from runmodel import RUN, Actor, Strictness
+from runmodel import RUN, Actor, RunmodelError, Strictness
 
 from ._sdk import MIN_SDK, quiet_assistants_deprecation, sdk_version
 from .emulator import Emulator, Move, Script, ScriptError, parse_script
@@ -114,7 +114,7 @@ class ClientBlocked(ClientInterrupted):
         self.where = where
 
 
-class CannotCheck(Exception):
+class CannotCheck(RunmodelError):
     """The check cannot start: a target with the wrong signature, or an openai SDK the kit cannot
     drive. A usage error, not a finding about the client."""
 
@@ -191,7 +191,7 @@ class Counterexample:
         }
 
 
-class ClientCheckFailed(AssertionError):
+class ClientCheckFailed(RunmodelError, AssertionError):
     """Properties failed; the message is each one's minimal counterexample, rendered.
 
     `counterexamples` lists them in order of root cause; `counterexample` is the first.
@@ -446,7 +446,7 @@ def _quoted(text: str) -> str:
     return f'"{text}"' if not any(c in text for c in '"$`\\!') else shlex.quote(text)
 
 
-class _Found(Exception):
+class _Found(RunmodelError):
     """A search's failing example: which property failed (the counterexample is kept aside)."""
 
     def __init__(self, prop: str) -> None:
