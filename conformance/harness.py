@@ -57,7 +57,7 @@ __all__ = [
     "Counterexample",
     "PolledTooFast",
     "Progress",
-    "Summary",
+    "SearchSummary",
     "check_client",
     "play",
     "play_all",
@@ -122,7 +122,7 @@ class CannotCheck(RunmodelError):
 class CheckInterrupted(KeyboardInterrupt):
     """Ctrl-C during a search: what was explored, and the plainest counterexample found so far."""
 
-    def __init__(self, summary: Summary, found: ClientCheckFailed | None) -> None:
+    def __init__(self, summary: SearchSummary, found: ClientCheckFailed | None) -> None:
         super().__init__()
         self.summary = summary
         self.found = found
@@ -220,8 +220,8 @@ class ClientCheckFailed(RunmodelError, AssertionError):
 
 
 @dataclass(slots=True)
-class Summary:
-    """What a passing check explored: examples, statuses and edges reached."""
+class SearchSummary:
+    """What a passing check's search explored: examples, statuses and edges reached."""
 
     contract: Contract
     strictness: Strictness
@@ -260,6 +260,8 @@ class Summary:
         }
 
 
+Summary = SearchSummary  # the name before SearchSummary, kept importable
+
 ClientFn = Callable[..., Any]
 
 PROPERTIES: tuple[str, ...] = (
@@ -293,7 +295,7 @@ def check_client(
     reproduce: str | None = None,
     hang_after: float = HANG_AFTER,
     progress: Callable[[Progress], None] | None = None,
-) -> Summary:
+) -> SearchSummary:
     """Play `fn` every kind of legal lifecycle; raise `ClientCheckFailed` with the smallest
     lifecycle that breaks each failing property, or return what was explored.
 
@@ -323,7 +325,7 @@ def check_client(
     level = Strictness(strictness)
     promise = Contract(contract)
     _check_target(fn, promise)
-    summary = Summary(promise, level)
+    summary = SearchSummary(promise, level)
     body = _assistant(assistant, tools)
     options = _Options(
         promise,
