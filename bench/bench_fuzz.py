@@ -24,9 +24,8 @@ from typing import Any
 from hypothesis import given, settings
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "conformance"))
+sys.path.insert(0, str(ROOT))  # the tests' helpers, as a package of this tree
 
-import miniatures  # noqa: E402  (the project's test clients: a correct driver)
 from _rows import Row, emit  # noqa: E402
 
 from conformance._sdk import quiet_assistants_deprecation  # noqa: E402
@@ -34,6 +33,7 @@ from conformance.demo import lesson_poll_run_status  # noqa: E402
 from conformance.emulator.clock import virtual_time_session  # noqa: E402
 from conformance.harness import play  # noqa: E402
 from conformance.strategies import Scenario, scenarios  # noqa: E402
+from tests.helpers import miniatures  # noqa: E402  (the project's test clients: a correct driver)
 
 _SDK = ("/openai/", "/httpx/", "/httpx2/", "/pydantic/", "/pydantic_core/", "/anyio/", "/h11/")
 _KIT = ("/runmodel/", "/conformance/")

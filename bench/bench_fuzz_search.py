@@ -24,15 +24,15 @@ from typing import Any
 import openai
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "conformance"))
+sys.path.insert(0, str(ROOT))  # the tests' helpers, as a package of this tree
 
-import miniatures  # noqa: E402  (the project's wrong-on-purpose clients)
 from _rows import Row, emit, fmt  # noqa: E402
 
 from conformance._sdk import http_module, quiet_assistants_deprecation  # noqa: E402
 from conformance.emulator import Emulator  # noqa: E402
 from conformance.emulator.clock import virtual_time_session  # noqa: E402
 from conformance.harness import ClientCheckFailed, Progress, check_client, play  # noqa: E402
+from tests.helpers import miniatures  # noqa: E402  (the project's wrong-on-purpose clients)
 
 CLIENTS: list[tuple[str, Callable[..., Any], str, str]] = [
     # name, client, contract, a lifecycle of about 300 requests for the per-call figure

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runmodel import RUN
+from runmodel import RUN, RunmodelError
 
 __all__ = ["SCENARIOS", "Outcome", "Skip", "configure", "run"]
 
@@ -39,7 +39,7 @@ _FUNCTION = {
 _FORCE = {"type": "function", "function": {"name": "calculate_order_total"}}
 
 
-class Skip(Exception):
+class Skip(RunmodelError):
     """A scenario that cannot run against this server; the message says why."""
 
 
@@ -267,7 +267,7 @@ class _Played:
     error: str | None
 
 
-class _Interrupted(Exception):
+class _Interrupted(RunmodelError):
     """Ctrl-C during the suite: the scenarios played before it."""
 
     def __init__(self, played: list[_Played]) -> None:

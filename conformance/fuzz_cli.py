@@ -17,10 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from runmodel import RunmodelError
+
 __all__ = ["ProgressLine", "configure", "load_function", "reproduce_command", "run"]
 
 
-class _Unusable(Exception):
+class _Unusable(RunmodelError):
     """An argument the command cannot use; the message says which and why."""
 
 

@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
-from runmodel import RUN, Actor, Strictness
+from runmodel import RUN, Actor, RunmodelError, Strictness
 
 from ._sdk import MIN_SDK, quiet_assistants_deprecation, sdk_version
 from .emulator import Emulator, Move, Script, ScriptError, parse_script
@@ -57,7 +57,7 @@ __all__ = [
     "Counterexample",
     "PolledTooFast",
     "Progress",
-    "Summary",
+    "SearchSummary",
     "check_client",
     "play",
     "play_all",
@@ -114,7 +114,7 @@ class ClientBlocked(ClientInterrupted):
         self.where = where
 
 
-class CannotCheck(Exception):
+class CannotCheck(RunmodelError):
     """The check cannot start: a target with the wrong signature, or an openai SDK the kit cannot
     drive. A usage error, not a finding about the client."""
 
@@ -122,7 +122,7 @@ class CannotCheck(Exception):
 class CheckInterrupted(KeyboardInterrupt):
     """Ctrl-C during a search: what was explored, and the plainest counterexample found so far."""
 
-    def __init__(self, summary: Summary, found: ClientCheckFailed | None) -> None:
+    def __init__(self, summary: SearchSummary, found: ClientCheckFailed | None) -> None:
         super().__init__()
         self.summary = summary
         self.found = found
@@ -191,7 +191,7 @@ class Counterexample:
         }
 
 
-class ClientCheckFailed(AssertionError):
+class ClientCheckFailed(RunmodelError, AssertionError):
     """Properties failed; the message is each one's minimal counterexample, rendered.
 
     `counterexamples` lists them in order of root cause; `counterexample` is the first.
@@ -220,8 +220,8 @@ class ClientCheckFailed(AssertionError):
 
 
 @dataclass(slots=True)
-class Summary:
-    """What a passing check explored: examples, statuses and edges reached."""
+class SearchSummary:
+    """What a passing check's search explored: examples, statuses and edges reached."""
 
     contract: Contract
     strictness: Strictness
@@ -260,6 +260,8 @@ class Summary:
         }
 
 
+Summary = SearchSummary  # the name before SearchSummary, kept importable
+
 ClientFn = Callable[..., Any]
 
 PROPERTIES: tuple[str, ...] = (
@@ -293,7 +295,7 @@ def check_client(
     reproduce: str | None = None,
     hang_after: float = HANG_AFTER,
     progress: Callable[[Progress], None] | None = None,
-) -> Summary:
+) -> SearchSummary:
     """Play `fn` every kind of legal lifecycle; raise `ClientCheckFailed` with the smallest
     lifecycle that breaks each failing property, or return what was explored.
 
@@ -323,7 +325,7 @@ def check_client(
     level = Strictness(strictness)
     promise = Contract(contract)
     _check_target(fn, promise)
-    summary = Summary(promise, level)
+    summary = SearchSummary(promise, level)
     body = _assistant(assistant, tools)
     options = _Options(
         promise,
@@ -446,7 +448,7 @@ def _quoted(text: str) -> str:
     return f'"{text}"' if not any(c in text for c in '"$`\\!') else shlex.quote(text)
 
 
-class _Found(Exception):
+class _Found(RunmodelError):
     """A search's failing example: which property failed (the counterexample is kept aside)."""
 
     def __init__(self, prop: str) -> None:

@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from runmodel import RunmodelError
+
 from ._serving import BackgroundServer, LoopbackHTTPServer, is_loopback, raise_interrupt
 
 __all__ = ["RecordingProxy", "UpstreamError", "configure", "run"]
@@ -52,7 +54,7 @@ _NO_BODY = frozenset({204, 304})
 _TIMEOUT = {"connect": 10.0, "read": 600.0, "write": 600.0, "pool": 10.0}  # the SDK's 600 s
 
 
-class UpstreamError(ValueError):
+class UpstreamError(RunmodelError, ValueError):
     """The upstream URL is not an ``http(s)://host[:port][/path]`` URL."""
 
 

@@ -18,11 +18,11 @@ from runmodel import LIFECYCLES, RULES, Strictness
 from .check import (
     CheckFinished,
     CheckStarted,
+    CheckSummary,
     Event,
     RunChecked,
     RunResult,
     Severity,
-    Summary,
     Violation,
     ViolationFound,
 )
@@ -45,7 +45,7 @@ class Report:
         self.failing: dict[str, RunResult] = {}
         self.clean: dict[str, RunResult] = {}
         self.other: list[Violation] = []
-        self.summary: Summary | None = None
+        self.summary: CheckSummary | None = None
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunChecked):
@@ -140,7 +140,7 @@ def _warning_codes(report: Report) -> list[str]:
     return [code if n == 1 else f"{code} ×{n}" for code, n in ordered]
 
 
-def _verdict(s: Summary, report: Report | None = None) -> str:
+def _verdict(s: CheckSummary, report: Report | None = None) -> str:
     """The headline's verdict: a check that passes only with warnings says so, and which."""
     verdict = _VERDICT[s.exit_code]
     if s.exit_code == 2 or not s.warnings:
@@ -153,7 +153,7 @@ def _verdict(s: Summary, report: Report | None = None) -> str:
     return verdict
 
 
-def _summary_line(s: Summary, report: Report | None = None) -> str:
+def _summary_line(s: CheckSummary, report: Report | None = None) -> str:
     failing = f", {s.failing_runs} failing" if s.failing_runs else ""
     return (
         f"{_verdict(s, report)} at {s.strictness.value}: {_plural(s.runs, 'run')}{failing}, "
@@ -162,7 +162,7 @@ def _summary_line(s: Summary, report: Report | None = None) -> str:
     )
 
 
-def _coverage_text(s: Summary) -> list[str]:
+def _coverage_text(s: CheckSummary) -> list[str]:
     lines = ["coverage:"]
     for name, counts in s.coverage.edges.items():
         every = [(e.source, e.dest) for e in LIFECYCLES[name].edges(Strictness.PERMISSIVE)]

@@ -19,12 +19,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from runmodel import RunmodelError
+
 __all__ = ["TargetError", "load_target", "resolve"]
 
 ClientFn = Callable[..., Any]
 
 
-class TargetError(ValueError):
+class TargetError(RunmodelError, ValueError):
     """A target that cannot be found or called; the message says which and why."""
 
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from runmodel import RunmodelError
+
 __all__ = ["WORDS", "ToolsError", "arguments", "function_tools", "load_tools", "plainest"]
 
 WORDS: tuple[str, ...] = (
@@ -39,7 +41,7 @@ _MAX_ITEMS = 3
 _MAX_NUMBER = 1000
 
 
-class ToolsError(ValueError):
+class ToolsError(RunmodelError, ValueError):
     """A tools file that cannot be used; the message says which and why."""
 
 

@@ -18,6 +18,8 @@ from typing import IO, Any
 
 import orjson
 
+from runmodel import RunmodelError
+
 from .observations import Exchange, InputProblem, Item, Location, StreamEvent, TraceInfo
 
 __all__ = [
@@ -68,7 +70,7 @@ _CONTENT_KEYS = frozenset(
 )
 
 
-class TraceWriteWarning(RuntimeWarning):
+class TraceWriteWarning(RunmodelError, RuntimeWarning):
     """The recorder could not write part of a trace; the API call itself was not affected."""
 
 

@@ -160,11 +160,16 @@ class Edge:
         return f"{self.source} → {self.dest} ({how})"
 
 
-class ModelDefinitionError(ValueError):
+class RunmodelError(Exception):
+    """The root of every error the model and the kit raise. (The kit's stop signals derive from
+    BaseException instead, so that a client's ``except Exception`` cannot swallow them.)"""
+
+
+class ModelDefinitionError(RunmodelError, ValueError):
     """A lifecycle definition is broken; the message names the offending statuses."""
 
 
-class IllegalTransition(Exception):
+class IllegalTransition(RunmodelError):
     """A trigger was fired in a status that has no such edge at the tracker's strictness."""
 
     def __init__(

@@ -37,7 +37,30 @@ def test_public_names_equal_all(name: str) -> None:
         and not isinstance(value, types.ModuleType)
         and getattr(value, "__module__", name) == name
         and (callable(value) or isinstance(value, type))
+        and not (isinstance(value, type) and value.__name__ != attr)  # a renamed class's old name
     }
     assert defined <= set(exported), (
         f"public but not in {name}.__all__: {sorted(defined - set(exported))}"
     )
+
+
+def test_every_public_type_name_names_one_type() -> None:
+    """No two public classes (or type aliases) share a name, such as two `Summary`s."""
+    named: dict[str, dict[int, str]] = {}
+    for name in _public_modules():
+        module = importlib.import_module(name)
+        for attr in module.__all__:
+            value = getattr(module, attr)
+            if isinstance(value, type | types.GenericAlias):
+                named.setdefault(attr, {})[id(value)] = name
+    shared = {attr: sorted(where.values()) for attr, where in named.items() if len(where) > 1}
+    assert shared == {}
+
+
+def test_renamed_types_stay_importable_by_their_old_names() -> None:
+    from conformance.check import CheckSummary, Summary
+    from conformance.harness import SearchSummary
+    from conformance.harness import Summary as HarnessSummary
+    from runmodel.diagram import Coverage, EdgeCounts
+
+    assert (Summary, HarnessSummary, Coverage) == (CheckSummary, SearchSummary, EdgeCounts)

@@ -4,7 +4,7 @@
 (`conformance.observations`) in observation order and emits `Event`s: `CheckStarted`;
 `RunChecked` when a run's state is closed (a run seen again later is reported again; reporters
 merge by run id); `ViolationFound` for findings that belong to no run; `CheckFinished` with the
-`Summary` and `Coverage`. `conformance.reports` renders them; ``runmodel check`` is the CLI.
+`CheckSummary` and `Coverage`. `conformance.reports` renders them; ``runmodel check`` is the CLI.
 Modules: `engine` (statuses, field rules, links, expiry), `actions` (the client's requests and
 the server's replies), `streams` (the streaming protocol), `results` (what is reported).
 
@@ -49,29 +49,31 @@ from .engine import EXPIRY_GRACE, Checker, check, edge_coverage
 from .results import (
     CheckFinished,
     CheckStarted,
+    CheckSummary,
     Coverage,
     Event,
     RunChecked,
     RunResult,
     Severity,
-    Summary,
     Violation,
     ViolationFound,
 )
 from .streams import STREAM_EVIDENCE
+
+Summary = CheckSummary  # the name before CheckSummary, kept importable
 
 __all__ = [
     "EXPIRY_GRACE",
     "STREAM_EVIDENCE",
     "CheckFinished",
     "CheckStarted",
+    "CheckSummary",
     "Checker",
     "Coverage",
     "Event",
     "RunChecked",
     "RunResult",
     "Severity",
-    "Summary",
     "Violation",
     "ViolationFound",
     "check",

@@ -38,12 +38,12 @@ from .actions import judge_exchange
 from .results import (
     CheckFinished,
     CheckStarted,
+    CheckSummary,
     Coverage,
     Event,
     RunChecked,
     RunResult,
     Severity,
-    Summary,
     Violation,
     ViolationFound,
 )
@@ -593,7 +593,7 @@ class Checker:
                     continue
             feed(item)
 
-    def finish(self) -> Summary:
+    def finish(self) -> CheckSummary:
         """End of input: judge what only the end shows, close every run, emit the summary."""
         self._streams.finish()
         for child in self._children.values():
@@ -603,7 +603,7 @@ class Checker:
         self._children.clear()
         for run in list(self._runs.values()):
             self._close(run)
-        summary = Summary(
+        summary = CheckSummary(
             strictness=self.strictness,
             items=self.items,
             observations=self._observations,

@@ -18,12 +18,12 @@ from ..observations import Location
 __all__ = [
     "CheckFinished",
     "CheckStarted",
+    "CheckSummary",
     "Coverage",
     "Event",
     "RunChecked",
     "RunResult",
     "Severity",
-    "Summary",
     "Violation",
     "ViolationFound",
 ]
@@ -180,7 +180,7 @@ class Coverage:
 
 
 @dataclass(frozen=True, slots=True)
-class Summary:
+class CheckSummary:
     """Counts over the whole input, the untrusted edges it needed, coverage, the exit code."""
 
     strictness: Strictness
@@ -249,7 +249,7 @@ class ViolationFound:
 class CheckFinished:
     """The input is exhausted: the summary and coverage."""
 
-    summary: Summary
+    summary: CheckSummary
 
 
 Event = CheckStarted | RunChecked | ViolationFound | CheckFinished

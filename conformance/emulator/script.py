@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from runmodel import RUN, VALUES, Actor, IllegalTransition, Strictness
+from runmodel import RUN, VALUES, Actor, IllegalTransition, RunmodelError, Strictness
 
 __all__ = [
     "FAIL_CODES",
@@ -62,7 +62,7 @@ _ARGS: dict[str, tuple[type, Any, tuple[Any, ...]]] = {
 _STALLS = "expire"  # the move that waits for expires_at instead of a delay
 
 
-class ScriptError(ValueError):
+class ScriptError(RunmodelError, ValueError):
     """A script the model does not allow, or text that is not a script; says where and why."""
 
     def __init__(self, message: str, *, column: int | None = None) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from conformance.errors import error_body, format_call_ids
-from runmodel import MESSAGE, RULES, RUN, STEP, VALUES, IllegalTransition, Lifecycle
+from runmodel import MESSAGE, RULES, RUN, STEP, VALUES, IllegalTransition, Lifecycle, RunmodelError
 
 from . import _texts
 from .clock import Clock
@@ -53,7 +53,7 @@ if _MAX_TOKENS not in VALUES["message.incomplete_details.reason"].values:  # pra
 _PLAIN_TEXT = "你好！我是一个人工智能助手，可以帮你完成许多任务，例如计算购物车的商品总价。"
 
 
-class ApiError(Exception):
+class ApiError(RunmodelError):
     """An error reply: HTTP status and the OpenAI-style JSON body."""
 
     def __init__(

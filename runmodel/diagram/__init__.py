@@ -11,14 +11,16 @@ from ._cli import configure, run
 from ._dot import GraphvizNotFound, dot_source, svg, to_dot
 from ._files import FORMATS, render_coverage, svg_available, write_diagrams
 from ._mermaid import mermaid, readme_snippet
-from ._model import Coverage, Diagram, DiagramEdge, DiagramNode, Legend, NodeKind, extract
+from ._model import Diagram, DiagramEdge, DiagramNode, EdgeCounts, Legend, NodeKind, extract
+
+Coverage = EdgeCounts  # the name before EdgeCounts, kept importable
 
 __all__ = [
     "FORMATS",
-    "Coverage",
     "Diagram",
     "DiagramEdge",
     "DiagramNode",
+    "EdgeCounts",
     "GraphvizNotFound",
     "Legend",
     "NodeKind",

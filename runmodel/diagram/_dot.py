@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._core import Actor, Grade
+from .. import Actor, Grade, RunmodelError
 from ._model import Diagram, DiagramEdge, DiagramNode, NodeKind
 
 __all__ = ["GraphvizNotFound", "dot_source", "svg", "to_dot"]
@@ -38,7 +38,7 @@ _NODE_STYLE = {
 }
 
 
-class GraphvizNotFound(RuntimeError):
+class GraphvizNotFound(RunmodelError, RuntimeError):
     """SVG was asked for but Graphviz's `dot` program is not on PATH."""
 
     def __init__(self) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from .._core import Lifecycle, Strictness
 from ._dot import GraphvizNotFound, dot_source, svg
 from ._mermaid import mermaid
-from ._model import Coverage, Diagram, extract
+from ._model import Diagram, EdgeCounts, extract
 
 __all__ = ["FORMATS", "render_coverage", "svg_available", "write_diagrams"]
 
@@ -37,7 +37,7 @@ def write_diagrams(
     formats: Collection[str] = FORMATS,
     *,
     strictness: Strictness = Strictness.PERMISSIVE,
-    coverage: Coverage | None = None,
+    coverage: EdgeCounts | None = None,
 ) -> tuple[Path, ...]:
     """Write the lifecycle's diagram to `out_dir` in each format; return the paths written.
 
@@ -63,7 +63,7 @@ def write_diagrams(
 
 def render_coverage(
     lifecycle: Lifecycle,
-    coverage: Coverage,
+    coverage: EdgeCounts,
     out_dir: Path,
     formats: Collection[str] = FORMATS,
     *,

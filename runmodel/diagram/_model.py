@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from .._core import Actor, Edge, Grade, Lifecycle, Status, Strictness
 
-__all__ = ["Coverage", "Diagram", "DiagramEdge", "DiagramNode", "Legend", "NodeKind", "extract"]
+__all__ = ["Diagram", "DiagramEdge", "DiagramNode", "EdgeCounts", "Legend", "NodeKind", "extract"]
 
-Coverage = Mapping[tuple[str, str], int]
+EdgeCounts = Mapping[tuple[str, str], int]
 """How often each move was seen: (source, dest) → count; the creating move is ("", initial)."""
 
 
@@ -134,7 +134,7 @@ class Diagram:
 def extract(
     lifecycle: Lifecycle,
     strictness: Strictness = Strictness.PERMISSIVE,
-    coverage: Coverage | None = None,
+    coverage: EdgeCounts | None = None,
 ) -> Diagram:
     """Read a lifecycle into a `Diagram`: the edges `strictness` admits, in declaration order.
 
@@ -175,7 +175,7 @@ def _kind(lifecycle: Lifecycle, name: str) -> NodeKind:
     return NodeKind.UNSETTLED
 
 
-def _check_coverage(lifecycle: Lifecycle, coverage: Coverage) -> None:
+def _check_coverage(lifecycle: Lifecycle, coverage: EdgeCounts) -> None:
     known = {(e.source, e.dest) for e in (lifecycle.created_by, *lifecycle.all_edges)}
     unknown = sorted(key for key in coverage if key not in known)
     if unknown:

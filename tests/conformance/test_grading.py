@@ -7,13 +7,13 @@ from pathlib import Path
 
 import openai
 import pytest
-from checktrace import Trace, checked, error, run
 
 from conformance.check import Severity
 from conformance.emulator import Emulator
 from conformance.errors import format_error, parse_error
 from conformance.grading import untrusted_facts, untrusted_table
 from runmodel import LIFECYCLES, LINKS, RULES, RUN, Actor, Edge, Grade, Strictness
+from tests.helpers.checktrace import Trace, checked, error, run
 
 ROOT = Path(__file__).resolve().parents[2]
 DOUBT = (Grade.INFERRED, Grade.DISPUTED)

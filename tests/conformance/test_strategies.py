@@ -7,7 +7,6 @@ import itertools
 from typing import Any
 
 import pytest
-from checktrace import Trace, checked
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis.stateful import run_state_machine_as_test
 from openai.types.beta.threads import Run
@@ -22,6 +21,7 @@ from conformance.strategies import (
     traces,
 )
 from runmodel import RUN, Strictness
+from tests.helpers.checktrace import Trace, checked
 
 LEVELS = pytest.mark.parametrize("level", list(Strictness), ids=lambda lv: lv.value)
 FEW = settings(max_examples=15, suppress_health_check=[HealthCheck.too_slow])

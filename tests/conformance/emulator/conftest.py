@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-from emucheck import problems_in_log
 
 from conformance.emulator import Emulator
+from tests.helpers.emucheck import problems_in_log
 
 
 @pytest.fixture

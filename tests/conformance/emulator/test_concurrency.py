@@ -8,9 +8,9 @@ import time
 from typing import Any
 
 import openai
-from emucheck import create_assistant, problems_in_log
 
 from conformance.emulator import Emulator
+from tests.helpers.emucheck import create_assistant, problems_in_log
 
 TERMINAL_AT = {
     "completed": "completed_at",

@@ -7,10 +7,10 @@ from typing import Any
 import openai
 import orjson
 import pytest
-from emucheck import create_assistant
 
 from conformance.emulator import LESSON_ASSISTANT, Emulator, Script, parse_script
 from conformance.errors import format_error
+from tests.helpers.emucheck import create_assistant
 
 LONG = "start+1, complete+100"
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import openai
 import pytest
-from emucheck import link_problems, problems_in_object, run_objects, trace_problems
 
 from conformance.emulator import Emulator, parse_script
 from runmodel import Strictness
+from tests.helpers.emucheck import link_problems, problems_in_object, run_objects, trace_problems
 
 
 def _statuses(emu: Emulator, run_id: str) -> list[str]:

@@ -18,8 +18,6 @@ from typing import Any
 
 import openai
 import pytest
-from emucheck import link_problems, problems_in_log, run_objects, trace_problems
-from emulator_strategies import scripts
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -32,6 +30,8 @@ from conformance.observations import Exchange, Item, StreamEvent
 from conformance.readers import read
 from conformance.recorder import record
 from runmodel import RUN, IllegalTransition, Strictness
+from tests.helpers.emucheck import link_problems, problems_in_log, run_objects, trace_problems
+from tests.helpers.emulator_strategies import scripts
 
 Action = tuple[Any, ...]
 

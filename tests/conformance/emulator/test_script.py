@@ -5,13 +5,13 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from emulator_strategies import scripts
 from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance.emulator import Move, Script, ScriptError, default_script, parse_script
 from conformance.emulator.script import FUNCTION_ROUND, MOVE_NAMES, PLAIN_REPLY
 from runmodel import RUN, Actor, Strictness
+from tests.helpers.emulator_strategies import scripts
 
 
 def test_text_form_reads_into_moves() -> None:

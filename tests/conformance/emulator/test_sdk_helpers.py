@@ -7,11 +7,11 @@ from typing import Any
 
 import openai
 import pytest
-from emucheck import create_assistant
 from openai import AssistantEventHandler, AsyncAssistantEventHandler
 from openai.types.beta.threads import Run
 
 from conformance.emulator import Emulator
+from tests.helpers.emucheck import create_assistant
 
 FUNCTION = "start+1, require_action(2)+2, start+1, complete+3"
 FIRST_STREAM = [

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import openai
 import pytest
-from emucheck import create_assistant, problems_in_log
 
 from conformance.emulator import LESSON_ASSISTANT, Emulator
 from conformance.emulator.server import EmulatorServer, configure, run
+from tests.helpers.emucheck import create_assistant, problems_in_log
 
 ROOT = Path(__file__).resolve().parents[3]
 

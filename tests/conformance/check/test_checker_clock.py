@@ -10,7 +10,6 @@ from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 
 import orjson
-from checktrace import FILE, T0, Trace, checked, run
 
 from conformance.emulator import BASE_URL, Emulator
 from conformance.emulator.clock import DEFAULT_START
@@ -19,6 +18,7 @@ from conformance.emulator.transport import transport
 from conformance.observations import Exchange, Location, Snapshot
 from conformance.readers import read
 from conformance.recorder import record
+from tests.helpers.checktrace import FILE, T0, Trace, checked, run
 
 _PATH = "/v1/threads/thread_1/runs/run_1"
 _EXPIRED = "run.expiry_not_honoured"

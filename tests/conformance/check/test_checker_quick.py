@@ -10,7 +10,6 @@ from dataclasses import replace
 from typing import Any
 from unittest import mock
 
-from checktrace import T0
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,6 +17,7 @@ from conformance.check import Event, check, engine
 from conformance.observations import Exchange, Item, Snapshot, StreamEvent
 from conformance.strategies import mutated_traces, traces
 from runmodel import LIFECYCLES, RULES, Strictness
+from tests.helpers.checktrace import T0
 
 _FIELDS = sorted({f for rules in RULES.values() for r in rules for f in r.fields} - {"id"})
 _MISSING = object()  # a field left out of the object
@@ -105,7 +105,7 @@ def test_quick_and_one_by_one_agree_on_broken_traces(case: tuple[list[Item], str
 def test_the_quick_path_is_taken_and_finds_what_each_rule_finds() -> None:
     """A run whose fields break null and non-null rules, then mend them: both paths report the
     same findings with the same counts, and the quick path judged most observations itself."""
-    from checktrace import Trace, run
+    from tests.helpers.checktrace import Trace, run
 
     t = Trace()
     t.snap(run("queued", started=False))

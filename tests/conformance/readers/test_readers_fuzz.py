@@ -25,8 +25,9 @@ from hypothesis import strategies as st
 
 from conformance.observations import Exchange, InputProblem, TraceInfo
 from conformance.readers import PROBLEM_CODES, read
+from tests.helpers import paths
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "traces"
+FIXTURES = paths.TRACES
 SAMPLES = {p.name: p.read_bytes() for p in sorted(FIXTURES.iterdir())}
 NATIVE = SAMPLES["lifecycle.trace.jsonl"]
 WHOLE_FILE = {"input.empty", "input.binary", "input.unknown_format", "input.io_error"}

@@ -13,7 +13,6 @@ from typing import Any
 import anyio
 import openai
 import pytest
-import runtime_miniatures as rm
 
 from conformance.emulator import Emulator
 from conformance.harness import (
@@ -24,6 +23,7 @@ from conformance.harness import (
     check_client,
     play,
 )
+from tests.helpers import runtime_miniatures as rm
 
 _LIFECYCLE = "start+1, complete+5"
 _CANCELLED = "start+1, complete+30; on_cancel=finish_cancel+5; cancel_at=2"
@@ -119,7 +119,7 @@ def test_a_blocked_client_is_stopped_and_located(fn: Any, line: str) -> None:
     found = play(fn, _LIFECYCLE, hang_after=1.0)
     assert found is not None
     assert found.prop == "terminates"
-    where = f"tests/conformance/runtime_miniatures.py:{_line_of(fn, line)} in {fn.__name__}"
+    where = f"tests/helpers/runtime_miniatures.py:{_line_of(fn, line)} in {fn.__name__}"
     assert found.message.startswith(
         f"the client was still running after 1 s of real time, at {where}: "
     )
@@ -148,7 +148,7 @@ def test_a_client_that_exits_is_a_finding_with_its_line() -> None:
     assert found is not None
     where = f"runtime_miniatures.py:{_line_of(rm.exits, '        sys.exit(3)')} in exits"
     assert found.prop == "returns"
-    assert found.message == f"the client raised SystemExit: 3 (at tests/conformance/{where})"
+    assert found.message == f"the client raised SystemExit: 3 (at tests/helpers/{where})"
 
 
 def test_advice_on_giving_up_is_never_an_illegal_action() -> None:

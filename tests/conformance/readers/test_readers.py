@@ -22,8 +22,9 @@ from conformance.observations import (
     TraceInfo,
 )
 from conformance.readers import PROBLEM_CODES, SHOWN, SNAPSHOT_OBJECTS, detect, read
+from tests.helpers import paths
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "traces"
+FIXTURES = paths.TRACES
 HTTP_FORMATS = {
     "lifecycle.trace.jsonl": "runmodel-trace",
     "lifecycle.vcr.yaml": "vcr-yaml",
@@ -451,7 +452,7 @@ def test_reading_stops_cleanly_when_the_caller_stops(tmp_path: Path) -> None:
 
 
 def test_problem_codes_are_documented() -> None:
-    doc = (Path(__file__).parents[2] / "docs" / "trace-format.md").read_text()
+    doc = (paths.REPO / "docs" / "trace-format.md").read_text()
     for code in PROBLEM_CODES:
         assert f"`{code}`" in doc
     assert set(SNAPSHOT_OBJECTS) == {"thread.run", "thread.run.step", "thread.message"}

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from checktrace import FILE, T0, Trace, checked, message, mutations, run, step
 
 from conformance.check import Severity
 from conformance.observations import Location
 from runmodel import LIFECYCLES, RULES, FieldRule
+from tests.helpers.checktrace import FILE, T0, Trace, checked, message, mutations, run, step
 
 BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
     "run": run,

@@ -13,8 +13,9 @@ import orjson
 from conformance.check import check
 from conformance.observations import Item, Location, Snapshot, TraceInfo
 from conformance.readers import read
+from tests.helpers import paths
 
-LESSON = Path(__file__).resolve().parents[1] / "fixtures" / "lesson_runs.jsonl"
+LESSON = paths.LESSON
 
 
 def _fresh(path: Path) -> list[Item]:

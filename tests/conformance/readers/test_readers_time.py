@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_readers_fuzz import damaged, text_junk
 
 from conformance.readers import read
+from tests.conformance.readers.test_readers_fuzz import damaged, text_junk
 
 _counter = itertools.count()
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from runmodel import RUN
 from runmodel.diagram import readme_snippet
+from tests.helpers import paths
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = paths.REPO / "README.md"
 
 
 def test_readme_shows_the_current_run_lifecycle() -> None:

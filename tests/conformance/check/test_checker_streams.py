@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from checktrace import FILE, T0, Trace, checked, message, run, step
-
 from conformance.check import Severity
 from conformance.observations import Location
+from tests.helpers.checktrace import FILE, T0, Trace, checked, message, run, step
 
 CREATE = "/threads/thread_1/runs"
 SUBMIT = "/threads/thread_1/runs/run_1/submit_tool_outputs"

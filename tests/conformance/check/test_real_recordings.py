@@ -9,14 +9,14 @@ in ``SOURCES.md`` beside them. When ``../shared`` is not there, the tests skip a
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from runmodel import cli
+from tests.helpers import paths
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "recordings" / "real"
+REAL = paths.REAL
 needs_recordings = pytest.mark.skipif(
     not REAL.is_dir(), reason=f"the real recordings are not here: {REAL} is missing"
 )

@@ -10,13 +10,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import miniatures as m
 import pytest
 from hypothesis import find, settings
 
 from conformance.harness import FUTURE_STATUS, ClientCheckFailed, Contract, check_client, play
 from conformance.strategies import scenarios, scripts
 from runmodel import RUN, Actor, Strictness
+from tests.helpers import miniatures as m
 
 
 def _norm(text: str) -> str:
@@ -168,7 +168,7 @@ queued → in_progress → requires_action: the client submitted outputs for ['c
         "leaves_no_active_run",
         "start+1, complete+30",
         """\
-queued → in_progress: the client raised TimeoutError: run run_… took longer than 30s (at tests/conformance/miniatures.py:133 in times_out_without_cancel), leaving the run in_progress: the thread stays locked until the run expires (cancel the run before giving up)
+queued → in_progress: the client raised TimeoutError: run run_… took longer than 30s (at tests/helpers/miniatures.py:133 in times_out_without_cancel), leaving the run in_progress: the thread stays locked until the run expires (cancel the run before giving up)
 
   contract:  driver (property: leaves_no_active_run)
   scenario:  start+1, complete+30
@@ -184,7 +184,7 @@ queued → in_progress: the client raised TimeoutError: run run_… took longer 
         "returns",
         "start+1, require_action(1)+1, start+1, complete+1",
         """\
-queued → in_progress → requires_action → expired: the client raised BadRequestError (400): Runs in status "expired" do not accept tool outputs. (at tests/conformance/miniatures.py:165 in submits_after_expiry)
+queued → in_progress → requires_action → expired: the client raised BadRequestError (400): Runs in status "expired" do not accept tool outputs. (at tests/helpers/miniatures.py:165 in submits_after_expiry)
 
   contract:  driver (property: returns)
   scenario:  start+1, require_action(1)+1, start+1, complete+1

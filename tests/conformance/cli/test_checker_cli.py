@@ -12,14 +12,15 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import pytest
-from checktrace import T0, error, run
 
 from conformance import check_cli
 from conformance.errors import format_error
 from conformance.reports import JSON_FORMAT, JSON_VERSION
 from conformance.trace import TraceWriter
+from tests.helpers import paths
+from tests.helpers.checktrace import T0, error, run
 
-LESSON = Path(__file__).parents[1] / "fixtures" / "lesson_runs.jsonl"
+LESSON = paths.LESSON
 
 
 def main(argv: Sequence[str]) -> int:

@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from checktrace import FILE, T0, Trace, checked, mutations, run
 from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance.observations import Location
 from runmodel import RULES, RUN, Actor, Strictness
+from tests.helpers.checktrace import FILE, T0, Trace, checked, mutations, run
 
 # statuses in which a correct server has set started_at: the model's own rule says which
 STARTED = next(r for r in RULES["run"] if r.code == "run.started_at.set").statuses

@@ -3,15 +3,15 @@ every exchange, stream event and run / run step / message object counted as in t
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conformance.observations import Exchange, InputProblem, StreamEvent, TraceInfo
 from conformance.readers import SNAPSHOT_OBJECTS, read
+from tests.helpers import paths
 
-REAL = Path(__file__).parents[2] / ".." / "shared" / "recordings" / "real"
+REAL = paths.REAL
 
 # file -> (format, exchanges, stream events, run/step/message objects, distinct runs).
 # Counted without runmodel: interactions as `grep -c '^- request:'` (YAML) or the length of the

@@ -9,9 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import contract_miniatures as c
 import jsonschema
-import miniatures as m
 import pytest
 from hypothesis import find, given, settings
 
@@ -23,6 +21,8 @@ from conformance.harness import (
 )
 from conformance.strategies import AppScenario
 from conformance.tools import WORDS, ToolsError, arguments, load_tools, plainest
+from tests.helpers import contract_miniatures as c
+from tests.helpers import miniatures as m
 
 ONE_ROUND = "start+1, require_action(2)+1, start+1, complete+1"
 TWO_ROUNDS = "start+1, require_action(2)+1, start+1, require_action(1)+1, start+1, complete+1"
@@ -407,7 +407,8 @@ def test_the_emulator_names_a_rounds_calls_through_its_hook() -> None:
 def test_fuzz_takes_the_assistant_and_tools_from_files(agent: Path, capsys: Any) -> None:
     app = agent.parent / "weather.py"
     app.write_text(
-        "from contract_miniatures import checks_the_assistant_name as app\n", encoding="utf-8"
+        "from tests.helpers.contract_miniatures import checks_the_assistant_name as app\n",
+        encoding="utf-8",
     )
     tools = agent.parent / "tools.json"
     tools.write_text(json.dumps(c.WEATHER_TOOLS), encoding="utf-8")
@@ -423,7 +424,9 @@ def test_fuzz_takes_the_assistant_and_tools_from_files(agent: Path, capsys: Any)
 
 def test_fuzz_reproduces_drawn_calls_as_one_shell_word(agent: Path, capsys: Any) -> None:
     app = agent.parent / "weather.py"
-    app.write_text("from contract_miniatures import celsius_only as app\n", encoding="utf-8")
+    app.write_text(
+        "from tests.helpers.contract_miniatures import celsius_only as app\n", encoding="utf-8"
+    )
     tools = agent.parent / "tools.json"
     tools.write_text(json.dumps(c.WEATHER_TOOLS), encoding="utf-8")
     calls = '[["get_weather",{"city":"book","unit":"fahrenheit"}]]'

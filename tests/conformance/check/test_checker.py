@@ -4,19 +4,19 @@ with exactly its code, run and location."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-from checktrace import FILE, T0, Trace, checked, error, message, run, step
 
 from conformance.check import Checker, RunChecked, Severity, edge_coverage
 from conformance.errors import format_error
 from conformance.observations import Location, Snapshot
 from conformance.reports import Report
 from runmodel import LINKS, RUN, Strictness
+from tests.helpers import paths
+from tests.helpers.checktrace import FILE, T0, Trace, checked, error, message, run, step
 
-LESSON = Path(__file__).parents[1] / "fixtures" / "lesson_runs.jsonl"
+LESSON = paths.LESSON
 
 
 # -- legal traces -----------------------------------------------------------------------------

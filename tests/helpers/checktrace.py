@@ -12,9 +12,9 @@ from typing import Any
 
 from conformance.check import (
     CheckFinished,
+    CheckSummary,
     Event,
     RunChecked,
-    Summary,
     Violation,
     ViolationFound,
     check,
@@ -278,7 +278,7 @@ class Outcome:
                 self.violations.append(e.violation)
         last = events[-1]
         assert isinstance(last, CheckFinished)
-        self.summary: Summary = last.summary
+        self.summary: CheckSummary = last.summary
 
     @property
     def codes(self) -> list[str]:

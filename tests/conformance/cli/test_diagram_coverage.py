@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from runmodel.cli import main
+from tests.helpers import paths
 
-LESSON = Path(__file__).resolve().parents[1] / "fixtures" / "lesson_runs.jsonl"
+LESSON = paths.LESSON
 
 
 def test_coverage_counts_the_edges_the_lessons_run_took(tmp_path: Path) -> None:

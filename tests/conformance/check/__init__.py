@@ -1,0 +1,1 @@
+"""Tests of the checker, `conformance.check`, on made-up and real traces."""

@@ -1,0 +1,1 @@
+"""Tests of the command line, `runmodel check` and `runmodel diagram --coverage`, end to end."""

@@ -1,0 +1,1 @@
+"""Tests of the harness, `conformance.harness`: contracts, counterexamples, its runtime."""

@@ -1,0 +1,1 @@
+"""Tests of the readers, `conformance.readers`: every format, fuzzed, and the real recordings."""

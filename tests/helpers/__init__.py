@@ -1,0 +1,1 @@
+"""What the tests share: trace builders, miniature clients, checks on the emulator, paths."""
