@@ -1,9 +1,10 @@
-"""The ``runmodel`` command: one entry point, one subcommand per job.
+"""The ``runmodel`` command: one entry point, one subcommand per job, one module per subcommand.
 
-Each subcommand lives in its own module, which provides ``configure(parser)`` to declare its
-arguments and ``run(args) -> int`` to do the work; heavy imports stay inside ``run`` so that
-``runmodel --help`` is instant. Exit codes: 0 success/conforms, 1 violations/counterexample,
-2 unusable input or arguments.
+The command line is the kit's top layer: the model (`runmodel`) knows nothing of it. Each
+subcommand lives in its own module of this package, named after it, which provides
+``configure(parser)`` to declare its arguments and ``run(args) -> int`` to do the work; heavy
+imports stay inside ``run`` so that ``runmodel --help`` is instant. Exit codes: 0
+success/conforms, 1 violations/counterexample, 2 unusable input or arguments.
 """
 
 from __future__ import annotations
@@ -15,26 +16,25 @@ import os
 import sys
 from collections.abc import Sequence
 
-__all__ = ["main"]
+__all__ = ["COMMANDS", "build_parser", "main"]
 
-# subcommand → module providing configure(parser) and run(args)
-_COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("conformance.demo", "the whole kit on the embedded emulator, in seconds"),
-    "model": ("runmodel._show", "print the model: statuses, edges, grades, sources, rules"),
-    "diagram": ("runmodel.diagram", "render lifecycle diagrams (DOT, SVG, Mermaid) from the model"),
-    "check": ("conformance.check_cli", "check recorded runs against the model"),
-    "serve": ("conformance.emulator.server", "serve the emulator over loopback HTTP"),
-    "record": ("conformance.proxy", "record any client's traffic through a loopback proxy"),
-    "conform": (
-        "conformance.conform",
-        "check a server: a suite of scenarios, recorded and checked",
-    ),
-    "fuzz": ("conformance.fuzz_cli", "property-test a client function against the model"),
+COMMANDS: dict[str, str] = {
+    "demo": "the whole kit on the embedded emulator, in seconds",
+    "model": "print the model: statuses, edges, grades, sources, rules",
+    "diagram": "render lifecycle diagrams (DOT, SVG, Mermaid) from the model",
+    "check": "check recorded runs against the model",
+    "serve": "serve the emulator over loopback HTTP",
+    "record": "record any client's traffic through a loopback proxy",
+    "conform": "check a server: a suite of scenarios, recorded and checked",
+    "fuzz": "property-test a client function against the model",
 }
+"""Each subcommand and its one-line help; its module is ``conformance.cli.<subcommand>``, which
+provides ``configure(parser)`` and ``run(args)``."""
 
 
-def _parser() -> argparse.ArgumentParser:
-    from . import __version__
+def build_parser() -> argparse.ArgumentParser:
+    """The ``runmodel`` parser with every subcommand (each module imported, not yet run)."""
+    from runmodel import __version__
 
     parser = argparse.ArgumentParser(
         prog="runmodel",
@@ -42,8 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"runmodel {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module_name, help_text) in _COMMANDS.items():
-        module = importlib.import_module(module_name)
+    for name, help_text in COMMANDS.items():
+        module = importlib.import_module(f"{__name__}.{name}")
         p = sub.add_parser(name, help=help_text, description=help_text)
         module.configure(p)
         p.set_defaults(_run=module.run)
@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (also used by tests as ``main([...])``)."""
-    parser = _parser()
+    parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad arguments, 0 on --help
