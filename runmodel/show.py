@@ -12,9 +12,9 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from . import LIFECYCLES, LINKS, RULES, RUN
+from . import LIFECYCLES, LINKS, RULES
 from ._core import Edge, Evidence, Grade, Lifecycle, Status, Strictness
-from ._rules import FieldRule, Link
+from .fields import FieldRule, Link
 
 __all__ = ["model_json", "model_text"]
 
@@ -110,7 +110,7 @@ def _links(names: Sequence[str], strictness: Strictness) -> list[Link]:
     return [
         link
         for link in LINKS
-        if (RUN.name in names or link.lifecycle in names) and strictness.admits(link.evidence)
+        if (link.parent in names or link.lifecycle in names) and strictness.admits(link.evidence)
     ]
 
 
