@@ -19,7 +19,18 @@ from typing import Any
 import orjson
 
 from conformance.errors import error_body, format_call_ids
-from runmodel import MESSAGE, RULES, RUN, STEP, VALUES, IllegalTransition, Lifecycle, RunmodelError
+from runmodel import (
+    EXPIRY_SECONDS,
+    FIELDS,
+    MESSAGE,
+    RUN,
+    STEP,
+    VALUES,
+    IllegalTransition,
+    Lifecycle,
+    RunmodelError,
+    Trigger,
+)
 
 from . import _texts
 from .clock import Clock
@@ -35,9 +46,9 @@ returns ``(function name, arguments JSON)`` for each."""
 
 _TERMINAL = RUN.terminal
 _WAITING = RUN.waiting  # where the run waits for the client (requires_action)
-_SUBMIT = "submit_tool_outputs"
-_CANCEL = "cancel"
-_EXPIRE = "expire"
+_SUBMIT = Trigger.SUBMIT_TOOL_OUTPUTS
+_CANCEL = Trigger.CANCEL
+_EXPIRE = Trigger.EXPIRE
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _DONE = b"event: done\ndata: [DONE]\n\n"
 _USAGE = {"prompt_tokens": 327, "completion_tokens": 340, "total_tokens": 667}  # the lesson's run
@@ -77,31 +88,14 @@ def not_found(object_id: str) -> ApiError:
 
 
 class _Fields:
-    """For one lifecycle: the fields each status requires null, and those it requires set.
-
-    Read from the model's single-field status rules by asking each rule about a null and a
-    non-null value, so the emulator follows whatever the rules say.
+    """For one lifecycle: the fields each status requires null, and those it requires set, as
+    the model's table says (`runmodel.FIELDS`), so the emulator follows whatever the rules say.
     """
 
     def __init__(self, lifecycle: Lifecycle) -> None:
-        null: dict[str, set[str]] = {s: set() for s in lifecycle.statuses}
-        must: dict[str, set[str]] = {s: set() for s in lifecycle.statuses}
-        for rule in RULES[lifecycle.name]:
-            if len(rule.fields) != 1:
-                continue
-            (f,) = rule.fields
-            for status in rule.statuses:
-                with_null = rule.snapshot({"status": status, f: None})
-                with_value = rule.snapshot({"status": status, f: 0})
-                if with_null is None and with_value is not None:
-                    null[status].add(f)
-                elif with_value is None and with_null is not None:
-                    must[status].add(f)
-        clash = {s: null[s] & must[s] for s in lifecycle.statuses if null[s] & must[s]}
-        if clash:  # pragma: no cover - a broken model
-            raise RuntimeError(f"{lifecycle.name}: rules require fields both null and set: {clash}")
-        self.null = {s: tuple(sorted(v)) for s, v in null.items()}
-        self.must = {s: tuple(sorted(v)) for s, v in must.items()}
+        table = FIELDS[lifecycle.name]
+        self.null = {s: table[s].null for s in lifecycle.statuses}
+        self.must = {s: table[s].set for s in lifecycle.statuses}
 
     def enter(self, obj: _Obj, status: str, t: float) -> None:
         """Put `obj` in `status` at time `t`: null what must be null, stamp missing timestamps."""
@@ -120,17 +114,6 @@ class _Fields:
 _RUN_FIELDS = _Fields(RUN)
 _STEP_FIELDS = _Fields(STEP)
 _MESSAGE_FIELDS = _Fields(MESSAGE)
-
-
-def _expiry_seconds() -> int:
-    for rule in RULES[RUN.name]:
-        if rule.code == "run.expires_at.ten_minutes":
-            return int(rule.offset)  # type: ignore[attr-defined]
-    raise RuntimeError("the model has no run.expires_at.ten_minutes rule")  # pragma: no cover
-
-
-EXPIRY_SECONDS = _expiry_seconds()
-"""How long after ``created_at`` a run expires (the model's ``run.expires_at.ten_minutes``)."""
 
 
 def _sse(event: str, obj: Mapping[str, Any]) -> bytes:

@@ -16,8 +16,9 @@ from pathlib import Path
 import openai
 import pytest
 
+from conformance.cli.serve import configure, run
 from conformance.emulator import LESSON_ASSISTANT, Emulator
-from conformance.emulator.server import EmulatorServer, configure, run
+from conformance.emulator.server import EmulatorServer
 from tests.helpers.emucheck import create_assistant, problems_in_log
 
 ROOT = Path(__file__).resolve().parents[3]
