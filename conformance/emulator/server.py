@@ -18,7 +18,7 @@ import traceback
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from .._serving import BackgroundServer, LoopbackHTTPServer, is_loopback, raise_interrupt
+from ..serving import BackgroundServer, LoopbackHTTPServer, is_loopback, raise_interrupt
 from .api import Emulator
 from .clock import ClientInterrupted
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from conformance import _sdk
+from conformance import sdk
 
 from .api import BASE_URL, Emulator, Reply
 
@@ -26,7 +26,7 @@ __all__ = ["async_sdk_client", "async_transport", "http_module", "sdk_client", "
 
 def http_module(name: str | None = None) -> ModuleType:
     """The HTTP module by name, or (None) the one the installed openai SDK is built on."""
-    return importlib.import_module(name) if name is not None else _sdk.http_module()
+    return importlib.import_module(name) if name is not None else sdk.http_module()
 
 
 @functools.cache

@@ -25,7 +25,7 @@ import openai
 import orjson
 import pytest
 
-from conformance._sdk import http_module
+from conformance.sdk import http_module
 from conformance.emulator import LESSON_ASSISTANT, Clock, Emulator
 from conformance.emulator.server import EmulatorServer
 from conformance.observations import Exchange, InputProblem, StreamEvent
