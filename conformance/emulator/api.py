@@ -23,11 +23,11 @@ import orjson
 from conformance.observations import Exchange, Item, Location, StreamEvent
 from runmodel import Strictness
 
-from . import _texts
+from .apierror import ApiError, not_found, refuse
 from .clock import ClientInterrupted, Clock, Sleep, virtual_time
 from .faults import Faults
 from .script import Script, default_script, parse_script
-from .state import ApiError, Run, Store, Thread, ToolCaller, not_found
+from .state import Run, Store, Thread, ToolCaller
 
 if TYPE_CHECKING:
     import openai
@@ -416,14 +416,10 @@ class Emulator:
     def _fault(self, kind: str, seconds: float, rec: Request) -> Reply:
         headers = _headers(_JSON, rec)
         if kind == "rate_limit":
-            body = _texts.error(
-                _texts.RATE_LIMITED.format(seconds=seconds), "requests", "rate_limit_exceeded"
-            )
+            body = refuse("rate_limited", seconds=seconds).body
             return Reply(429, [*headers, ("retry-after", f"{seconds:g}")], orjson.dumps(body))
         if kind == "server_error":
-            return Reply(
-                500, headers, orjson.dumps(_texts.error(_texts.SERVER_ERROR, "server_error"))
-            )
+            return Reply(500, headers, orjson.dumps(refuse("server_error").body))
         return Reply(0, [], drop=True)
 
     def _dispatch(
@@ -444,20 +440,18 @@ class Emulator:
             )
         try:
             if handler is None:
-                raise ApiError(
-                    404, _texts.error(_texts.INVALID_URL.format(method=method, path=rec.path))
-                )
+                raise refuse("invalid_url", method=method, path=rec.path)
             beta = None if headers is None else headers.get("openai-beta")
             if beta is None or "assistants=v2" not in beta:
-                raise ApiError(400, _texts.error(_texts.BETA_HEADER))
+                raise refuse("beta_header")
             data: dict[str, Any] = {}
             if body and method == "POST":
                 try:
                     data = orjson.loads(body)
                 except orjson.JSONDecodeError:
-                    raise ApiError(400, _texts.error(_texts.INVALID_BODY)) from None
+                    raise refuse("invalid_body") from None
                 if not isinstance(data, dict):
-                    raise ApiError(400, _texts.error(_texts.INVALID_BODY))
+                    raise refuse("invalid_body")
             return handler(self, segments[1::2], query, data, t, rec)
         except ApiError as exc:
             headers_out = [*_headers(_JSON, rec), *exc.headers]
@@ -733,7 +727,7 @@ def _query(query: str) -> dict[str, str]:
 def _required(body: Mapping[str, Any], name: str) -> Any:
     value = body.get(name)
     if value is None:
-        raise ApiError(400, _texts.error(_texts.MISSING_PARAM.format(param=name), param=name))
+        raise refuse("missing_param", param=name)
     return value
 
 
@@ -745,22 +739,10 @@ def _page(objs: list[dict[str, Any]], query: str) -> dict[str, Any]:
     except ValueError:
         limit = 0
     if not 1 <= limit <= 100:
-        raise ApiError(
-            400,
-            _texts.error(
-                f"Invalid 'limit': integer between 1 and 100 expected, got {q.get('limit')!r}.",
-                param="limit",
-            ),
-        )
+        raise refuse("invalid_limit", limit=q.get("limit"))
     order = q.get("order", "desc")
     if order not in ("asc", "desc"):
-        raise ApiError(
-            400,
-            _texts.error(
-                f"Invalid value for 'order': expected 'asc' or 'desc', got {order!r}.",
-                param="order",
-            ),
-        )
+        raise refuse("invalid_order", order=order)
     items = objs if order == "asc" else objs[::-1]
     ids = [o["id"] for o in items]
     start, end = 0, len(items)
