@@ -153,12 +153,12 @@ def format_call_ids(ids: Sequence[str]) -> str:
     return repr(list(ids))
 
 
-def format_error(kind: str, **fields: object) -> str:
+def format_error(kind: str, /, **fields: object) -> str:
     """The exact text of `kind`'s reply, placeholders filled (KeyError if one is missing)."""
     return ERROR_REPLIES[kind].message.format(**fields)
 
 
-def error_body(kind: str, **fields: object) -> dict[str, Any]:
+def error_body(kind: str, /, **fields: object) -> dict[str, Any]:
     """The whole JSON body of `kind`'s reply (see `ERROR_REPLIES`), as the API sends it."""
     reply = ERROR_REPLIES[kind]
     return {
