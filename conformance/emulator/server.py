@@ -67,8 +67,8 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.stream is None:
             self.send_header("content-length", str(len(reply.body)))
             self.end_headers()
+            self._log(str(reply.status), _run_status(reply.body))  # before the client has it
             self.wfile.write(reply.body)
-            self._log(str(reply.status), _run_status(reply.body))
             return
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
