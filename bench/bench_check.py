@@ -36,7 +36,7 @@ from typing import Any
 import orjson
 from _rows import Row, emit, fmt
 
-from runmodel import RUN
+from runmodel import CANCELLING, EXPIRY_SECONDS, RUN
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT.parent / "shared" / "spec" / "openai-openapi.yaml"
@@ -82,7 +82,7 @@ def _run(rid: str, tid: str, status: str, *, started: bool, t: int, round_: int 
         "thread_id": tid,
         "status": status,
         "started_at": T0 + 1 if started else None,
-        "expires_at": None if done else T0 + 600,
+        "expires_at": None if done else T0 + EXPIRY_SECONDS,
         "cancelled_at": t if status == "cancelled" else None,
         "failed_at": t if status == "failed" else None,
         "completed_at": t if status in ("completed", "incomplete") else None,
@@ -151,7 +151,7 @@ def _one_run(rng: random.Random, n: int) -> Iterator[bytes]:
         ("completed", "failed", "incomplete", "cancelled", "expired"), (85, 5, 3, 4, 3)
     )[0]
     if end == "cancelled":
-        yield _run(rid, tid, "cancelling", started=True, t=t)
+        yield _run(rid, tid, CANCELLING, started=True, t=t)
     last = _run(rid, tid, end, started=True, t=t)
     for _ in range(rng.randint(1, 2)):
         yield last

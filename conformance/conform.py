@@ -13,20 +13,23 @@ be used (unreachable, key rejected) or the arguments are wrong.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import json
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from runmodel import RUN
 
-__all__ = ["SCENARIOS", "Outcome", "Skip", "configure", "run"]
+__all__ = [
+    "SCENARIOS",
+    "Outcome",
+    "Played",
+    "Skip",
+    "SuiteInterrupted",
+    "judge_trace",
+    "play_scenarios",
+]
 
 _FUNCTION = {
     "type": "function",
@@ -259,7 +262,9 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
-class _Played:
+class Played:
+    """One scenario as played: the runs it made, and why it was skipped or failed."""
+
     name: str
     title: str
     runs: tuple[str, ...]
@@ -267,23 +272,23 @@ class _Played:
     error: str | None
 
 
-class _Interrupted(Exception):
+class SuiteInterrupted(Exception):
     """Ctrl-C during the suite: the scenarios played before it."""
 
-    def __init__(self, played: list[_Played]) -> None:
+    def __init__(self, played: list[Played]) -> None:
         super().__init__()
         self.played = played
 
 
-def _play(
+def play_scenarios(
     client: Any,
     emulator: Any,
     names: list[str],
     slow: bool,
     progress: Callable[[str], None] | None = None,
-) -> list[_Played]:
+) -> list[Played]:
     """Run each scenario with `client`; an exception is the scenario's failure, not ours."""
-    played: list[_Played] = []
+    played: list[Played] = []
     for i, name in enumerate(names):
         title, body = SCENARIOS[name]
         if progress is not None:
@@ -293,16 +298,16 @@ def _play(
         try:
             body(ctx)
         except KeyboardInterrupt:
-            raise _Interrupted(played) from None
+            raise SuiteInterrupted(played) from None
         except Skip as exc:
             skip = str(exc)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-        played.append(_Played(name, title, tuple(ctx.runs), skip, error))
+        played.append(Played(name, title, tuple(ctx.runs), skip, error))
     return played
 
 
-def _judge(trace: Path, played: list[_Played], strictness: str) -> list[Outcome]:
+def judge_trace(trace: Path, played: list[Played], strictness: str) -> list[Outcome]:
     """Check the finished trace; give each scenario the server-side errors of its runs."""
     from runmodel import Strictness
 
@@ -334,136 +339,3 @@ def _judge(trace: Path, played: list[_Played], strictness: str) -> list[Outcome]
     if stray:
         out.append(Outcome("trace", "the recorded traffic as a whole", "fail", tuple(stray)))
     return out
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    """Declare ``runmodel conform``'s arguments."""
-    parser.add_argument("--base-url", help="a server to check (default: the embedded emulator)")
-    parser.add_argument("--api-key", default=None, help="its key (default: $OPENAI_API_KEY)")
-    parser.add_argument(
-        "--scenarios",
-        default=None,
-        metavar="LIST",
-        help=f"comma-separated, among {','.join(SCENARIOS)}",
-    )
-    parser.add_argument("--strictness", choices=("strict", "permissive"), default="strict")
-    parser.add_argument("--slow", action="store_true", help="also wait out a real expiry")
-    parser.add_argument(
-        "--trace",
-        "-o",
-        type=Path,
-        default=None,
-        help="keep the recorded trace here (an existing trace is kept unless --force)",
-    )
-    parser.add_argument(
-        "--force", action="store_true", help="overwrite the --trace file if it already exists"
-    )
-    parser.add_argument("--format", choices=("text", "json"), default="text")
-
-
-@contextlib.contextmanager
-def _session(args: argparse.Namespace, trace: Path) -> Iterator[tuple[Any, Any]]:
-    import os
-
-    from ._sdk import quiet_assistants_deprecation
-    from .recorder import record
-
-    with record(trace) as recorder, quiet_assistants_deprecation():
-        if args.base_url is None:
-            from .emulator import BASE_URL, Clock, Emulator
-            from .emulator.transport import transport
-
-            emulator = Emulator(clock=Clock(start=time.time()), strictness=args.strictness)
-            client = recorder.client(
-                transport=transport(emulator), api_key="sk-conform", base_url=BASE_URL
-            )
-            with emulator.virtual_time(), contextlib.closing(client):
-                yield client, emulator
-        else:
-            key = args.api_key or os.environ.get("OPENAI_API_KEY") or "sk-none"
-            client = recorder.client(api_key=key, base_url=args.base_url, max_retries=1)
-            with contextlib.closing(client):
-                yield client, None
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run the suite and report each scenario."""
-    import openai
-
-    from .fuzz_cli import ProgressLine
-
-    names = None
-    if args.scenarios is not None:  # an empty list is a mistake, not "all of them"
-        names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
-        unknown = [n for n in names if n not in SCENARIOS]
-        if unknown or not names:
-            what = f"unknown scenario {', '.join(unknown)}" if unknown else "names no scenario"
-            print(
-                f"runmodel conform: --scenarios {args.scenarios!r}: {what}; "
-                f"choose from {','.join(SCENARIOS)}",
-                file=sys.stderr,
-            )
-            return 2
-    kept = args.trace is not None and args.trace.is_file() and args.trace.stat().st_size
-    if kept and not args.force:
-        print(
-            f"runmodel conform: {args.trace} already exists; choose another file, "
-            "or add --force to overwrite it",
-            file=sys.stderr,
-        )
-        return 2
-    with tempfile.TemporaryDirectory() as folder:
-        trace = args.trace or Path(folder) / "conform.jsonl"
-        try:
-            with _session(args, trace) as (client, emulator):
-                try:
-                    client.beta.assistants.list(limit=1)
-                except openai.APIConnectionError as exc:
-                    print(f"runmodel conform: cannot reach {args.base_url}: {exc}", file=sys.stderr)
-                    return 2
-                except openai.AuthenticationError:
-                    print(
-                        f"runmodel conform: {args.base_url} rejected the API key", file=sys.stderr
-                    )
-                    return 2
-                line = ProgressLine(sys.stderr)
-                try:
-                    played = _play(
-                        client, emulator, names or list(SCENARIOS), args.slow, progress=line.show
-                    )
-                    interrupted = False
-                except _Interrupted as stop:
-                    played, interrupted = stop.played, True
-                line.clear()
-        except OSError as exc:
-            print(f"runmodel conform: cannot write the trace: {exc}", file=sys.stderr)
-            return 2
-        if interrupted:
-            print(
-                f"runmodel conform: interrupted after {len(played)} scenarios; the results so far:",
-                file=sys.stderr,
-            )
-        outcomes = _judge(trace, played, args.strictness)  # the trace is complete now
-        failed = sum(o.result == "fail" for o in outcomes)
-        if args.format == "json":
-            rows = [
-                {
-                    "scenario": o.name,
-                    "title": o.title,
-                    "result": o.result,
-                    "details": list(o.details),
-                }
-                for o in outcomes
-            ]
-            print(json.dumps(rows, indent=2))
-        else:
-            for o in outcomes:
-                print(f"{o.result.upper():5} {o.name:16} {o.title}")
-                for d in o.details:
-                    print(f"        {d}")
-            passed = sum(o.result == "pass" for o in outcomes)
-            skipped = sum(o.result == "skip" for o in outcomes)
-            print(f"\n{passed} passed, {failed} failed, {skipped} skipped")
-        if interrupted:
-            return 130
-        return 1 if failed else 0

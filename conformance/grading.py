@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runmodel import LIFECYCLES, LINKS, RULES, Actor, Edge, Evidence, Grade
+from runmodel import LIFECYCLES, LINKS, RULES, Actor, Edge, Evidence, Grade, Trigger
 
 from .errors import ERROR_TEMPLATES
 
@@ -20,8 +20,8 @@ __all__ = ["Treatment", "untrusted_facts", "untrusted_table"]
 
 _DOUBTFUL = (Grade.INFERRED, Grade.DISPUTED)
 _CLIENT_CODE = {
-    "cancel": ("client.cancel_illegal", "cancel_not_allowed"),
-    "submit_tool_outputs": ("client.submit_outside_requires_action", "submit_not_accepted"),
+    Trigger.CANCEL: ("client.cancel_illegal", "cancel_not_allowed"),
+    Trigger.SUBMIT_TOOL_OUTPUTS: ("client.submit_outside_requires_action", "submit_not_accepted"),
 }
 
 

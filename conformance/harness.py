@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
-from runmodel import RUN, Actor, Strictness
+from runmodel import RUN, Actor, Strictness, Trigger
 
 from ._sdk import MIN_SDK, quiet_assistants_deprecation, sdk_version
 from .emulator import Emulator, Move, Script, ScriptError, parse_script
@@ -619,7 +619,7 @@ DEFAULT_ASSISTANT: Mapping[str, Any] = {
 """The assistant a client is given unless told otherwise: one function tool."""
 
 _MESSAGE = "I bought a book and a laptop. What is my order total?"
-_SUCCESS = next(e.dest for e in RUN.all_edges if e.trigger == "complete")
+_SUCCESS = RUN.target(Trigger.COMPLETE)
 _UNSUCCESSFUL = RUN.terminal - {_SUCCESS}  # where a client may raise, if its library says so
 
 
@@ -829,7 +829,7 @@ class _Watch:
         tracked.cancelled = True
         status = self.emu.run_object(tracked.run_id)["status"]
         if any(
-            e.trigger == "cancel"
+            e.trigger == Trigger.CANCEL
             for e in RUN.triggers(status, Actor.CLIENT, self.options.strictness)
         ):
             path = f"/v1/threads/{tracked.thread_id}/runs/{tracked.run_id}/cancel"
@@ -1283,7 +1283,7 @@ def _all_findings(out: _Outcome, emu: Emulator, watch: _Watch, options: _Options
             calls = [c["id"] for c in _required_calls(emu, t.run_id)]
             status = final[t.run_id]
             can_cancel = any(
-                e.trigger == "cancel"
+                e.trigger == Trigger.CANCEL
                 for e in RUN.triggers(status, Actor.CLIENT, options.strictness)
             )
             advice = (
@@ -1366,7 +1366,7 @@ def _returns(
 
 def _give_up_advice(status: str, strictness: Strictness) -> str:
     """What a client that gives up on a run in `status` should do: only ever a legal action."""
-    if any(e.trigger == "cancel" for e in RUN.triggers(status, Actor.CLIENT, strictness)):
+    if any(e.trigger == Trigger.CANCEL for e in RUN.triggers(status, Actor.CLIENT, strictness)):
         return "the thread stays locked until the run expires (cancel the run before giving up)"
     return (
         f"the thread stays locked until the run ends (no cancel is legal while it is {status}: "
@@ -1476,7 +1476,7 @@ def _illegal_action(
         elif rec.method == "POST" and path.endswith(f"/{run_id}/cancel"):
             status = seen["status"] if seen else RUN.initial
             if status in RUN and not any(
-                e.trigger == "cancel" for e in RUN.triggers(status, Actor.CLIENT, strictness)
+                e.trigger == Trigger.CANCEL for e in RUN.triggers(status, Actor.CLIENT, strictness)
             ):
                 return f"the client cancelled the run in status {status}, where no cancel is legal"
         now = _seen(rec, run_id)

@@ -25,7 +25,17 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from runmodel import RULES, RUN, VALUES, Actor, Edge, Strictness
+from runmodel import (
+    CANCELLING,
+    EXPIRY_SECONDS,
+    RULES,
+    RUN,
+    VALUES,
+    Actor,
+    Edge,
+    Strictness,
+    Trigger,
+)
 
 from .emulator import LESSON_ASSISTANT, Emulator
 from .emulator.script import Move, Script
@@ -46,10 +56,10 @@ __all__ = [
 ]
 
 _WAITING = RUN.waiting  # where the run waits for the client (requires_action)
-_ANSWER = "submit_tool_outputs"  # the client's move out of a waiting status
-_CANCEL = "cancel"
-_CANCELLING = next(e.dest for e in RUN.all_edges if e.trigger == _CANCEL)
-_EXPIRY_SECONDS = 600  # expires_at = created_at + 600 (rule run.expires_at.ten_minutes)
+_ANSWER = Trigger.SUBMIT_TOOL_OUTPUTS  # the client's move out of a waiting status
+_CANCEL = Trigger.CANCEL
+_CANCELLING = CANCELLING
+_EXPIRY_SECONDS = EXPIRY_SECONDS  # expires_at = created_at + this (run.expires_at.ten_minutes)
 _ARGS = {
     "fail": VALUES["run.last_error.code"].values,
     "hit_token_limit": VALUES["run.incomplete_details.reason"].values,

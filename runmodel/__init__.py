@@ -1,7 +1,9 @@
 """runmodel: a formal, evidence-graded model of Assistants API runs.
 
 The model (statuses, edges, grades, sources, field rules, links) is the single source of truth;
-the checker, the strategies, the emulator and the diagrams all derive from it.
+the checker, the strategies, the emulator and the diagrams all derive from it. It imports nothing
+from the conformance kit. A lifecycle is a unit: a module declares its statuses and edges
+(`Lifecycle`), its field rules (`runmodel.fields`) and hands them to `register`.
 """
 
 from __future__ import annotations
@@ -18,20 +20,23 @@ from ._core import (
     Strictness,
     Tracker,
 )
-from ._lifecycles import MESSAGE, RUN, STEP
-from ._rules import LINKS, MARKS, RULES, VALUES, FieldRule, FieldValues, Link
+from ._lifecycles import CANCELLING, MESSAGE, RUN, STEP, Trigger
+from ._registry import FIELDS, LIFECYCLES, LINKS, MARKS, RULES, RULES_BY_CODE, VALUES, register
+from ._rules import EXPIRY_SECONDS  # importing it registers the Assistants lifecycles
+from .fields import FieldRule, FieldValues, Link, StatusFields
 
 __version__ = "0.1.0"
 
-LIFECYCLES: dict[str, Lifecycle] = {lc.name: lc for lc in (RUN, STEP, MESSAGE)}
-"""Every lifecycle of the model, by name (``run``, ``run_step``, ``message``)."""
-
 __all__ = [
+    "CANCELLING",
+    "EXPIRY_SECONDS",
+    "FIELDS",
     "LIFECYCLES",
     "LINKS",
     "MARKS",
     "MESSAGE",
     "RULES",
+    "RULES_BY_CODE",
     "RUN",
     "STEP",
     "VALUES",
@@ -46,7 +51,10 @@ __all__ = [
     "Link",
     "ModelDefinitionError",
     "Status",
+    "StatusFields",
     "Strictness",
     "Tracker",
+    "Trigger",
     "__version__",
+    "register",
 ]

@@ -1,4 +1,4 @@
-"""``python -m runmodel`` runs the command line."""
+"""``python -m runmodel`` runs the command line (the kit's, through `runmodel.cli`)."""
 
 import sys
 

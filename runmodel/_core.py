@@ -219,6 +219,8 @@ class Lifecycle:
         self.settled: frozenset[str] = self.terminal | frozenset(also_settled)
         self.waiting: frozenset[str] = self.settled - self.terminal
         """Settled but not terminal: where the object waits for the client (requires_action)."""
+        self.trigger_names: frozenset[str] = frozenset(e.trigger for e in self.all_edges)
+        """Every trigger an edge of this lifecycle names (the creating one aside)."""
         _validate(self, also_settled)
         self._edges = {
             lv: tuple(e for e in self.all_edges if lv.admits(e.evidence)) for lv in Strictness
@@ -258,6 +260,19 @@ class Lifecycle:
     def status(self, name: str) -> Status:
         """The `Status` record for a status name (KeyError for an unknown one)."""
         return self._status_info[name]
+
+    def target(self, trigger: str) -> str:
+        """The one status `trigger` leads to from wherever it is legal (``cancel`` → cancelling);
+        `ModelDefinitionError` if it leads to several, KeyError if no edge names it."""
+        dests = {e.dest for e in self.all_edges if e.trigger == trigger}
+        if not dests:
+            raise KeyError(f"{self.name}: no edge is triggered by {trigger!r}")
+        if len(dests) > 1:
+            raise ModelDefinitionError(
+                f"{self.name}: {trigger!r} leads to several statuses: {', '.join(sorted(dests))}"
+            )
+        (dest,) = dests
+        return dest
 
     def edges(self, strictness: Strictness = Strictness.STRICT) -> tuple[Edge, ...]:
         """The edges admitted at a strictness, in declaration order."""

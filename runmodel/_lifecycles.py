@@ -10,9 +10,32 @@ project's tests, e.g. ``rec:openai-dotnet/FunctionToolsWork``).
 
 from __future__ import annotations
 
+from typing import Final
+
 from ._core import Actor, Edge, Evidence, Lifecycle, Status
 
-__all__ = ["MESSAGE", "RUN", "STEP"]
+__all__ = ["CANCELLING", "MESSAGE", "RUN", "STEP", "Trigger"]
+
+
+class Trigger:
+    """The trigger names of the Assistants lifecycles (run, run step, message): what a consumer
+    fires (`Lifecycle.fire`) or recognises, named here once and used by the edges below."""
+
+    CREATE: Final = "create"
+    START: Final = "start"
+    REQUIRE_ACTION: Final = "require_action"
+    SUBMIT_TOOL_OUTPUTS: Final = "submit_tool_outputs"
+    """The client's answer to requires_action (``POST …/submit_tool_outputs``)."""
+    COMPLETE: Final = "complete"
+    HIT_TOKEN_LIMIT: Final = "hit_token_limit"
+    FAIL: Final = "fail"
+    EXPIRE: Final = "expire"
+    """The clock's move: a run or step outlived ``expires_at``."""
+    CANCEL: Final = "cancel"
+    """The client's cancel of a run (``POST …/cancel``); a step's cancel with its run."""
+    FINISH_CANCEL: Final = "finish_cancel"
+    STOP_INCOMPLETE: Final = "stop_incomplete"
+
 
 SERVER, CLIENT, CLOCK = Actor.SERVER, Actor.CLIENT, Actor.CLOCK
 
@@ -74,7 +97,7 @@ RUN = Lifecycle(
     created_by=_edge(
         "",
         "queued",
-        "create",
+        Trigger.CREATE,
         CLIENT,
         _ev(
             "D",
@@ -85,12 +108,12 @@ RUN = Lifecycle(
     ),
     edges=[
         # documented and observed: the strict model
-        _edge("queued", "in_progress", "start", SERVER, _ev("D", "docs:runs", "spec")),
-        _edge("in_progress", "completed", "complete", SERVER, _ev("D", "docs:runs", "spec")),
+        _edge("queued", "in_progress", Trigger.START, SERVER, _ev("D", "docs:runs", "spec")),
+        _edge("in_progress", "completed", Trigger.COMPLETE, SERVER, _ev("D", "docs:runs", "spec")),
         _edge(
             "in_progress",
             "requires_action",
-            "require_action",
+            Trigger.REQUIRE_ACTION,
             SERVER,
             _ev(
                 "D/O",
@@ -104,15 +127,15 @@ RUN = Lifecycle(
         _edge(
             "in_progress",
             "incomplete",
-            "hit_token_limit",
+            Trigger.HIT_TOKEN_LIMIT,
             SERVER,
             _ev("D/O", "docs:runs", "openai-python#1407"),
         ),
-        _edge("in_progress", "failed", "fail", SERVER, _ev("D", "docs:runs", "spec")),
+        _edge("in_progress", "failed", Trigger.FAIL, SERVER, _ev("D", "docs:runs", "spec")),
         _edge(
             "requires_action",
             "queued",
-            "submit_tool_outputs",
+            Trigger.SUBMIT_TOOL_OUTPUTS,
             CLIENT,
             _ev(
                 "D",
@@ -124,24 +147,26 @@ RUN = Lifecycle(
         _edge(
             "requires_action",
             "expired",
-            "expire",
+            Trigger.EXPIRE,
             CLOCK,
             _ev("D", "docs:runs", note='Runs in status "expired" do not accept tool outputs.'),
         ),
         _edge(
             "in_progress",
             "expired",
-            "expire",
+            Trigger.EXPIRE,
             CLOCK,
             _ev("D/O", "docs:runs", "semantic-kernel#5449"),
         ),
-        _edge("in_progress", "cancelling", "cancel", CLIENT, _ev("D", "docs:runs", "spec")),
-        _edge("cancelling", "cancelled", "finish_cancel", SERVER, _ev("D", "docs:runs", "spec")),
+        _edge("in_progress", "cancelling", Trigger.CANCEL, CLIENT, _ev("D", "docs:runs", "spec")),
+        _edge(
+            "cancelling", "cancelled", Trigger.FINISH_CANCEL, SERVER, _ev("D", "docs:runs", "spec")
+        ),
         # inferred and disputed: admitted only at the permissive level
         _edge(
             "queued",
             "cancelling",
-            "cancel",
+            Trigger.CANCEL,
             CLIENT,
             _ev(
                 "I",
@@ -152,14 +177,14 @@ RUN = Lifecycle(
         _edge(
             "requires_action",
             "cancelling",
-            "cancel",
+            Trigger.CANCEL,
             CLIENT,
             _ev("X/I", "docs:runs", note="not documented; clients do it"),
         ),
         _edge(
             "cancelling",
             "completed",
-            "complete",
+            Trigger.COMPLETE,
             SERVER,
             _ev(
                 "I/X",
@@ -171,25 +196,25 @@ RUN = Lifecycle(
         _edge(
             "cancelling",
             "failed",
-            "fail",
+            Trigger.FAIL,
             SERVER,
             _ev("I/X", "docs:runs", "sdk", note='cancellation "attempted but not guaranteed"'),
         ),
         _edge(
             "cancelling",
             "expired",
-            "expire",
+            Trigger.EXPIRE,
             CLOCK,
             _ev("I/X", "docs:runs", "sdk", note='cancellation "attempted but not guaranteed"'),
         ),
         _edge(
             "queued",
             "failed",
-            "fail",
+            Trigger.FAIL,
             SERVER,
             _ev("I", "docs:runs", note="every failed sample seen has started_at set"),
         ),
-        _edge("queued", "expired", "expire", CLOCK, _ev("I", "docs:runs")),
+        _edge("queued", "expired", Trigger.EXPIRE, CLOCK, _ev("I", "docs:runs")),
     ],
     also_settled=["requires_action"],  # exactly the set the SDK's runs.poll returns on
 )
@@ -212,7 +237,7 @@ STEP = Lifecycle(
     created_by=_edge(
         "",
         "in_progress",
-        "create",
+        Trigger.CREATE,
         SERVER,
         _ev("D", "spec", note="stream: thread.run.step.created → thread.run.step.in_progress"),
     ),
@@ -220,7 +245,7 @@ STEP = Lifecycle(
         _edge(
             "in_progress",
             "completed",
-            "complete",
+            Trigger.COMPLETE,
             SERVER,
             _ev(
                 "D",
@@ -229,18 +254,18 @@ STEP = Lifecycle(
                 note="a function step completes right after the outputs are submitted",
             ),
         ),
-        _edge("in_progress", "failed", "fail", SERVER, _ev("D", "spec", "sdk")),
+        _edge("in_progress", "failed", Trigger.FAIL, SERVER, _ev("D", "spec", "sdk")),
         _edge(
             "in_progress",
             "cancelled",
-            "cancel",
+            Trigger.CANCEL,
             SERVER,
             _ev("D", "spec", "sdk", note='statuses have "the same meaning as run statuses"'),
         ),
         _edge(
             "in_progress",
             "expired",
-            "expire",
+            Trigger.EXPIRE,
             CLOCK,
             _ev("D", "docs:runs", "sdk", note="a step is expired if its run expired"),
         ),
@@ -264,7 +289,7 @@ MESSAGE = Lifecycle(
     created_by=_edge(
         "",
         "in_progress",
-        "create",
+        Trigger.CREATE,
         SERVER,
         _ev(
             "D",
@@ -274,11 +299,11 @@ MESSAGE = Lifecycle(
         ),
     ),
     edges=[
-        _edge("in_progress", "completed", "complete", SERVER, _ev("D", "spec", "sdk")),
+        _edge("in_progress", "completed", Trigger.COMPLETE, SERVER, _ev("D", "spec", "sdk")),
         _edge(
             "in_progress",
             "incomplete",
-            "stop_incomplete",
+            Trigger.STOP_INCOMPLETE,
             SERVER,
             _ev(
                 "D",
@@ -289,3 +314,7 @@ MESSAGE = Lifecycle(
         ),
     ],
 )
+
+
+CANCELLING = RUN.target(Trigger.CANCEL)
+"""The status a cancelled run is in until the server ends it (``cancelling``)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from runmodel import RUN, Actor, Edge, Strictness
+from runmodel import RUN, Actor, Edge, Strictness, Trigger
 
 from ..errors import (
     ERROR_EVIDENCE,
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["judge_exchange"]
 
-_SUBMIT, _CANCEL = "submit_tool_outputs", "cancel"  # the model's client triggers of two endpoints
+_SUBMIT, _CANCEL = Trigger.SUBMIT_TOOL_OUTPUTS, Trigger.CANCEL  # client triggers of two endpoints
 _CREATE_MSG = "create_message"
 _ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (

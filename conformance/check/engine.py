@@ -31,7 +31,7 @@ from runmodel import (
     Lifecycle,
     Strictness,
 )
-from runmodel._rules import FieldRule, Link
+from runmodel.fields import FieldRule, Link
 
 from ..observations import Exchange, InputProblem, Item, Location, Snapshot, StreamEvent
 from .actions import judge_exchange

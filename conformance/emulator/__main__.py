@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .server import configure, run
+from ..cli.serve import configure, run
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m conformance.emulator")

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from runmodel import RUN, VALUES, Actor, IllegalTransition, Strictness
+from runmodel import CANCELLING, RUN, VALUES, Actor, IllegalTransition, Strictness, Trigger
 
 __all__ = [
     "FAIL_CODES",
@@ -50,16 +50,16 @@ MOVE_NAMES: tuple[str, ...] = tuple(
 """The triggers a script may use: the model's server and clock triggers, in declaration order."""
 
 # The client's answer to a requires_action round, and what the run waits in meanwhile.
-_SUBMIT = "submit_tool_outputs"
+_SUBMIT = Trigger.SUBMIT_TOOL_OUTPUTS
 _WAITING = RUN.waiting
-_CANCELLING = next(e.dest for e in RUN.all_edges if e.trigger == "cancel")
+_CANCELLING = CANCELLING
 _ARGS: dict[str, tuple[type, Any, tuple[Any, ...]]] = {
     # trigger: (argument type, default, allowed values; empty = any positive int)
     "require_action": (int, 1, ()),
     "fail": (str, FAIL_CODES[0], FAIL_CODES),
     "hit_token_limit": (str, TOKEN_LIMITS[0], TOKEN_LIMITS),
 }
-_STALLS = "expire"  # the move that waits for expires_at instead of a delay
+_STALLS = Trigger.EXPIRE  # the move that waits for expires_at instead of a delay
 
 
 class ScriptError(ValueError):

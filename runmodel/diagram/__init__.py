@@ -1,13 +1,12 @@
 """Lifecycle diagrams rendered from the model: DOT, SVG (laid out by Graphviz) and Mermaid.
 
 The model is read into plain data (`extract` → `Diagram`), then rendered (`to_dot`, `svg`,
-`mermaid`); `write_diagrams` writes files, and ``runmodel diagram`` regenerates ``diagrams/``.
-`render_coverage` draws how often each edge was taken.
+`mermaid`); `write_diagrams` writes files (the kit's ``runmodel diagram`` regenerates
+``diagrams/`` with it). `render_coverage` draws how often each edge was taken.
 """
 
 from __future__ import annotations
 
-from ._cli import configure, run
 from ._dot import GraphvizNotFound, dot_source, svg, to_dot
 from ._files import FORMATS, render_coverage, svg_available, write_diagrams
 from ._mermaid import mermaid, readme_snippet
@@ -22,13 +21,11 @@ __all__ = [
     "GraphvizNotFound",
     "Legend",
     "NodeKind",
-    "configure",
     "dot_source",
     "extract",
     "mermaid",
     "readme_snippet",
     "render_coverage",
-    "run",
     "svg",
     "svg_available",
     "to_dot",

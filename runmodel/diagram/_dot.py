@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._core import Actor, Grade
+from .. import Actor, Grade
 from ._model import Diagram, DiagramEdge, DiagramNode, NodeKind
 
 __all__ = ["GraphvizNotFound", "dot_source", "svg", "to_dot"]

@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Collection
 from pathlib import Path
 
-from .._core import Lifecycle, Strictness
+from .. import Lifecycle, Strictness
 from ._dot import GraphvizNotFound, dot_source, svg
 from ._mermaid import mermaid
 from ._model import Coverage, Diagram, extract

@@ -8,7 +8,7 @@ coverage, labels end in the count and statuses never reached are grey and dashed
 
 from __future__ import annotations
 
-from .._core import Lifecycle, Strictness
+from .. import Lifecycle, Strictness
 from ._model import Diagram, NodeKind, extract
 
 __all__ = ["mermaid", "readme_snippet"]

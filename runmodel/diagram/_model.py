@@ -10,7 +10,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .._core import Actor, Edge, Grade, Lifecycle, Status, Strictness
+from .. import Actor, Edge, Grade, Lifecycle, Status, Strictness
 
 __all__ = ["Coverage", "Diagram", "DiagramEdge", "DiagramNode", "Legend", "NodeKind", "extract"]
 

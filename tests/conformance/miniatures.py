@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 # the first miniature is the seed lesson's own poller, as the demo ships it
-from conformance.demo import lesson_poll_run_status as lesson_poll_run_status
+from conformance.cli.demo import lesson_poll_run_status as lesson_poll_run_status
 
 # -- waiters ------------------------------------------------------------------------------------
 

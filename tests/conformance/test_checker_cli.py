@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 import pytest
 from checktrace import T0, error, run
 
-from conformance import check_cli
+from conformance.cli import check as check_cli
 from conformance.errors import format_error
 from conformance.reports import JSON_FORMAT, JSON_VERSION
 from conformance.trace import TraceWriter
@@ -23,10 +23,10 @@ LESSON = Path(__file__).parents[1] / "fixtures" / "lesson_runs.jsonl"
 
 
 def main(argv: Sequence[str]) -> int:
-    """``runmodel check ...`` (through `runmodel.cli` once the command is registered there)."""
-    from runmodel import cli
+    """``runmodel check ...`` (through `conformance.cli` once the command is registered there)."""
+    from conformance import cli
 
-    if "check" in cli._COMMANDS:
+    if "check" in cli.COMMANDS:
         return cli.main(["check", *argv])
     parser = argparse.ArgumentParser(prog="runmodel check")
     check_cli.configure(parser)

@@ -15,7 +15,7 @@ MODULES = [
     "conformance.check.streams",
     "conformance.errors",
     "conformance.reports",
-    "conformance.check_cli",
+    "conformance.cli.check",
 ]
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [*(ROOT / "conformance" / "check").glob("*.py"),
            *(ROOT / "conformance" / "readers").glob("*.py"),
-           ROOT / "conformance" / "trace.py", ROOT / "conformance" / "check_cli.py"]  # fmt: skip
+           ROOT / "conformance" / "trace.py",
+           ROOT / "conformance" / "cli" / "check.py"]  # fmt: skip
 FAMILIES = r"(?:client|server|stream|status|input)"
 
 
@@ -38,11 +39,11 @@ def test_the_lifecycle_families_are_documented() -> None:
 def test_the_cli_reference_names_every_command_and_option() -> None:
     import argparse
 
-    from runmodel.cli import _COMMANDS, _parser
+    from conformance.cli import COMMANDS, build_parser
 
     doc = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
-    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
-    for name in _COMMANDS:
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name in COMMANDS:
         assert f"## `runmodel {name}`" in doc, f"docs/cli.md lacks runmodel {name}"
         section = doc.split(f"## `runmodel {name}`", 1)[1].split("\n## ", 1)[0]
         for action in sub.choices[name]._actions:

@@ -309,7 +309,7 @@ def test_fuzz_on_ctrl_c_prints_what_it_explored(tmp_path: Path, capsys: Any) -> 
 def test_progress_is_shown_on_a_terminal_only() -> None:
     import io
 
-    from conformance.fuzz_cli import ProgressLine
+    from conformance.cli.fuzz import ProgressLine
     from conformance.harness import Progress
 
     class Tty(io.StringIO):

@@ -26,14 +26,16 @@ import openai
 import orjson
 import pytest
 
+from conformance.cli import COMMANDS
+from conformance.cli.record import configure, run
 from conformance.emulator import LESSON_ASSISTANT, Clock, Emulator
 from conformance.emulator.server import EmulatorServer
 from conformance.observations import Exchange, InputProblem, StreamEvent
-from conformance.proxy import RecordingProxy, UpstreamError, configure, run
+from conformance.proxy import RecordingProxy, UpstreamError
 from conformance.readers import read
 from conformance.sdk import http_module
 from conformance.trace import MASK, REDACTED
-from runmodel.cli import _COMMANDS, main
+from runmodel.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-secret-test"
@@ -365,10 +367,11 @@ def test_upstream_error_from_the_class(tmp_path: Path) -> None:
 
 def _command() -> list[str]:
     """``python -m runmodel record`` once registered; until then, the module's own entry."""
-    if "record" in _COMMANDS:
+    if "record" in COMMANDS:
         return [sys.executable, "-m", "runmodel", "record"]
     code = (
-        "import argparse, sys; from conformance import proxy; p = argparse.ArgumentParser(); "
+        "import argparse, sys; from conformance.cli import record as proxy; "
+        "p = argparse.ArgumentParser(); "
         "proxy.configure(p); sys.exit(proxy.run(p.parse_args()))"
     )
     return [sys.executable, "-c", code]

@@ -10,13 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from runmodel import RULES, FieldRule
+from runmodel.fields import NonDecreasing, Ordered
 
-_TIMED = [
-    r
-    for rules in RULES.values()
-    for r in rules
-    if type(r).__name__ in ("_Ordered", "_NonDecreasing")
-]
+_TIMED = [r for rules in RULES.values() for r in rules if isinstance(r, (Ordered, NonDecreasing))]
 _VALUES = st.one_of(
     st.none(),
     st.integers(-3, 3),
@@ -49,23 +45,23 @@ def _objects(rule: FieldRule) -> st.SearchStrategy[dict[str, Any]]:
 
 
 def test_both_kinds_of_timestamp_rule_are_covered() -> None:
-    kinds = {type(r).__name__ for r in _TIMED}
-    assert kinds == {"_Ordered", "_NonDecreasing"}
+    kinds = {type(r) for r in _TIMED}
+    assert kinds == {Ordered, NonDecreasing}
 
 
 @given(st.data())
 def test_timestamp_rules_agree_with_their_plain_definitions(data: st.DataObject) -> None:
     rule = data.draw(st.sampled_from(_TIMED))
     prev, obj = data.draw(_objects(rule)), data.draw(_objects(rule))
-    if type(rule).__name__ == "_Ordered":
+    if isinstance(rule, Ordered):
         assert rule.snapshot(obj) == _ordered(rule, obj)
     else:
         assert rule.change(prev, obj) == _non_decreasing(rule, prev, obj)
 
 
 def test_the_plain_definitions_can_fail() -> None:
-    ordered = next(r for r in _TIMED if type(r).__name__ == "_Ordered")
-    monotonic = next(r for r in _TIMED if type(r).__name__ == "_NonDecreasing")
+    ordered = next(r for r in _TIMED if isinstance(r, Ordered))
+    monotonic = next(r for r in _TIMED if isinstance(r, NonDecreasing))
     a, b = ordered.fields[0], ordered.fields[-1]
     obj = {a: 5, ordered.fields[1]: None, b: 3}
     assert ordered.snapshot(obj) == _ordered(ordered, obj) == f"{a} (5) is later than {b} (3)"

@@ -17,8 +17,9 @@ import openai
 import pytest
 from emucheck import create_assistant, problems_in_log
 
+from conformance.cli.serve import configure, run
 from conformance.emulator import LESSON_ASSISTANT, Emulator
-from conformance.emulator.server import EmulatorServer, configure, run
+from conformance.emulator.server import EmulatorServer
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ._options import add_strictness
+
 __all__ = ["configure", "run"]
 
 _NAMES = {"dot": "DOT", "mmd": "Mermaid", "svg": "SVG"}
@@ -20,8 +22,8 @@ _NAMES = {"dot": "DOT", "mmd": "Mermaid", "svg": "SVG"}
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Declare the ``diagram`` subcommand's arguments."""
-    from .. import LIFECYCLES, Strictness
-    from ._files import FORMATS
+    from runmodel import LIFECYCLES, Strictness
+    from runmodel.diagram import FORMATS
 
     parser.add_argument(
         "--lifecycle",
@@ -29,11 +31,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="all",
         help="which lifecycle to draw (default: all)",
     )
-    parser.add_argument(
-        "--strictness",
-        choices=[s.value for s in Strictness],
-        default=Strictness.PERMISSIVE.value,
-        help="permissive draws every edge, styled by grade (default); strict only D and O edges",
+    add_strictness(
+        parser,
+        Strictness.PERMISSIVE,
+        "permissive draws every edge, styled by grade (default); strict only D and O edges",
     )
     parser.add_argument(
         "--format",
@@ -61,9 +62,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the diagrams; print each path written; 2 if an asked-for format could not be made."""
-    from .. import LIFECYCLES, Strictness
-    from ._dot import GraphvizNotFound
-    from ._files import FORMATS, svg_available, write_diagrams
+    from runmodel import LIFECYCLES, Strictness
+    from runmodel.diagram import FORMATS, GraphvizNotFound, svg_available, write_diagrams
 
     chosen = list(LIFECYCLES.values()) if args.lifecycle == "all" else [LIFECYCLES[args.lifecycle]]
     if args.output is None:
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _formats(text: str) -> tuple[str, ...]:
-    from ._files import FORMATS
+    from runmodel.diagram import FORMATS
 
     names = tuple(dict.fromkeys(p.strip().lower() for p in text.split(",") if p.strip()))
     unknown = [n for n in names if n not in FORMATS]
@@ -128,9 +128,9 @@ def _coverage(
 ) -> tuple[dict[str, dict[tuple[str, str], int]], int]:
     """Edge counts over every trace, and how many observations were read (0: unusable input);
     input problems are counted and left to `runmodel check`."""
-    from conformance.check import edge_coverage
-    from conformance.observations import Exchange, InputProblem, Snapshot, StreamEvent
-    from conformance.readers import read
+    from ..check import edge_coverage
+    from ..observations import Exchange, InputProblem, Snapshot, StreamEvent
+    from ..readers import read
 
     problems = usable = 0
 

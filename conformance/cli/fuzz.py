@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ._options import add_strictness
+
 __all__ = ["ProgressLine", "configure", "load_function", "reproduce_command", "run"]
 
 
@@ -49,7 +51,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-examples", type=int, default=100, metavar="N")
     parser.add_argument("--seed", type=int, default=None, metavar="S")
-    parser.add_argument("--strictness", choices=("strict", "permissive"), default="strict")
+    add_strictness(parser)
     parser.add_argument(
         "--scenario",
         default=None,
@@ -106,7 +108,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def load_function(target: str, setup: str | None = None, contract: str = "waiter") -> Any:
     """Import the target (the user's own code, by path or module name) and return the client
     function; with `setup`, one that builds the object with the hook and calls its method."""
-    from .targets import TargetError, load_target
+    from ..targets import TargetError, load_target
 
     try:
         return load_target(target, setup, contract)
@@ -125,7 +127,7 @@ def _load_json(option: str, file: str) -> Any:
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     """check_client's options from the command line (`_Unusable` for files it cannot use)."""
-    from .tools import ToolsError, load_tools
+    from ..tools import ToolsError, load_tools
 
     options: dict[str, Any] = {}
     if args.raises_on_failure:
@@ -210,8 +212,8 @@ class ProgressLine:
 
 def run(args: argparse.Namespace) -> int:
     """Fuzz the function; print a counterexample or a summary."""
-    from .emulator import ScriptError
-    from .harness import CannotCheck, CheckInterrupted, ClientCheckFailed, check_client
+    from ..emulator import ScriptError
+    from ..harness import CannotCheck, CheckInterrupted, ClientCheckFailed, check_client
 
     try:
         fn = load_function(args.target, args.setup, args.contract)

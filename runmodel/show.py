@@ -1,58 +1,27 @@
-"""``runmodel model``: print the model — statuses, edges, field rules and links, with grades.
+"""The model as text and as JSON: statuses, edges, field rules and links, with grades.
 
+``runmodel model`` prints these.
 Text is for people (aligned columns, wrapped to 100 characters); JSON is for programs (stable
 keys, model order, sets sorted). Both are read from the model, so they cannot drift from it.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from . import LIFECYCLES, LINKS, RULES, RUN
+from . import LIFECYCLES, LINKS, RULES
 from ._core import Edge, Evidence, Grade, Lifecycle, Status, Strictness
-from ._rules import FieldRule, Link
+from .fields import FieldRule, Link
 
-__all__ = ["configure", "model_json", "model_text", "run"]
+__all__ = ["model_json", "model_text"]
 
 _WIDTH = 100
 _INDENT = "  "
 _NOTE_INDENT = "      "
 _NEW = "(new)"  # the source of the creating edge
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    """Declare the ``model`` subcommand's arguments."""
-    parser.add_argument(
-        "--lifecycle",
-        choices=[*LIFECYCLES, "all"],
-        default="all",
-        help="which lifecycle to print (default: all)",
-    )
-    parser.add_argument(
-        "--strictness",
-        choices=[s.value for s in Strictness],
-        default=Strictness.PERMISSIVE.value,
-        help="permissive prints every fact with its grade (default); strict only D and O facts",
-    )
-    parser.add_argument(
-        "--format", choices=["text", "json"], default="text", help="text (default) or json"
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    """Print the chosen lifecycles at the chosen strictness; always 0."""
-    names = list(LIFECYCLES) if args.lifecycle == "all" else [args.lifecycle]
-    strictness = Strictness(args.strictness)
-    if args.format == "json":
-        sys.stdout.write(model_json(names, strictness))
-    else:
-        sys.stdout.write(model_text(names, strictness))
-    return 0
 
 
 # -- JSON ------------------------------------------------------------------------------------
@@ -141,7 +110,7 @@ def _links(names: Sequence[str], strictness: Strictness) -> list[Link]:
     return [
         link
         for link in LINKS
-        if (RUN.name in names or link.lifecycle in names) and strictness.admits(link.evidence)
+        if (link.parent in names or link.lifecycle in names) and strictness.admits(link.evidence)
     ]
 
 

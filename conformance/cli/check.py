@@ -14,9 +14,11 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+from ._options import add_strictness
+
 if TYPE_CHECKING:
-    from .check import Checker
-    from .observations import Item
+    from ..check import Checker
+    from ..observations import Item
 
 __all__ = ["configure", "run"]
 
@@ -34,10 +36,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "OkReplay and go-vcr cassettes; SDK test-proxy records; ExVCR; nock; HAR and Polly; or "
         "bare run / step / message objects (JSON, JSON Lines, or printed by the SDK)",
     )
-    parser.add_argument(
-        "--strictness",
-        choices=("strict", "permissive"),
-        default="strict",
+    add_strictness(
+        parser,
         help="strict admits only documented and observed edges (default); permissive also "
         "admits inferred and disputed ones",
     )
@@ -81,10 +81,10 @@ def run(args: argparse.Namespace) -> int:
     """Check the files and write the report; return the exit code."""
     from runmodel import Strictness
 
-    from .check import Checker, Severity
-    from .observations import InputProblem, Location
-    from .readers import read
-    from .reports import Report, to_json, to_junit, to_text
+    from ..check import Checker, Severity
+    from ..observations import InputProblem, Location
+    from ..readers import read
+    from ..reports import Report, to_json, to_junit, to_text
 
     report = Report(keep_clean=args.format != "text")
     checker = Checker(
@@ -142,7 +142,7 @@ class _Seen:
         self.counts: dict[str, int] = {}
 
     def __iter__(self) -> Iterator[Item]:
-        from .observations import TraceInfo
+        from ..observations import TraceInfo
 
         counts = self.counts
         for item in self._items:

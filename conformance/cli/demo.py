@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .fuzz_cli import ProgressLine
+from .fuzz import ProgressLine
 
 __all__ = ["configure", "lesson_poll_run_status", "run", "sdk_poll"]
 
@@ -91,6 +91,15 @@ class _Terminal:
         print(f" {time.perf_counter() - started:.1f} s", file=self.stream)
 
 
+def _check(argv: list[str]) -> int:
+    """``runmodel check ARGV``, as the command line runs it."""
+    from . import check
+
+    parser = argparse.ArgumentParser(prog="runmodel check")
+    check.configure(parser)
+    return check.run(parser.parse_args(argv))
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the demo; 0 when everything behaved as the model says (the lesson's client failing is
     the expected finding, not an error); on Ctrl-C, say what was done and found so far."""
@@ -109,17 +118,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from runmodel import LIFECYCLES, RUN, Strictness
-    from runmodel.cli import main as cli
     from runmodel.diagram import render_coverage, svg_available
 
-    from ._sdk import quiet_assistants_deprecation
-    from .check import edge_coverage
-    from .conform import SCENARIOS, _judge, _play
-    from .emulator import BASE_URL, Clock, Emulator
-    from .emulator.transport import transport
-    from .harness import ClientCheckFailed, check_client
-    from .readers import read
-    from .recorder import record
+    from .._sdk import quiet_assistants_deprecation
+    from ..check import edge_coverage
+    from ..conform import SCENARIOS, judge_trace, play_scenarios
+    from ..emulator import BASE_URL, Clock, Emulator
+    from ..emulator.transport import transport
+    from ..harness import ClientCheckFailed, check_client
+    from ..readers import read
+    from ..recorder import record
 
     if args.max_examples < 1:  # before minutes of work, not after
         print(
@@ -151,8 +159,8 @@ def _demo(args: argparse.Namespace) -> int:
         client = recorder.client(
             transport=transport(emulator), api_key="sk-demo", base_url=BASE_URL
         )
-        played = _play(client, emulator, list(SCENARIOS), slow=False, progress=step.show)
-    for outcome in _judge(trace, played, "strict"):
+        played = play_scenarios(client, emulator, list(SCENARIOS), slow=False, progress=step.show)
+    for outcome in judge_trace(trace, played, "strict"):
         mark = term.good("pass") if outcome.result == "pass" else term.bad(outcome.result)
         term.line(f"    {mark:4}  {outcome.title}")
         for detail in outcome.details:
@@ -165,7 +173,7 @@ def _demo(args: argparse.Namespace) -> int:
     reports = {"text": out / "report.txt", "json": out / "report.json", "junit": out / "report.xml"}
     with contextlib.redirect_stdout(io.StringIO()):
         for fmt, path in reports.items():
-            cli(["check", str(trace), "--format", fmt, "--output", str(path), "--coverage"])
+            _check([str(trace), "--format", fmt, "--output", str(path), "--coverage"])
     report = reports["text"].read_text(encoding="utf-8").splitlines()
     verdicts = [t for t in report if t.startswith(("conforms", "does not conform"))]
     term.line("  " + (verdicts[0] if verdicts else "(no verdict in the report)"))
