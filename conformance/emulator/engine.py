@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from conformance.errors import format_call_ids
-from runmodel import RUN, IllegalTransition
+from runmodel import RUN, IllegalTransition, Trigger
 
 from .apierror import not_found, refuse
 from .fields import EXPIRY_SECONDS, RUN_FIELDS
@@ -29,9 +29,7 @@ _Obj = dict[str, Any]
 
 _TERMINAL = RUN.terminal
 _WAITING = RUN.waiting  # where the run waits for the client (requires_action)
-_SUBMIT = "submit_tool_outputs"
-_CANCEL = "cancel"
-_EXPIRE = "expire"
+_EXPIRE = Trigger.EXPIRE
 
 
 class RunEngine(Storage):
@@ -212,16 +210,16 @@ class RunEngine(Storage):
         dest = RUN.fire(run.status, move.trigger, run.script.strictness).dest
         obj = run.obj
         trigger = move.trigger
-        if trigger == "require_action":
+        if trigger == Trigger.REQUIRE_ACTION:
             tool_round(self, run, int(move.arg or 1), t)
-        elif trigger in ("complete", "hit_token_limit"):
+        elif trigger in (Trigger.COMPLETE, Trigger.HIT_TOKEN_LIMIT):
             if run.open_steps:  # a cancel that the server ignored (permissive only)
                 self._close_steps(run, "cancelled", t)
-            incomplete = trigger == "hit_token_limit"
+            incomplete = trigger == Trigger.HIT_TOKEN_LIMIT
             assistant_reply(self, run, t, incomplete=incomplete)
             if incomplete:
                 obj["incomplete_details"] = {"reason": move.arg}
-        elif trigger == "fail":
+        elif trigger == Trigger.FAIL:
             code = str(move.arg)
             obj["last_error"] = {"code": code, "message": RUN_ERRORS[code]}
             self._close_steps(run, "failed", t, code=code)
@@ -266,7 +264,7 @@ class RunEngine(Storage):
                 expected=format_call_ids(run.calls),
                 got=format_call_ids([str(g) for g in got]),
             )
-        dest = RUN.fire(status, _SUBMIT, run.script.strictness).dest
+        dest = RUN.fire(status, Trigger.SUBMIT_TOOL_OUTPUTS, run.script.strictness).dest
         record_outputs(run, outputs, t)
         self._enter(run, dest, t)
         self._schedule(run, t)
@@ -275,7 +273,7 @@ class RunEngine(Storage):
         """The client asks to cancel (400 where the model has no cancel edge at this strictness)."""
         self.advance(run, t)
         try:
-            dest = RUN.fire(run.status, _CANCEL, run.script.strictness).dest
+            dest = RUN.fire(run.status, Trigger.CANCEL, run.script.strictness).dest
         except IllegalTransition:
             raise refuse("cancel_not_allowed", status=run.status) from None
         run.calls = ()

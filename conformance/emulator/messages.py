@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from runmodel import MESSAGE, VALUES
+from runmodel import MESSAGE, VALUES, Trigger
 
 from .apierror import refuse
 from .fields import MESSAGE_FIELDS
@@ -72,7 +72,7 @@ def new_message(
         "incomplete_details": None,
     }
     if run is None:  # a client's message is complete as soon as it exists
-        MESSAGE_FIELDS.enter(obj, MESSAGE.fire(MESSAGE.initial, "complete").dest, t)
+        MESSAGE_FIELDS.enter(obj, MESSAGE.fire(MESSAGE.initial, Trigger.COMPLETE).dest, t)
     storage.messages[obj["id"]] = obj
     thread.messages.append(obj["id"])
     return obj
@@ -122,7 +122,8 @@ def assistant_reply(storage: Storage, run: Run, t: float, *, incomplete: bool) -
     message["content"] = [block]
     if incomplete:
         message["incomplete_details"] = {"reason": _MAX_TOKENS}
-    dest = MESSAGE.fire(MESSAGE.initial, "stop_incomplete" if incomplete else "complete").dest
+    trigger = Trigger.STOP_INCOMPLETE if incomplete else Trigger.COMPLETE
+    dest = MESSAGE.fire(MESSAGE.initial, trigger).dest
     MESSAGE_FIELDS.enter(message, dest, t)
     emit(run, f"thread.message.{dest}", message)
-    finish_step(run, step, "complete", t)
+    finish_step(run, step, Trigger.COMPLETE, t)

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from runmodel import STEP, VALUES
+from runmodel import STEP, VALUES, Trigger
 
 from .fields import STEP_FIELDS
 from .storage import Run, Storage
@@ -48,7 +48,7 @@ RUN_ERRORS = {
 """``last_error.message`` of a failed run (and its open steps), by ``last_error.code``."""
 
 _STEP_CODES = VALUES["run_step.last_error.code"].values
-_SETTLE = {"cancelled": "cancel", "failed": "fail", "expired": "expire"}
+_SETTLE = {"cancelled": Trigger.CANCEL, "failed": Trigger.FAIL, "expired": Trigger.EXPIRE}
 
 
 def new_step(storage: Storage, run: Run, kind: str, details: _Obj, t: float) -> _Obj:
@@ -99,7 +99,7 @@ def close_steps(run: Run, how: str, t: float, *, code: str | None = None) -> Non
     if trigger is None:
         return
     for step in run.open_steps:
-        finish_step(run, step, trigger, t, code=code if trigger == "fail" else None)
+        finish_step(run, step, trigger, t, code=code if trigger == Trigger.FAIL else None)
     run.open_steps = []
 
 
@@ -166,7 +166,7 @@ def record_outputs(run: Run, outputs: Any, t: float) -> None:
                 for c in step["step_details"]["tool_calls"]
             ],
         }
-        finish_step(run, step, "complete", t)
+        finish_step(run, step, Trigger.COMPLETE, t)
     run.open_steps = []
     run.outputs.extend(str(by_id[c] or "") for c in run.calls)
     run.calls = ()
