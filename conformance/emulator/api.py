@@ -13,8 +13,9 @@ from __future__ import annotations
 import collections
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, KeysView, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -40,7 +41,6 @@ __all__ = [
     "BASE_URL",
     "LESSON_ASSISTANT",
     "Emulator",
-    "Interceptor",
     "Reply",
     "Request",
     "RequestBudgetExceeded",
@@ -86,9 +86,6 @@ LESSON_ASSISTANT: Mapping[str, Any] = {
 ScriptChooser = Callable[[Mapping[str, Any], Mapping[str, Any]], "Script | str"]
 """Picks a new run's script from the thread and the run objects (the run carries the tools)."""
 
-Interceptor = Callable[[Request, Reply], "Reply | None"]
-"""Sees each answered request and its reply; may return another reply for the client."""
-
 
 class RequestBudgetExceeded(ClientInterrupted):
     """The emulator's request budget is spent: raised by the transport to stop a client that
@@ -104,8 +101,8 @@ class Emulator:
     `seed` makes ids and random faults reproducible. `max_requests` and `on_request` let a
     harness stop a client (see `RequestBudgetExceeded`). One lock guards all state.
 
-    Hooks for harnesses: `before_request`, `on_request` and `intercept` see each request; `run`,
-    `runs`, `thread_of`, `next_wake` and `run_events` read runs without moving them.
+    Hooks for harnesses: `before_request`, `on_reply` and `on_request` see each request; `runs`,
+    `thread_of` and `next_wake` read runs without moving them.
     """
 
     def __init__(
@@ -135,12 +132,14 @@ class Emulator:
         """The routes this emulator answers (default: every module's in `routes`); another
         family of endpoints is added with ``emu.routes = RouteTable(ROUTES, more)``."""
         self._shared: dict[str, Any] = {}  # state that other routes keep (`Call.state`)
-        self._interceptors: list[Interceptor] = []
         self.faults = Faults(seed)
         self.requests: list[Request] = []
         """Every request received, in order (see `Request`)."""
         self.script_chooser: ScriptChooser | None = None
         """If set, picks the script of each new run not given one otherwise."""
+        self.on_reply: Callable[[Request, Reply], Reply] | None = None
+        """If set, called with each request's record and reply before `on_request`; what it
+        returns is answered (and logged) instead (a harness may serve an unknown status)."""
         self._script: Script | None = None
         self._queue: collections.deque[Script] = collections.deque()
         self._explicit: Script | None = None
@@ -263,36 +262,20 @@ class Emulator:
     # -- reading runs without moving them (for harnesses) ---------------------------------------
 
     @property
-    def runs(self) -> KeysView[str]:
-        """The ids of the runs that exist, oldest first (deleting a thread deletes its runs)."""
-        return self.store.runs.keys()
+    def runs(self) -> Mapping[str, Run]:
+        """Every run by id, as stored (a read-only view: not advanced to now, unlike
+        `run_object`); deleting a thread deletes its runs."""
+        return MappingProxyType(self.store.runs)
 
-    def run(self, run_id: str) -> dict[str, Any] | None:
-        """A copy of the run object as it stands, not moved to now (`run_object` is), or None
-        if there is no such run."""
-        with self.lock:
-            run = self.store.runs.get(run_id)
-            return None if run is None else _copy(run.obj)
-
-    def thread_of(self, run_id: str) -> str | None:
-        """The id of the run's thread (None if there is no such run)."""
-        with self.lock:
-            run = self.store.runs.get(run_id)
-            return None if run is None else str(run.obj["thread_id"])
+    def thread_of(self, run_id: str) -> str:
+        """The id of the thread run `run_id` belongs to."""
+        return str(self.store.runs[run_id].obj["thread_id"])
 
     def next_wake(self, run_id: str) -> float | None:
-        """When the run can next change by itself, by its script or its expiry (None once
-        terminal, or if there is no such run)."""
+        """When run `run_id` can next change by itself: a scripted move or its expiry (None once
+        terminal)."""
         with self.lock:
-            run = self.store.runs.get(run_id)
-            return None if run is None else self.store.next_wake(run)
-
-    def run_events(self, run_id: str) -> list[str]:
-        """The names of the events the run has emitted so far, oldest first (as a stream sends
-        them; empty if there is no such run)."""
-        with self.lock:
-            run = self.store.runs.get(run_id)
-            return [] if run is None else [name for name, _ in run.events]
+            return self.store.next_wake(self.store.runs[run_id])
 
     def _advanced(self, run: Run) -> dict[str, Any]:
         self.store.advance(run, self.clock.now())
@@ -386,21 +369,12 @@ class Emulator:
                     rec.fault = fault.kind
                 reply = self._dispatch(method, route, query, headers, body, t, rec)
             _log_reply(rec, reply)
+        if self.on_reply is not None:
+            reply = self.on_reply(rec, reply)
+            _log_reply(rec, reply)  # the log shows what the client was answered
         if self.on_request is not None:
             self.on_request(rec)
-        for interceptor in self._interceptors:
-            changed = interceptor(rec, reply)
-            if changed is not None:
-                reply = changed
-                _log_reply(rec, reply)
         return reply
-
-    def intercept(self, interceptor: Interceptor) -> Interceptor:
-        """Add a hook that sees each answered request and its reply, after `on_request`; what
-        it returns (if not None) is what the client gets and the request log shows. Hooks run
-        in the order added; returns `interceptor`, so that it can serve as a decorator."""
-        self._interceptors.append(interceptor)
-        return interceptor
 
     def _fault(self, kind: str, seconds: float, rec: Request) -> Reply:
         headers = reply_headers(JSON, rec)

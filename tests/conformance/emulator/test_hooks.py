@@ -1,5 +1,5 @@
-"""The emulator's public hooks: a request interceptor, reading runs without moving them, and a
-route table that takes another family of endpoints without an edit of the core."""
+"""The emulator's public hooks: a reply hook, reading runs without moving them, and a route
+table that takes another family of endpoints without an edit of the core."""
 
 from __future__ import annotations
 
@@ -20,36 +20,35 @@ def _get(emu: Emulator, path: str) -> Reply:
     return emu.handle("GET", "/v1" + path, "", HEADERS, b"")
 
 
-def test_an_interceptor_changes_what_the_client_gets_and_the_log_shows() -> None:
+def test_on_reply_changes_what_the_client_gets_and_the_log_shows() -> None:
     emu = Emulator()
     thread_id, run_id = emu.start_run("start+1, complete+10")
     order: list[str] = []
     emu.on_request = lambda rec: order.append(f"observed {rec.json()['status']}")
 
-    @emu.intercept
-    def future(rec: Request, reply: Reply) -> Reply | None:
+    def future(rec: Request, reply: Reply) -> Reply:
         obj = orjson.loads(reply.body)
-        order.append(f"intercepted {obj['status']}")
+        order.append(f"replied {obj['status']}")
         if obj["status"] != "in_progress":
-            return None  # the reply stands
+            return reply  # the reply stands
         return Reply(reply.status, reply.headers, orjson.dumps({**obj, "status": "unheard_of"}))
 
+    emu.on_reply = future
     assert orjson.loads(_get(emu, f"/threads/{thread_id}/runs/{run_id}").body)["status"] == "queued"
     emu.clock.advance(2)
     seen = orjson.loads(_get(emu, f"/threads/{thread_id}/runs/{run_id}").body)
     assert seen["status"] == "unheard_of"
     assert [r.json()["status"] for r in emu.requests] == ["queued", "unheard_of"]
-    assert order == ["observed queued", "intercepted queued", "observed in_progress",
-                     "intercepted in_progress"]  # fmt: skip
+    assert order == ["replied queued", "observed queued", "replied in_progress",
+                     "observed unheard_of"]  # fmt: skip
     assert emu.run_object(run_id)["status"] == "in_progress"  # the state did not change
 
 
-def test_interceptors_run_in_the_order_added() -> None:
+def test_on_reply_may_change_the_status_too() -> None:
     emu = Emulator()
-    emu.intercept(lambda rec, reply: Reply(418, reply.headers, b'{"a":1}'))
-    emu.intercept(lambda rec, reply: Reply(reply.status + 1, reply.headers, reply.body))
+    emu.on_reply = lambda rec, reply: Reply(418, reply.headers, b'{"a":1}')
     reply = _get(emu, "/assistants")
-    assert (reply.status, emu.requests[0].status, emu.requests[0].json()) == (419, 419, {"a": 1})
+    assert (reply.status, emu.requests[0].status, emu.requests[0].json()) == (418, 418, {"a": 1})
 
 
 def test_reading_a_run_does_not_move_it() -> None:
@@ -57,18 +56,16 @@ def test_reading_a_run_does_not_move_it() -> None:
     thread_id, run_id = emu.start_run("start+1, require_action(1)+1, start+1, complete+1")
     started = emu.clock.now()
     emu.clock.advance(5)
-    run = emu.run(run_id)
-    assert run is not None
-    assert (run["status"], run["thread_id"]) == ("queued", thread_id)
-    assert emu.run_events(run_id) == ["thread.run.created", "thread.run.queued"]
+    run = emu.runs[run_id]
+    assert (run.status, emu.thread_of(run_id)) == ("queued", thread_id)
+    assert [name for name, _ in run.events] == ["thread.run.created", "thread.run.queued"]
     assert emu.next_wake(run_id) == started + 1  # the start, due since
-    assert emu.thread_of(run_id) == thread_id
-    assert run_id in emu.runs
-    run["status"] = "changed"  # a copy
+    with pytest.raises(TypeError):
+        emu.runs["run_other"] = run  # type: ignore[index]  # a read-only view
     assert emu.run_object(run_id)["status"] == "requires_action"  # this one moves it
-    assert emu.run(run_id) == emu.run_object(run_id)
-    assert emu.run_events(run_id)[-1] == "thread.run.requires_action"
-    assert emu.next_wake(run_id) == emu.run_object(run_id)["expires_at"]  # only expiry is due
+    assert run.status == "requires_action"
+    assert [name for name, _ in run.events][-1] == "thread.run.requires_action"
+    assert emu.next_wake(run_id) == run.obj["expires_at"]  # only its expiry is due
 
 
 def test_a_deleted_thread_takes_its_runs() -> None:
@@ -77,9 +74,11 @@ def test_a_deleted_thread_takes_its_runs() -> None:
     emu.clock.advance(3)
     emu.handle("DELETE", f"/v1/threads/{thread_id}", "", HEADERS, b"")
     assert run_id not in emu.runs
-    assert list(emu.runs) == []
-    assert (emu.run(run_id), emu.thread_of(run_id), emu.next_wake(run_id)) == (None, None, None)
-    assert emu.run_events(run_id) == []
+    assert dict(emu.runs) == {}
+    with pytest.raises(KeyError):
+        emu.thread_of(run_id)
+    with pytest.raises(KeyError):
+        emu.next_wake(run_id)
 
 
 def _responses() -> RouteTable:
@@ -109,7 +108,7 @@ def test_another_family_of_endpoints_is_one_more_table() -> None:
     assert (reply.status, orjson.loads(reply.body)) == (200, made)
     assert _get(emu, "/assistants").status == 200  # the Assistants routes still answer
     assert emu.handle("GET", "/v1/assistants", "", {}, b"").status == 400  # and want the header
-    other = Emulator()  # only the emulator given the table answers it, with its own state
+    other = Emulator()  # only the emulator given the table answers it
     reply = other.handle("POST", "/v1/responses", "", {}, b"")
     assert (reply.status, orjson.loads(reply.body)) == (
         404,
