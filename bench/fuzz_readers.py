@@ -138,9 +138,9 @@ def child(target: str, out: Path) -> None:
     import atheris
 
     with atheris.instrument_imports(include=["conformance"]):
-        from conformance._sse import SSEParser, parse_sse
         from conformance.observations import InputProblem
         from conformance.readers import PROBLEM_CODES, read
+        from conformance.sse import SSEParser, parse_sse
 
     print(f"fuzzing {sys.modules['conformance.readers'].__file__}", flush=True)
     tried = 0  # (libFuzzer's final statistics count the inputs too)

@@ -23,7 +23,8 @@ import orjson
 
 from runmodel import RunmodelError
 
-from ._serving import BackgroundServer, LoopbackHTTPServer
+from .errors import ERROR_REPLIES, error_body
+from .serving import BackgroundServer, LoopbackHTTPServer
 
 __all__ = ["RecordingProxy", "UpstreamError", "check_upstream"]
 
@@ -88,10 +89,6 @@ def _accepted(values: list[str] | None) -> str | None:
     return ", ".join(c.strip() for c in kept) or "identity"
 
 
-def _error_body(message: str, type_: str, code: str) -> bytes:
-    return orjson.dumps({"error": {"message": message, "type": type_, "param": None, "code": code}})
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # each streamed event goes out at once
@@ -100,9 +97,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the trace is the log."""
 
-    def _refuse(self, status: int, message: str, code: str) -> None:
-        body = _error_body(message, "invalid_request_error", code)
-        self.send_response(status)
+    def _refuse(self, kind: str, **fields: object) -> None:
+        """Answer with the proxy's own error reply `kind` (see `conformance.errors`)."""
+        body = orjson.dumps(error_body(kind, **fields))
+        self.send_response(ERROR_REPLIES[kind].status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
         self.end_headers()
@@ -122,7 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_CONNECT(self) -> None:
         self.close_connection = True
-        self._refuse(405, "runmodel record is a reverse proxy: CONNECT is refused", "not_a_proxy")
+        self._refuse("proxy_connect")
 
     def _forward(self) -> None:
         proxy: RecordingProxy = self.server.owner
@@ -130,23 +128,16 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._body()
         except ValueError:
             self.close_connection = True
-            self._refuse(400, "malformed request body framing", "bad_request")
+            self._refuse("proxy_framing")
             return
         if not self.path.startswith("/"):  # absolute-form ("http://host/...") or "*"
             self.close_connection = True
-            self._refuse(
-                400,
-                f"runmodel record forwards only to {proxy.upstream}: "
-                "absolute-URL request targets are refused",
-                "not_a_proxy",
-            )
+            self._refuse("proxy_absolute_url", upstream=proxy.upstream)
             return
         path = self.path.partition("?")[0]
         prefix = proxy.prefix
         if prefix and path != prefix and not path.startswith(prefix + "/"):
-            self._refuse(
-                404, f"Invalid URL ({self.command} {path}): outside {prefix}/", "unknown_url"
-            )
+            self._refuse("proxy_outside_prefix", method=self.command, path=path, prefix=prefix)
             return
         dropped = _REQUEST_DROPPED | _listed(self.headers.get_all("connection") or [])
         headers = [(k, v) for k, v in self.headers.items() if k.lower() not in dropped]
@@ -162,18 +153,17 @@ class _Handler(BaseHTTPRequestHandler):
                 extensions={"timeout": _TIMEOUT},
             )
         except Exception as exc:  # a target or header the HTTP library will not send
-            self._refuse(400, f"cannot forward this request: {exc}", "bad_request")
+            self._refuse("proxy_unsendable", reason=exc)
             return
         try:
             response = proxy.transport.handle_request(request)
         except Exception as exc:  # recorded by the recorder as an exchange with "error"
-            message = f"runmodel record: no response from {proxy.upstream}: {type(exc).__name__}"
-            reply = _error_body(f"{message}: {exc}", "server_error", "upstream_unreachable")
-            self.send_response(502)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
+            self._refuse(
+                "upstream_unreachable",
+                upstream=proxy.upstream,
+                error=type(exc).__name__,
+                reason=exc,
+            )
             return
         try:
             self._relay(response)
@@ -242,8 +232,8 @@ class RecordingProxy(BackgroundServer):
         *,
         redact: bool = False,
     ) -> None:
-        from ._sdk import http_module
         from .recorder import Recorder
+        from .sdk import http_module
 
         origin, self.prefix = _split_upstream(upstream)
         self.upstream = origin + self.prefix

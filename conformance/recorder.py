@@ -25,7 +25,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
-from ._sse import SSEParser, decode_event
+from .sse import SSEParser, decode_event
 from .trace import (
     REDACTED,
     TraceWriter,

@@ -8,7 +8,7 @@ import signal
 import pytest
 from hypothesis import HealthCheck, settings
 
-from conformance._sdk import PYTEST_FILTER
+from conformance.sdk import PYTEST_FILTER
 
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.register_profile(

@@ -15,22 +15,10 @@ MODEL_TO_KIT = {"runmodel.cli"}
 """The model's one reference to the kit: ``runmodel.cli.main``, kept so that the documented
 ``from runmodel.cli import main`` and ``python -m runmodel`` still work; imported lazily."""
 
-# Known offenders, left for the parts being redesigned elsewhere; these lists only shrink. The
-# private modules `_sdk`, `_serving` and `_sse` are to become public modules (`conformance.sdk`,
-# `conformance.serving`, …); the emulator's api and transport are to stop importing each other.
+# Known offenders, left for the parts being redesigned elsewhere; these lists only shrink.
 # Empty the lists as those land: a new offender fails at once.
-KNOWN_PRIVATE_IMPORTS: set[tuple[str, str]] = {
-    ("conformance.cli.conform", "conformance._sdk"),
-    ("conformance.cli.demo", "conformance._sdk"),
-    ("conformance.cli.record", "conformance._serving"),
-    ("conformance.cli.serve", "conformance._serving"),
-    ("conformance.emulator.server", "conformance._serving"),
-    ("conformance.emulator.transport", "conformance._sdk"),
-    ("conformance.readers._http", "conformance._sse"),
-}
-KNOWN_CYCLE_EDGES: set[tuple[str, str]] = {
-    ("conformance.emulator.api", "conformance.emulator.transport"),
-}
+KNOWN_PRIVATE_IMPORTS: set[tuple[str, str]] = set()
+KNOWN_CYCLE_EDGES: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)

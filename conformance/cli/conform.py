@@ -48,8 +48,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _session(args: argparse.Namespace, trace: Path) -> Iterator[tuple[Any, Any]]:
     import os
 
-    from .._sdk import quiet_assistants_deprecation
     from ..recorder import record
+    from ..sdk import quiet_assistants_deprecation
 
     with record(trace) as recorder, quiet_assistants_deprecation():
         if args.base_url is None:

@@ -120,7 +120,6 @@ def _demo(args: argparse.Namespace) -> int:
     from runmodel import LIFECYCLES, RUN, Strictness
     from runmodel.diagram import render_coverage, svg_available
 
-    from .._sdk import quiet_assistants_deprecation
     from ..check import edge_coverage
     from ..conform import SCENARIOS, judge_trace, play_scenarios
     from ..emulator import BASE_URL, Clock, Emulator
@@ -128,6 +127,7 @@ def _demo(args: argparse.Namespace) -> int:
     from ..harness import ClientCheckFailed, check_client
     from ..readers import read
     from ..recorder import record
+    from ..sdk import quiet_assistants_deprecation
 
     if args.max_examples < 1:  # before minutes of work, not after
         print(

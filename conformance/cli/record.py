@@ -50,8 +50,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Proxy and record until Ctrl-C or SIGTERM; exit 0 then, 2 on unusable arguments."""
-    from .._serving import is_loopback, raise_interrupt
     from ..proxy import RecordingProxy, UpstreamError, check_upstream
+    from ..serving import is_loopback, raise_interrupt
 
     def fail(message: str) -> int:
         print(f"runmodel record: {message}", file=sys.stderr)

@@ -81,11 +81,11 @@ def _options(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C or SIGTERM; exit 0 then, 2 on unusable arguments."""
-    from .._serving import is_loopback, raise_interrupt
     from ..emulator import Clock, Emulator
     from ..emulator.faults import parse_faults
     from ..emulator.script import ScriptError, parse_script
     from ..emulator.server import EmulatorServer
+    from ..serving import is_loopback, raise_interrupt
 
     def fail(message: str) -> int:
         print(f"runmodel serve: {message}", file=sys.stderr)

@@ -9,6 +9,10 @@ Real client code runs through the real ``openai`` SDK, in-process and with no ne
         my_code(client, thread_id, run_id)
     emu.requests                               # every request: method, path, time, status, body
 
+Harnesses watch and steer through public hooks: ``before_request``, ``on_reply`` and
+``on_request`` see each request, and ``runs``, ``thread_of`` and ``next_wake`` read runs without
+moving them. The endpoints are `routes`, one module per family.
+
 ``runmodel serve`` (`server.EmulatorServer`, not imported here: in-process use needs no HTTP
 server) offers the same emulator over loopback HTTP.
 """

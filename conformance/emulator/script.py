@@ -64,9 +64,9 @@ _WAITING = RUN.waiting
 _CANCELLING = CANCELLING
 _ARGS: dict[str, tuple[type, Any, tuple[Any, ...]]] = {
     # trigger: (argument type, default, allowed values; empty = any positive int)
-    "require_action": (int, 1, ()),
-    "fail": (str, FAIL_CODES[0], FAIL_CODES),
-    "hit_token_limit": (str, TOKEN_LIMITS[0], TOKEN_LIMITS),
+    Trigger.REQUIRE_ACTION: (int, 1, ()),
+    Trigger.FAIL: (str, FAIL_CODES[0], FAIL_CODES),
+    Trigger.HIT_TOKEN_LIMIT: (str, TOKEN_LIMITS[0], TOKEN_LIMITS),
 }
 _STALLS = Trigger.EXPIRE  # the move that waits for expires_at instead of a delay
 
@@ -178,7 +178,7 @@ class Script:
                 status = RUN.fire(status, _SUBMIT, strictness).dest
         if status not in RUN.terminal:
             last = self.moves[-1].trigger if self.moves else None
-            after = "after the client's submit " if last == "require_action" else ""
+            after = "after the client's submit " if last == Trigger.REQUIRE_ACTION else ""
             raise ScriptError(
                 f"the script leaves the run {status!r} {after}at its end; "
                 f"end it with a move to a terminal status ({', '.join(sorted(RUN.terminal))})"
@@ -193,7 +193,7 @@ class Script:
     @property
     def rounds(self) -> int:
         """How many requires_action rounds the script asks for."""
-        return sum(1 for m in self.moves if m.trigger == "require_action")
+        return sum(1 for m in self.moves if m.trigger == Trigger.REQUIRE_ACTION)
 
     def statuses(self) -> tuple[str, ...]:
         """The run's statuses if the client answers every round and never cancels."""

@@ -15,7 +15,7 @@ import traceback
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from .._serving import BackgroundServer, LoopbackHTTPServer
+from ..serving import BackgroundServer, LoopbackHTTPServer
 from .api import Emulator
 from .clock import ClientInterrupted
 
@@ -64,8 +64,8 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.stream is None:
             self.send_header("content-length", str(len(reply.body)))
             self.end_headers()
+            self._log(str(reply.status), _run_status(reply.body))  # before the client has it
             self.wfile.write(reply.body)
-            self._log(str(reply.status), _run_status(reply.body))
             return
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()

@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator, Iterator
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from conformance import _sdk
+from conformance import sdk
 
-from .api import BASE_URL, Emulator, Reply
+from .wire import BASE_URL, Answers, Reply
 
 if TYPE_CHECKING:
     import openai
@@ -26,7 +26,7 @@ __all__ = ["async_sdk_client", "async_transport", "http_module", "sdk_client", "
 
 def http_module(name: str | None = None) -> ModuleType:
     """The HTTP module by name, or (None) the one the installed openai SDK is built on."""
-    return importlib.import_module(name) if name is not None else _sdk.http_module()
+    return importlib.import_module(name) if name is not None else sdk.http_module()
 
 
 @functools.cache
@@ -58,7 +58,7 @@ def _classes(module: ModuleType) -> tuple[type[Any], type[Any]]:
             if close is not None:
                 close()
 
-    def _request(emulator: Emulator, request: Any) -> Reply:
+    def _request(emulator: Answers, request: Any) -> Reply:
         url = request.url
         try:
             body = request.content
@@ -69,7 +69,7 @@ def _classes(module: ModuleType) -> tuple[type[Any], type[Any]]:
     class EmulatorTransport(module.BaseTransport):  # type: ignore[misc,name-defined]
         """Answers every request from an `Emulator`, in-process."""
 
-        def __init__(self, emulator: Emulator) -> None:
+        def __init__(self, emulator: Answers) -> None:
             self.emulator = emulator
 
         def handle_request(self, request: Any) -> Any:
@@ -85,7 +85,7 @@ def _classes(module: ModuleType) -> tuple[type[Any], type[Any]]:
     class AsyncEmulatorTransport(module.AsyncBaseTransport):  # type: ignore[misc,name-defined]
         """The same, for async clients (the emulator never blocks on a virtual clock)."""
 
-        def __init__(self, emulator: Emulator) -> None:
+        def __init__(self, emulator: Answers) -> None:
             self.emulator = emulator
 
         async def handle_async_request(self, request: Any) -> Any:
@@ -101,20 +101,20 @@ def _classes(module: ModuleType) -> tuple[type[Any], type[Any]]:
     return EmulatorTransport, AsyncEmulatorTransport
 
 
-def transport(emulator: Emulator, http: str | ModuleType | None = None) -> Any:
+def transport(emulator: Answers, http: str | ModuleType | None = None) -> Any:
     """A sync transport for ``<http>.Client(transport=...)`` (default: the SDK's HTTP module)."""
     module = http if isinstance(http, ModuleType) else http_module(http)
     return _classes(module)[0](emulator)
 
 
-def async_transport(emulator: Emulator, http: str | ModuleType | None = None) -> Any:
+def async_transport(emulator: Answers, http: str | ModuleType | None = None) -> Any:
     """An async transport for ``<http>.AsyncClient(transport=...)``."""
     module = http if isinstance(http, ModuleType) else http_module(http)
     return _classes(module)[1](emulator)
 
 
 def _sdk_kwargs(
-    emulator: Emulator, max_retries: int, strict: bool, kwargs: dict[str, Any], *, sync: bool
+    emulator: Answers, max_retries: int, strict: bool, kwargs: dict[str, Any], *, sync: bool
 ) -> dict[str, Any]:
     """What both SDK clients are given: a dummy key, the base URL, strictness, the transport."""
     module = http_module()
@@ -134,7 +134,7 @@ def _sdk_kwargs(
 
 
 def sdk_client(
-    emulator: Emulator, *, max_retries: int = 2, strict: bool = True, **kwargs: Any
+    emulator: Answers, *, max_retries: int = 2, strict: bool = True, **kwargs: Any
 ) -> openai.OpenAI:
     """An ``openai.OpenAI`` wired to `emulator` (dummy key; strict response validation)."""
     import openai
@@ -143,7 +143,7 @@ def sdk_client(
 
 
 def async_sdk_client(
-    emulator: Emulator, *, max_retries: int = 2, strict: bool = True, **kwargs: Any
+    emulator: Answers, *, max_retries: int = 2, strict: bool = True, **kwargs: Any
 ) -> openai.AsyncOpenAI:
     """An ``openai.AsyncOpenAI`` wired to `emulator`."""
     import openai

@@ -17,8 +17,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from .._sse import decode_event, parse_sse
 from ..observations import Exchange, InputProblem, Item, Location, StreamEvent
+from ..sse import decode_event, parse_sse
 
 __all__ = ["ENTRY_READERS", "exchange_items", "vcr_interaction"]
 

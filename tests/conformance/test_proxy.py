@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.server
+import json
 import os
 import signal
 import socket
@@ -25,7 +26,6 @@ import openai
 import orjson
 import pytest
 
-from conformance._sdk import http_module
 from conformance.cli import COMMANDS
 from conformance.cli.record import configure, run
 from conformance.emulator import LESSON_ASSISTANT, Clock, Emulator
@@ -33,6 +33,7 @@ from conformance.emulator.server import EmulatorServer
 from conformance.observations import Exchange, InputProblem, StreamEvent
 from conformance.proxy import RecordingProxy, UpstreamError
 from conformance.readers import read
+from conformance.sdk import http_module
 from conformance.trace import MASK, REDACTED
 from runmodel.cli import main
 
@@ -274,6 +275,14 @@ def test_forward_proxy_requests_are_refused(
         reply = _raw(proxy.port, line + b"\r\nHost: " + address + b"\r\nConnection: close\r\n\r\n")
         assert reply.split(b" ", 2)[1] in (b"400", b"405")
         assert b'"code":"not_a_proxy"' in reply
+        body = json.loads(reply.partition(b"\r\n\r\n")[2])["error"]
+        assert body["message"] == (
+            "runmodel record is a reverse proxy: CONNECT is refused"
+            if target.startswith(b"CONNECT")
+            else f"runmodel record forwards only to {server.base_url}: "
+            "absolute-URL request targets are refused"
+        )
+        assert (body["type"], body["param"]) == ("invalid_request_error", None)
         with pytest.raises(BlockingIOError):
             bait.accept()  # nobody connected to the address named in the request
     assert emu.requests == []
@@ -287,6 +296,10 @@ def test_paths_outside_the_upstream_prefix_are_not_forwarded(
     with RecordingProxy(server.base_url, str(tmp_path / "t.jsonl")) as proxy:
         reply = _raw(proxy.port, b"GET /v10/threads HTTP/1.1\r\nConnection: close\r\n\r\n")
         assert reply.startswith(b"HTTP/1.1 404 ")
+        assert reply.endswith(  # byte for byte, as the proxy has always worded it
+            b'{"error":{"message":"Invalid URL (GET /v10/threads): outside /v1/",'
+            b'"type":"invalid_request_error","param":null,"code":"unknown_url"}}'
+        )
         with HTTP.Client() as client:  # inside the prefix: forwarded (and answered 404 there)
             assert client.get(f"{proxy.base_url}/nothing").status_code == 404
     assert [r.path for r in emu.requests] == ["/v1/nothing"]
@@ -303,6 +316,11 @@ def test_an_unreachable_upstream_is_a_recorded_502(tmp_path: Path) -> None:
         client.close()
     assert info.value.status_code == 502
     assert info.value.code == "upstream_unreachable"
+    assert info.value.type == "server_error"
+    assert isinstance(info.value.body, dict)
+    assert info.value.body["message"].startswith(
+        f"runmodel record: no response from http://127.0.0.1:{port}/v1: ConnectError: "
+    )
     entries = _lines(trace)
     assert [e["kind"] for e in entries] == ["header", "exchange", "footer"]
     assert entries[1]["response"] is None

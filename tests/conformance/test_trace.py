@@ -15,12 +15,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import conformance._sse as sse_module
 import conformance.readers as readers_module
 import conformance.recorder as recorder_module
+import conformance.sse as sse_module
 import conformance.trace as trace_module
-from conformance._sse import SSEParser, decode_event, parse_sse
 from conformance.observations import Exchange, InputProblem, StreamEvent, TraceInfo
+from conformance.sse import SSEParser, decode_event, parse_sse
 from conformance.trace import (
     MASK,
     MASKED_HEADERS,

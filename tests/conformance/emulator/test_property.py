@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from conformance.check import RunChecked, Severity, ViolationFound, check
 from conformance.emulator import BASE_URL, LESSON_ASSISTANT, Clock, Emulator, Script, parse_script
+from conformance.emulator import fields as emulator_fields
 from conformance.emulator import state as emulator_state
 from conformance.emulator.transport import transport
 from conformance.errors import format_call_ids, parse_error
@@ -184,7 +185,7 @@ def test_all_rules_hold_even_the_untrusted(script: Script, steps: list[Action]) 
 
 
 def test_catches_expires_at_left_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    fields = emulator_state._RUN_FIELDS
+    fields = emulator_fields.RUN_FIELDS
     monkeypatch.setitem(
         fields.null, "completed", tuple(f for f in fields.null["completed"] if f != "expires_at")
     )

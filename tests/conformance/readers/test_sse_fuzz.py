@@ -22,9 +22,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openai._streaming import SSEDecoder
 
-from conformance._sse import SSEParser, decode_event, parse_sse
 from conformance.observations import InputProblem, StreamEvent
 from conformance.readers import read
+from conformance.sse import SSEParser, decode_event, parse_sse
 
 AT_LENGTH = settings(max_examples=10_000)  # `make test-slow`
 _counter = itertools.count()
