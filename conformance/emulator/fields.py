@@ -11,10 +11,10 @@ from typing import Any
 
 from runmodel import EXPIRY_SECONDS, FIELDS, MESSAGE, RUN, STEP, Lifecycle
 
-__all__ = ["EXPIRY_SECONDS", "MESSAGE_FIELDS", "RUN_FIELDS", "STEP_FIELDS", "StatusFields"]
+__all__ = ["EXPIRY_SECONDS", "MESSAGE_FIELDS", "RUN_FIELDS", "STEP_FIELDS", "FieldSetter"]
 
 
-class StatusFields:
+class FieldSetter:
     """For one lifecycle: the fields each status requires null, and those it requires set, as
     the model's table says (`runmodel.FIELDS`), so the emulator follows whatever the rules say.
     """
@@ -38,6 +38,6 @@ class StatusFields:
         obj["status"] = status
 
 
-RUN_FIELDS = StatusFields(RUN)
-STEP_FIELDS = StatusFields(STEP)
-MESSAGE_FIELDS = StatusFields(MESSAGE)
+RUN_FIELDS = FieldSetter(RUN)
+STEP_FIELDS = FieldSetter(STEP)
+MESSAGE_FIELDS = FieldSetter(MESSAGE)
