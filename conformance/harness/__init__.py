@@ -35,13 +35,13 @@ from hypothesis import strategies as st
 
 from runmodel import RUN, Actor, Strictness
 
-from ._sdk import MIN_SDK, quiet_assistants_deprecation, sdk_version
-from .emulator import Emulator, Move, Script, ScriptError, parse_script
-from .emulator.api import Reply, Request
-from .emulator.clock import ClientInterrupted, Sleep, virtual_time_session
-from .errors import parse_error
-from .strategies import AppScenario, Scenario, app_scenarios, scenarios
-from .tools import arguments, function_tools, plainest
+from .._sdk import MIN_SDK, quiet_assistants_deprecation, sdk_version
+from ..emulator import Emulator, Move, Script, ScriptError, parse_script
+from ..emulator.api import Reply, Request
+from ..emulator.clock import ClientInterrupted, Sleep, virtual_time_session
+from ..errors import parse_error
+from ..strategies import AppScenario, Scenario, app_scenarios, scenarios
+from ..tools import arguments, function_tools, plainest
 
 __all__ = [
     "DEFAULT_ASSISTANT",
@@ -1043,7 +1043,7 @@ _STDLIB = tuple(
 )
 _KIT = tuple(
     str(Path(m.__file__).resolve().parent)
-    for m in (sys.modules["runmodel"], sys.modules[__package__ or "conformance"])
+    for m in (sys.modules["runmodel"], sys.modules["conformance"])
     if m.__file__
 )
 _LIBRARIES = frozenset(
