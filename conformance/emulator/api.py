@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from email.utils import formatdate
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -189,6 +190,9 @@ class Emulator:
         """Every request received, in order (see `Request`)."""
         self.script_chooser: ScriptChooser | None = None
         """If set, picks the script of each new run not given one otherwise."""
+        self.on_reply: Callable[[Request, Reply], Reply] | None = None
+        """If set, called with each request's record and reply before `on_request`; what it
+        returns is answered (and logged) instead (a harness may serve an unknown status)."""
         self._script: Script | None = None
         self._queue: collections.deque[Script] = collections.deque()
         self._explicit: Script | None = None
@@ -308,6 +312,22 @@ class Emulator:
             self.store.settle_thread(thread, self.clock.now())
             return [orjson.loads(orjson.dumps(self.store.messages[m])) for m in thread.messages]
 
+    @property
+    def runs(self) -> Mapping[str, Run]:
+        """Every run by id, as stored (a read-only view: not advanced to now, unlike
+        `run_object`)."""
+        return MappingProxyType(self.store.runs)
+
+    def thread_of(self, run_id: str) -> str:
+        """The id of the thread run `run_id` belongs to."""
+        return str(self.store.runs[run_id].obj["thread_id"])
+
+    def next_wake(self, run_id: str) -> float | None:
+        """When run `run_id` can next change by itself: a scripted move or its expiry (None once
+        terminal)."""
+        with self.lock:
+            return self.store.next_wake(self.store.runs[run_id])
+
     def _advanced(self, run: Run) -> dict[str, Any]:
         self.store.advance(run, self.clock.now())
         result: dict[str, Any] = orjson.loads(orjson.dumps(run.obj))
@@ -409,6 +429,10 @@ class Emulator:
                 rec.headers = reply.headers
                 if reply.stream is None:
                     rec.response = reply.body
+        if self.on_reply is not None:
+            reply = self.on_reply(rec, reply)
+            if not reply.drop and reply.stream is None:
+                rec.response = reply.body  # the log shows what the client was answered
         if self.on_request is not None:
             self.on_request(rec)
         return reply
