@@ -26,17 +26,29 @@ from typing import Any
 
 from runmodel import RUN
 
-__all__ = ["SCENARIOS", "Outcome", "Skip", "configure", "run"]
+from .lesson import ORDER_TOTAL
+
+__all__ = [
+    "SCENARIOS",
+    "Interrupted",
+    "Outcome",
+    "Played",
+    "Skip",
+    "configure",
+    "judge",
+    "play",
+    "run",
+]
 
 _FUNCTION = {
     "type": "function",
     "function": {
-        "name": "calculate_order_total",
+        "name": ORDER_TOTAL,
         "description": "Total price of a shopping cart",
         "parameters": {"type": "object", "properties": {"items": {"type": "array"}}},
     },
 }
-_FORCE = {"type": "function", "function": {"name": "calculate_order_total"}}
+_FORCE = {"type": "function", "function": {"name": ORDER_TOTAL}}
 
 
 class Skip(Exception):
@@ -259,7 +271,10 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
-class _Played:
+class Played:
+    """One scenario as played: the runs it created, and why it was skipped or failed, if so
+    (the trace, checked once complete, judges the server's side)."""
+
     name: str
     title: str
     runs: tuple[str, ...]
@@ -267,23 +282,25 @@ class _Played:
     error: str | None
 
 
-class _Interrupted(Exception):
+class Interrupted(KeyboardInterrupt):
     """Ctrl-C during the suite: the scenarios played before it."""
 
-    def __init__(self, played: list[_Played]) -> None:
+    def __init__(self, played: list[Played]) -> None:
         super().__init__()
         self.played = played
 
 
-def _play(
+def play(
     client: Any,
     emulator: Any,
     names: list[str],
     slow: bool,
     progress: Callable[[str], None] | None = None,
-) -> list[_Played]:
-    """Run each scenario with `client`; an exception is the scenario's failure, not ours."""
-    played: list[_Played] = []
+) -> list[Played]:
+    """Run each scenario with `client`; an exception is the scenario's failure, not ours.
+    `emulator` is the in-process emulator behind `client` (it takes each run's script), or None
+    for a remote server. Ctrl-C raises `Interrupted` with the scenarios played before it."""
+    played: list[Played] = []
     for i, name in enumerate(names):
         title, body = SCENARIOS[name]
         if progress is not None:
@@ -293,16 +310,16 @@ def _play(
         try:
             body(ctx)
         except KeyboardInterrupt:
-            raise _Interrupted(played) from None
+            raise Interrupted(played) from None
         except Skip as exc:
             skip = str(exc)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-        played.append(_Played(name, title, tuple(ctx.runs), skip, error))
+        played.append(Played(name, title, tuple(ctx.runs), skip, error))
     return played
 
 
-def _judge(trace: Path, played: list[_Played], strictness: str) -> list[Outcome]:
+def judge(trace: Path, played: list[Played], strictness: str) -> list[Outcome]:
     """Check the finished trace; give each scenario the server-side errors of its runs."""
     from runmodel import Strictness
 
@@ -428,11 +445,11 @@ def run(args: argparse.Namespace) -> int:
                     return 2
                 line = ProgressLine(sys.stderr)
                 try:
-                    played = _play(
+                    played = play(
                         client, emulator, names or list(SCENARIOS), args.slow, progress=line.show
                     )
                     interrupted = False
-                except _Interrupted as stop:
+                except Interrupted as stop:
                     played, interrupted = stop.played, True
                 line.clear()
         except OSError as exc:
@@ -443,7 +460,7 @@ def run(args: argparse.Namespace) -> int:
                 f"runmodel conform: interrupted after {len(played)} scenarios; the results so far:",
                 file=sys.stderr,
             )
-        outcomes = _judge(trace, played, args.strictness)  # the trace is complete now
+        outcomes = judge(trace, played, args.strictness)  # the trace is complete now
         failed = sum(o.result == "fail" for o in outcomes)
         if args.format == "json":
             rows = [

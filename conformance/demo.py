@@ -114,7 +114,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     from ._sdk import quiet_assistants_deprecation
     from .check import edge_coverage
-    from .conform import SCENARIOS, _judge, _play
+    from .conform import SCENARIOS, judge, play
     from .emulator import BASE_URL, Clock, Emulator
     from .emulator.transport import transport
     from .harness import ClientCheckFailed, check_client
@@ -151,8 +151,8 @@ def _demo(args: argparse.Namespace) -> int:
         client = recorder.client(
             transport=transport(emulator), api_key="sk-demo", base_url=BASE_URL
         )
-        played = _play(client, emulator, list(SCENARIOS), slow=False, progress=step.show)
-    for outcome in _judge(trace, played, "strict"):
+        played = play(client, emulator, list(SCENARIOS), slow=False, progress=step.show)
+    for outcome in judge(trace, played, "strict"):
         mark = term.good("pass") if outcome.result == "pass" else term.bad(outcome.result)
         term.line(f"    {mark:4}  {outcome.title}")
         for detail in outcome.details:
