@@ -15,7 +15,18 @@ from .results import ClientBlocked, Contract, PolledTooFast
 from .verdicts import DELETED, Finding, Judging, Property, register
 from .watch import Tracked, Watch
 
-__all__ = ["PROPERTIES", "RUN_CONTRACTS"]
+__all__ = [
+    "PROPERTIES",
+    "RUN_CONTRACTS",
+    "answers_every_round",
+    "forward_compatible",
+    "leaves_no_active_run",
+    "legal_actions",
+    "owns_what_it_deletes",
+    "returns",
+    "sleeps_between_polls",
+    "terminates",
+]
 
 _SUCCESS = next(e.dest for e in RUN.all_edges if e.trigger == "complete")
 _UNSUCCESSFUL = RUN.terminal - {_SUCCESS}  # where a client may raise, if its library says so
