@@ -3,11 +3,12 @@ what the client did and what the server's runs did, registered under the run lif
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from runmodel import RUN, Actor, Strictness
 
+from ..check import CANCEL, SUBMIT_TOOL_OUTPUTS, judge_action, submitted_call_ids
 from ..errors import parse_error
 from .options import FUTURE_STATUS
 from .record import json_body, seen_run, seen_status_at, segments
@@ -35,44 +36,52 @@ _UNSUCCESSFUL = RUN.terminal - {_SUCCESS}  # where a client may raise, if its li
 # -- legal_actions ------------------------------------------------------------------------------
 
 
+def _unseen(seen: Mapping[str, Any] | None, at: float) -> tuple[Actor, ...]:
+    """Who may have moved the run since the client last saw it: the server; the clock too once
+    the run's ``expires_at`` (as last seen) has passed."""
+    expires = seen.get("expires_at") if seen is not None else None
+    if isinstance(expires, (int, float)) and at >= expires:
+        return (Actor.SERVER, Actor.CLOCK)
+    return (Actor.SERVER,)
+
+
 def _illegal_action(watch: Watch, tracked: Tracked, strictness: Strictness) -> str | None:
-    """Judge each submit and cancel of a run by what the client had seen when it made it."""
+    """Judge each submit and cancel of a run by what the client had seen when it made it, as
+    the checker judges recorded traffic (`conformance.check.judge_action`); a second submit for
+    a round already answered is illegal too. A status the model does not know is not judged."""
     seen: dict[str, Any] | None = None
     answered: set[tuple[str, ...]] = set()
     run_id = tracked.run_id
     for rec in watch.client_requests():
         path = rec.path.removeprefix("/v1")
+        action = None
         if rec.method == "POST" and path.endswith(f"/{run_id}/submit_tool_outputs"):
-            status = seen["status"] if seen else RUN.initial
-            if seen is None or status not in RUN.waiting:
-                return (
-                    f"the client submitted tool outputs while the run was {status} (as last seen)"
-                )
-            calls = seen["required_action"]["submit_tool_outputs"]["tool_calls"]
-            required = tuple(c["id"] for c in calls)
-            if required in answered:
-                return (
-                    f"the client submitted tool outputs twice for the same round {list(required)}"
-                )
-            body = json_body(rec.body)
-            given = (
-                [o.get("tool_call_id") for o in body.get("tool_outputs", [])]
-                if isinstance(body, dict)
-                else []
-            )
-            if sorted(map(str, given)) != sorted(required):
-                return (
-                    f"the client submitted outputs for {given} "
-                    f"but the run required {list(required)} "
-                    "(every call of a round, in one request)"
-                )
-            answered.add(required)
+            action = SUBMIT_TOOL_OUTPUTS
         elif rec.method == "POST" and path.endswith(f"/{run_id}/cancel"):
-            status = seen["status"] if seen else RUN.initial
-            if status in RUN and not any(
-                e.trigger == "cancel" for e in RUN.triggers(status, Actor.CLIENT, strictness)
-            ):
-                return f"the client cancelled the run in status {status}, where no cancel is legal"
+            action = CANCEL
+        status = str(seen["status"]) if seen is not None else RUN.initial
+        if action is not None and status in RUN:
+            required: tuple[str, ...] = ()
+            if action == SUBMIT_TOOL_OUTPUTS and seen is not None and status in RUN.waiting:
+                calls = seen["required_action"]["submit_tool_outputs"]["tool_calls"]
+                required = tuple(c["id"] for c in calls)
+                if required in answered:
+                    return (
+                        "the client submitted tool outputs twice for the same round "
+                        f"{list(required)}"
+                    )
+                answered.add(required)
+            verdict = judge_action(
+                action,
+                status,
+                run_id=tracked.label,
+                strictness=strictness,
+                unseen=_unseen(seen, rec.at),
+                required=required,
+                submitted=submitted_call_ids(json_body(rec.body)),
+            )
+            if verdict is not None:
+                return f"the client sent {verdict.message} ({verdict.allowed})"
         now = seen_run(rec, run_id)
         if now is not None:
             seen = now
