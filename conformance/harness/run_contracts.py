@@ -45,7 +45,7 @@ def _unseen(seen: Mapping[str, Any] | None, at: float) -> tuple[Actor, ...]:
     return (Actor.SERVER,)
 
 
-def _illegal_action(watch: Watch, tracked: Tracked, strictness: Strictness) -> str | None:
+def _judge_client_actions(watch: Watch, tracked: Tracked, strictness: Strictness) -> str | None:
     """Judge each submit and cancel of a run by what the client had seen when it made it, as
     the checker judges recorded traffic (`conformance.check.judge_action`); a second submit for
     a round already answered is illegal too. A status the model does not know is not judged."""
@@ -113,7 +113,7 @@ def _created_while_active(j: Judging) -> str | None:
 def legal_actions(j: Judging) -> list[Finding]:
     """Every submit and cancel legal by what the client had seen; no run on a busy thread."""
     for tracked in j.runs:
-        illegal = _illegal_action(j.watch, tracked, j.options.strictness)
+        illegal = _judge_client_actions(j.watch, tracked, j.options.strictness)
         if illegal is not None:
             return [("legal_actions", illegal, tracked.run_id)]
     busy = _created_while_active(j)
