@@ -40,6 +40,13 @@ __all__ = ["check_client", "play", "play_all"]
 # failure ran: several times slower, and the kit's report says what the client did already.
 _PHASES = tuple(p for p in Phase if p is not Phase.explain)
 _LEAST_EXAMPLES = 10  # lifecycles a search after a finding draws, however little budget is left
+_SEARCH_SEED = int(
+    "13509542816430517318145784628961975931024014027386551334712100391428469159790492472246749549"
+    "045422998270404713365224"
+)
+"""The seed of a search given none (derandomized): the one earlier versions derived from their
+search function's source, fixed here so that a client meets the same lifecycles however the
+kit's code is laid out."""
 
 
 def check_client(
@@ -221,8 +228,7 @@ class _Search:
             limit = budget if not self.searched else max(_LEAST_EXAMPLES, budget)
             drawn = [0]
             test = settings(conf, max_examples=limit)(given(strategy, st.data())(self._one(drawn)))
-            if seed is not None:
-                test = hypothesis_seed(seed)(test)
+            test = hypothesis_seed(_SEARCH_SEED if seed is None else seed)(test)
             self.current.clear()
             try:
                 test()
