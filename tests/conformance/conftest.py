@@ -5,26 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
+from demo_result import DEMO_EXAMPLES, DemoRun
 from planted import ENVIRONMENT
 
 from runmodel.cli import main
-
-DEMO_EXAMPLES = 15
-"""The lifecycles each of the demo's fuzzing steps tries."""
-
-
-@dataclass(frozen=True, slots=True)
-class DemoRun:
-    """One ``runmodel demo``: its exit code, what it printed, and the folder it wrote."""
-
-    code: int
-    out: str
-    err: str
-    folder: Path
 
 
 @pytest.fixture(scope="session")

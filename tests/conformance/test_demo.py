@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from conftest import DEMO_EXAMPLES, DemoRun
+from demo_result import DEMO_EXAMPLES, DemoRun
 
 from runmodel.cli import main
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import openai
 import pytest
-from conftest import DemoRun
+from demo_result import DemoRun
 from planted import ENVIRONMENT, KEY, ORG, PROJECT, SECRETS
 
 from conformance.emulator import BASE_URL, Clock, Emulator
