@@ -54,6 +54,17 @@ class Judging:
     found: list[Finding] = field(default_factory=list)
     stopped: bool = False
     unanswered: list[Tracked] = field(default_factory=list)  # active runs already reported
+    final: dict[str, str] = field(init=False)
+    """Each tracked run's status once the client was done (``deleted`` if its thread was)."""
+
+    def __post_init__(self) -> None:
+        # read first, as a retrieve would: moving a run to now may play a round, whose tool
+        # calls are drawn, so when it happens shapes what the search draws next
+        emu = self.emu
+        self.final = {
+            t.run_id: str(emu.run_object(t.run_id)["status"]) if t.run_id in emu.runs else DELETED
+            for t in self.runs
+        }
 
     @property
     def runs(self) -> list[Tracked]:
@@ -64,15 +75,6 @@ class Judging:
         """The run a finding about the whole lifecycle concerns: the last one tracked."""
         runs = self.runs
         return runs[-1].run_id if runs else None
-
-    @functools.cached_property
-    def final(self) -> dict[str, str]:
-        """Each tracked run's status once the client was done (``deleted`` if its thread was)."""
-        emu = self.emu
-        return {
-            t.run_id: str(emu.run_object(t.run_id)["status"]) if t.run_id in emu.runs else DELETED
-            for t in self.runs
-        }
 
     @functools.cached_property
     def what(self) -> str:
