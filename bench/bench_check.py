@@ -36,37 +36,13 @@ from typing import Any
 import orjson
 from _rows import Row, emit, fmt
 
+from conformance.lesson import ORDER_TOOL
 from runmodel import CANCELLING, EXPIRY_SECONDS, RUN
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT.parent / "shared" / "spec" / "openai-openapi.yaml"
 T0 = 1_712_030_293
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "calculate_order_total",
-            "description": "Compute the total price of an order from item types and quantities",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "items": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "item_type": {"type": "string", "description": "book, pen, ..."},
-                                "quantity": {"type": "integer", "description": "how many"},
-                            },
-                            "required": ["item_type", "quantity"],
-                        },
-                    }
-                },
-                "required": ["items"],
-            },
-        },
-    }
-]
+TOOLS = [ORDER_TOOL]
 
 
 # -- the trace -----------------------------------------------------------------------------------

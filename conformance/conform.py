@@ -21,6 +21,8 @@ from typing import Any
 
 from runmodel import RUN, RunmodelError
 
+from .lesson import ORDER_TOTAL
+
 __all__ = [
     "SCENARIOS",
     "Outcome",
@@ -34,12 +36,12 @@ __all__ = [
 _FUNCTION = {
     "type": "function",
     "function": {
-        "name": "calculate_order_total",
+        "name": ORDER_TOTAL,
         "description": "Total price of a shopping cart",
         "parameters": {"type": "object", "properties": {"items": {"type": "array"}}},
     },
 }
-_FORCE = {"type": "function", "function": {"name": "calculate_order_total"}}
+_FORCE = {"type": "function", "function": {"name": ORDER_TOTAL}}
 
 
 class Skip(RunmodelError):
@@ -263,7 +265,8 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Played:
-    """One scenario as played: the runs it made, and why it was skipped or failed."""
+    """One scenario as played: the runs it created, and why it was skipped or failed, if so
+    (the trace, checked once complete, judges the server's side)."""
 
     name: str
     title: str
@@ -272,7 +275,7 @@ class Played:
     error: str | None
 
 
-class SuiteInterrupted(RunmodelError):
+class SuiteInterrupted(KeyboardInterrupt):
     """Ctrl-C during the suite: the scenarios played before it."""
 
     def __init__(self, played: list[Played]) -> None:
@@ -287,7 +290,9 @@ def play_scenarios(
     slow: bool,
     progress: Callable[[str], None] | None = None,
 ) -> list[Played]:
-    """Run each scenario with `client`; an exception is the scenario's failure, not ours."""
+    """Run each scenario with `client`; an exception is the scenario's failure, not ours.
+    `emulator` is the in-process emulator behind `client` (it takes each run's script), or None
+    for a remote server. Ctrl-C raises `SuiteInterrupted` with the scenarios played before it."""
     played: list[Played] = []
     for i, name in enumerate(names):
         title, body = SCENARIOS[name]

@@ -6,7 +6,9 @@
 merge by run id); `ViolationFound` for findings that belong to no run; `CheckFinished` with the
 `CheckSummary` and `Coverage`. `conformance.reports` renders them; ``runmodel check`` is the CLI.
 Modules: `engine` (statuses, field rules, links, expiry), `actions` (the client's requests and
-the server's replies), `streams` (the streaming protocol), `results` (what is reported).
+the server's replies), `verdicts` (whether a client's action is legal: `judge_action`, the one
+judgement the checker and the harness share), `streams` (the streaming protocol), `results`
+(what is reported).
 
 Violation codes (``<lc>`` is ``run``, ``run_step`` or ``message``). Severity *rule*, *edge* or
 *link* means: error when that fact's evidence is trusted (documented or observed), else warning.
@@ -59,23 +61,45 @@ from .results import (
     ViolationFound,
 )
 from .streams import STREAM_EVIDENCE
+from .verdicts import (
+    ACTIONS,
+    CANCEL,
+    CREATE_MESSAGE,
+    CREATE_RUN,
+    SUBMIT_TOOL_OUTPUTS,
+    Judgement,
+    Verdict,
+    assess_action,
+    judge_action,
+    submitted_call_ids,
+)
 
 Summary = CheckSummary  # the name before CheckSummary, kept importable
 
 __all__ = [
+    "ACTIONS",
+    "CANCEL",
+    "CREATE_MESSAGE",
+    "CREATE_RUN",
     "EXPIRY_GRACE",
     "STREAM_EVIDENCE",
+    "SUBMIT_TOOL_OUTPUTS",
     "CheckFinished",
     "CheckStarted",
     "CheckSummary",
     "Checker",
     "Coverage",
     "Event",
+    "Judgement",
     "RunChecked",
     "RunResult",
     "Severity",
+    "Verdict",
     "Violation",
     "ViolationFound",
+    "assess_action",
     "check",
     "edge_coverage",
+    "judge_action",
+    "submitted_call_ids",
 ]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from runmodel import RUN, Actor, Edge, Strictness, Trigger
+from runmodel import RUN, Actor, Edge, Strictness
 
 from ..errors import (
     ERROR_EVIDENCE,
@@ -31,14 +31,24 @@ from ..errors import (
 from ..observations import Exchange
 from .results import Severity, Violation
 from .streams import CREATE_RUN, CREATE_THREAD_AND_RUN
+from .verdicts import (
+    CANCEL,
+    CREATE_MESSAGE,
+    SUBMIT_TOOL_OUTPUTS,
+    Verdict,
+    allows,
+    assess_action,
+    judge_action,
+    legal_way,
+    submitted_call_ids,
+)
 
 if TYPE_CHECKING:
     from .engine import Checker, _Run, _Where
 
 __all__ = ["judge_exchange"]
 
-_SUBMIT, _CANCEL = Trigger.SUBMIT_TOOL_OUTPUTS, Trigger.CANCEL  # client triggers of two endpoints
-_CREATE_MSG = "create_message"
+_SUBMIT, _CANCEL, _CREATE_MSG = SUBMIT_TOOL_OUTPUTS, CANCEL, CREATE_MESSAGE
 _ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         _SUBMIT,
@@ -49,29 +59,15 @@ _ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (CREATE_RUN, re.compile(r"/threads/(?P<thread>[^/]+)/runs/?\Z")),
     (_CREATE_MSG, re.compile(r"/threads/(?P<thread>[^/]+)/messages/?\Z")),
 )
-_LOCK_KIND = {CREATE_RUN: "run_while_active", _CREATE_MSG: "message_while_active"}
+_LOCK_KIND = (CREATE_RUN, _CREATE_MSG)
 _REFUSAL = {_SUBMIT: "submit_not_accepted", _CANCEL: "cancel_not_allowed"}
 _ERR, _WARN = Severity.ERROR, Severity.WARNING
 
-_NEEDS_PERMISSIVE = (
-    "Run with --strictness permissive to admit inferred and disputed edges, or find evidence "
-    "that grades them documented or observed."
-)
 _DOUBTED = (
     "Only an inferred or disputed edge lets the client do this, so the refusal may be the "
     "API's own behaviour: a recording of the real API either way would settle the grade."
 )
 _HINTS = {
-    "client.submit_outside_requires_action": "Submit tool outputs only after observing "
-    "requires_action, once per round.",
-    "client.submit_wrong_call_ids": "Submit one output for each id in "
-    "required_action.submit_tool_outputs.tool_calls, and no other.",
-    "client.submit_partial": "Submit every output of a round in one request.",
-    "client.cancel_illegal": "Cancel only a run that the model lets the client cancel.",
-    "client.run_while_active": "Wait until the thread's run is terminal (or cancel it and wait "
-    "for cancelled) before starting another.",
-    "client.message_while_active": "Wait until the thread's run is terminal before adding "
-    "messages.",
     "server.accepted_illegal": "The API refuses this action with HTTP 400 and a documented text.",
     "server.error_mismatch": "Reply with HTTP 400, error.type invalid_request_error and the "
     "documented text (conformance.errors).",
@@ -84,8 +80,7 @@ def _v(code: str, severity: Severity, message: str, where: _Where, **details: An
 
 
 def _allows(status: str, trigger: str, lv: Strictness) -> Edge | None:
-    """The client edge `trigger` takes from `status` at `lv`, or None."""
-    return next((e for e in RUN.triggers(status, Actor.CLIENT, lv) if e.trigger == trigger), None)
+    return allows(RUN, status, trigger, lv)
 
 
 # whether some status reachable from s (at any level) accepts the client trigger t
@@ -110,33 +105,6 @@ def _unseen(c: Checker, run: _Run, ex: Exchange) -> tuple[Actor, ...]:
     return (Actor.SERVER,)
 
 
-def _legal_way(
-    prior: str, trigger: str, lv: Strictness, unseen: tuple[Actor, ...]
-) -> tuple[Edge, ...] | None:
-    """The way of highest grade by which `trigger` is legal: unseen moves from `prior`, then the
-    client's edge (the path's weakest edge graded best, the shortest among those); None if the
-    client's action is legal in no status the run could be in at `lv`."""
-    best: tuple[Edge, ...] | None = None
-    best_key: tuple[int, int] | None = None
-    for s in RUN.closure(prior, lv, unseen):
-        edge = _allows(s, trigger, lv)
-        if edge is None:
-            continue
-        hidden = RUN.best_path(prior, s, lv, allow=lambda e: e.actor in unseen)
-        if hidden is None:
-            continue
-        way = (*hidden, edge)
-        key = (max(e.grade.rank for e in way), len(way))
-        if best_key is None or key < best_key:
-            best, best_key = way, key
-    return best
-
-
-def _may_have_ended(status: str, lv: Strictness, unseen: tuple[Actor, ...]) -> bool:
-    """Whether a run last seen in `status` may be terminal by now, unseen (its thread unlocked)."""
-    return bool(RUN.closure(status, lv, unseen) & RUN.terminal)
-
-
 def judge_exchange(c: Checker, ex: Exchange) -> None:
     """Judge one HTTP exchange: the client's action, then the server's reply; observe the body."""
     action, groups = None, {}
@@ -152,39 +120,30 @@ def judge_exchange(c: Checker, ex: Exchange) -> None:
     ok = status is not None and 200 <= status < 300
     run: _Run | None = None
     prior: str | None = None  # the run's status as the client last saw it
-    refusal: tuple[str, dict[str, str]] | None = None  # the documented reply, if illegal
-    illegal = False
+    verdict: Verdict | None = None
     if action in (_SUBMIT, _CANCEL):
         run = c._run(groups["run"])
         prior = run.status
         if prior is not None:
-            illegal, refusal = _judge_action(c, action, run, prior, ex)
+            verdict = _judge_action(c, action, run, prior, ex)
     elif action in _LOCK_KIND:
-        tid, kind = groups["thread"], _LOCK_KIND[action]
+        tid = groups["thread"]
         active = c._active.get(tid)
         locked = c._run(active) if active is not None else None
-        if (
-            locked is not None
-            and locked.status is not None
-            and not _may_have_ended(locked.status, c.strictness, _unseen(c, locked, ex))
-        ):
-            run, illegal = locked, True
-            refusal = (kind, {"thread_id": tid, "run_id": locked.oid})
-            what = "a new run" if action == CREATE_RUN else "a new message"
-            c._add(
-                run,
-                _v(
-                    f"client.{kind}",
-                    _ERR,
-                    f"{what} on {tid} while its run {active} is {run.status}",
-                    (active, active, ex.loc, ex.seq),
-                    observed=f"POST {ex.path} while run {active} is {run.status}, which "
-                    "cannot end without the client",
-                    allowed="nothing new on a thread while its run is active "
-                    f"({', '.join(sorted(RUN.active))})",
-                    ev=ERROR_EVIDENCE[kind],
-                ),
+        if locked is not None and locked.status is not None:
+            verdict = judge_action(
+                action,
+                locked.status,
+                run_id=locked.oid,
+                thread_id=tid,
+                strictness=c.strictness,
+                unseen=_unseen(c, locked, ex),
+                path=ex.path,
             )
+            if verdict is not None:
+                run = locked
+                c._add(run, verdict.violation((run.oid, run.oid, ex.loc, ex.seq)))
+    illegal = verdict is not None
     if status is None or ok:
         if run is not None and action in (_SUBMIT, _CANCEL):
             run.triggers = run.triggers | {action}  # assume a request without a reply took effect
@@ -206,84 +165,30 @@ def judge_exchange(c: Checker, ex: Exchange) -> None:
         elif ok:
             c._body(ex.response_body, ex.loc, ex.seq, ex.wall, True)
     elif status >= 400 and action is not None:
+        refusal = (verdict.refusal, dict(verdict.fields)) if verdict and verdict.refusal else None
         _judge_refusal(c, action, run, prior, illegal, refusal, ex)
 
 
-def _judge_action(
-    c: Checker, action: str, run: _Run, prior: str, ex: Exchange
-) -> tuple[bool, tuple[str, dict[str, str]] | None]:
-    """Judge a submit or cancel by what the client knew: (illegal, the documented refusal)."""
-    lv = c.strictness
-    where: _Where = (run.oid, run.oid, ex.loc, ex.seq)
-    # tool outputs answer a round the client saw: only the cancel may count on unseen moves
-    unseen = _unseen(c, run, ex) if action == _CANCEL else ()
-    way = _legal_way(prior, action, lv, unseen)
-    if way is not None:
-        c._need(run, tuple(str(e) for e in way if not e.evidence.trusted))
-    else:
-        code = (
-            "client.submit_outside_requires_action"
-            if action == _SUBMIT
-            else "client.cancel_illegal"
-        )
-        perm = _legal_way(prior, action, Strictness.PERMISSIVE, unseen)
-        needs = tuple(str(e) for e in perm if not e.evidence.trusted) if perm else ()
-        weakest = next((e.evidence for e in perm or () if not e.evidence.trusted), None)
-        allowed_in = [s for s in RUN.statuses if _allows(s, action, lv)]
-        could = sorted(RUN.closure(prior, lv, unseen))
-        seen = f"{prior!r}" + (
-            f" (by now possibly {', '.join(x for x in could if x != prior)})"
-            if len(could) > 1
-            else ""
-        )
-        c._add(
-            run,
-            _v(
-                code,
-                _ERR,
-                f"{action} on run {run.oid} in status {seen}",
-                where,
-                observed=f"POST {action} while {prior}",
-                allowed=f"{action} only in {', '.join(allowed_in) or 'no status'} at {lv.value}",
-                ev=weakest or ERROR_EVIDENCE[_REFUSAL[action]],
-                path=tuple(str(e) for e in perm or ()),
-                needs=needs,
-                hint=_NEEDS_PERMISSIVE if needs else _HINTS[code],
-            ),
-        )
-        if needs:
-            c._need(run, needs)
-            return True, None  # the API accepts it (the permissive model agrees)
-        return True, (_REFUSAL[action], {"status": prior})
-    if action != _SUBMIT or not run.calls:
-        return False, None
-    body = ex.request_body if type(ex.request_body) is dict else {}
-    outputs = body.get("tool_outputs")
-    got: list[str] = []
-    for o in outputs if type(outputs) is list else ():
-        if type(o) is dict:
-            cid = o.get("tool_call_id")
-            got.append(cid if type(cid) is str else repr(cid))
-    want = run.calls
-    if sorted(got) == sorted(want):
-        return False, None
-    partial = bool(got) and set(got) < set(want) and len(set(got)) == len(got)
-    code = "client.submit_partial" if partial else "client.submit_wrong_call_ids"
-    c._add(
-        run,
-        _v(
-            code,
-            _ERR,
-            f"tool outputs for {format_call_ids(got)}; run {run.oid} "
-            f"requires {format_call_ids(want)}",
-            where,
-            observed=f"tool_call_ids {format_call_ids(got)}",
-            allowed=f"exactly {format_call_ids(want)}, in one request",
-            ev=ERROR_EVIDENCE["tool_outputs_mismatch"],
-        ),
+def _judge_action(c: Checker, action: str, run: _Run, prior: str, ex: Exchange) -> Verdict | None:
+    """Judge a submit or cancel by what the client knew; record the untrusted edges a legal
+    one takes."""
+    judged = assess_action(
+        action,
+        prior,
+        run_id=run.oid,
+        strictness=c.strictness,
+        unseen=_unseen(c, run, ex) if action == _CANCEL else (),
+        required=run.calls,
+        submitted=submitted_call_ids(ex.request_body) if run.calls else None,
     )
-    fields = {"expected": format_call_ids(want), "got": format_call_ids(got)}
-    return True, ("tool_outputs_mismatch", fields)
+    verdict = judged.verdict
+    if judged.way is not None:
+        c._need(run, tuple(str(e) for e in judged.way if not e.evidence.trusted))
+    if verdict is not None:
+        c._add(run, verdict.violation((run.oid, run.oid, ex.loc, ex.seq)))
+        if verdict.needs:
+            c._need(run, verdict.needs)
+    return verdict
 
 
 def _judge_refusal(
@@ -357,7 +262,7 @@ def _judge_refusal(
     if said is not None and not _raced(c, run, action, prior, said["status"], ex):
         # a refusal of what only untrusted edges allow is no surprise: graded by those edges
         unseen = _unseen(c, run, ex) if action == _CANCEL else ()
-        way = _legal_way(prior, action, c.strictness, unseen) or ()
+        way = legal_way(RUN, prior, action, c.strictness, unseen) or ()
         weakest = next((e.evidence for e in way if not e.evidence.trusted), None)
         c._add(
             run,

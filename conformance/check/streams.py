@@ -18,6 +18,7 @@ from runmodel import MESSAGE, RUN, STEP, Evidence, Grade, Lifecycle, Strictness
 
 from ..observations import StreamEvent
 from .results import Severity, Violation
+from .verdicts import CREATE_RUN
 
 __all__ = ["CREATE_RUN", "CREATE_THREAD_AND_RUN", "OBJECTS", "STREAM_EVIDENCE", "StreamJudge"]
 
@@ -43,8 +44,8 @@ OBJECTS: dict[Any, Lifecycle] = {
 }
 """The API's ``object`` names of the three lifecycles (event names are ``<object>.<what>``)."""
 
-CREATE_RUN, CREATE_THREAD_AND_RUN = "create_run", "create_thread_and_run"
-"""The routes whose streams create a run (and, for the second, a thread first)."""
+CREATE_THREAD_AND_RUN = "create_thread_and_run"
+"""The route whose stream creates a thread, then a run (`CREATE_RUN`: a run on a thread)."""
 
 _PREFIX = {lc.name: obj for obj, lc in OBJECTS.items()}
 _CREATING = (CREATE_RUN, CREATE_THREAD_AND_RUN)

@@ -117,18 +117,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from runmodel import LIFECYCLES, RUN, Strictness
-    from runmodel.diagram import render_coverage, svg_available
-
-    from ..check import edge_coverage
-    from ..conform import SCENARIOS, judge_trace, play_scenarios
-    from ..emulator import BASE_URL, Clock, Emulator
-    from ..emulator.transport import transport
-    from ..harness import ClientCheckFailed, check_client
-    from ..readers import read
-    from ..recorder import record
-    from ..sdk import quiet_assistants_deprecation
-
     if args.max_examples < 1:  # before minutes of work, not after
         print(
             f"runmodel demo: --max-examples {args.max_examples} must be at least 1", file=sys.stderr
@@ -145,6 +133,31 @@ def _demo(args: argparse.Namespace) -> int:
         "runmodel demo: the Assistants run model, checked and fuzzed on the embedded emulator"
     )
     term.line("(no API key, no network; virtual time, so a 10-minute expiry takes no time)")
+    trace = _conform_step(term, out)
+    reports, server_side = _check_step(term, out, trace)
+    _draw_step(term, out, trace)
+    client_file = _fuzz_step(term, out, args.max_examples)
+    if client_file is None:  # pragma: no cover - the lesson's client is wrong by construction
+        return 1
+
+    term.heading("Summary")
+    term.line(f"  trace              {trace}")
+    names = ", ".join(p.name for p in reports.values())
+    term.line(f"  reports            {out}: {names}")
+    term.line(f"  coverage diagrams  {out / 'coverage'}")
+    term.line(f"  counterexample     {out / 'lesson-counterexample.txt'}")
+    term.line(f"  the lesson client  {client_file}")
+    term.line("  next: runmodel fuzz your_client.py:FUNCTION --contract waiter|driver")
+    return 0 if server_side == 0 else 1
+
+
+def _conform_step(term: _Terminal, out: Path) -> Path:
+    """1. The conform suite against the embedded emulator, recorded: the trace."""
+    from ..conform import SCENARIOS, judge_trace, play_scenarios
+    from ..emulator import BASE_URL, Clock, Emulator
+    from ..emulator.transport import transport
+    from ..recorder import record
+    from ..sdk import quiet_assistants_deprecation
 
     trace = out / "trace.jsonl"
     term.heading("1. Check a server: the conform suite against the embedded emulator, recorded")
@@ -168,7 +181,11 @@ def _demo(args: argparse.Namespace) -> int:
     with trace.open("rb") as trace_file:
         count = sum(1 for _ in trace_file)
     term.line(f"  trace: {trace} ({count} lines, secrets masked)")
+    return trace
 
+
+def _check_step(term: _Terminal, out: Path, trace: Path) -> tuple[dict[str, Path], int]:
+    """2. The trace checked against the model: the reports, and the server-side findings."""
     term.heading("2. Check the trace against the model")
     reports = {"text": out / "report.txt", "json": out / "report.json", "junit": out / "report.xml"}
     with contextlib.redirect_stdout(io.StringIO()):
@@ -189,6 +206,16 @@ def _demo(args: argparse.Namespace) -> int:
             f"  the {len(deliberate)} client findings ({', '.join(sorted(set(deliberate)))}) are "
             "the refusal scenarios' deliberate mistakes, each answered with the documented 400"
         )
+    return reports, server_side
+
+
+def _draw_step(term: _Terminal, out: Path, trace: Path) -> None:
+    """3. The lifecycle drawn with the edges the trace exercised."""
+    from runmodel import LIFECYCLES, RUN, Strictness
+    from runmodel.diagram import render_coverage, svg_available
+
+    from ..check import edge_coverage
+    from ..readers import read
 
     term.heading("3. Draw the lifecycle with the edges the trace exercised")
     coverage = edge_coverage(read(trace))
@@ -205,16 +232,22 @@ def _demo(args: argparse.Namespace) -> int:
             "  (SVG needs Graphviz's `dot`: apt-get install graphviz; DOT and Mermaid written)"
         )
 
+
+def _fuzz_step(term: _Terminal, out: Path, max_examples: int) -> Path | None:
+    """4. The lesson's poller and the SDK's fuzzed as waiters: the lesson client's file, or None
+    if the lesson's client passed (the model or the harness would be broken)."""
+    from ..harness import ClientCheckFailed, check_client
+
     term.heading("4. Property-test the lesson's poll_run_status against every legal lifecycle")
     client_file = out / "lesson_client.py"  # the reproduce line names a file that exists
     client_file.write_text(_lesson_source(), encoding="utf-8")
-    most = f"{args.max_examples} lifecycle{'' if args.max_examples == 1 else 's'} at most"
+    most = f"{max_examples} lifecycle{'' if max_examples == 1 else 's'} at most"
     with term.step(f"fuzzing poll_run_status as a waiter ({most})") as line:
         try:
             check_client(
                 lesson_poll_run_status,
                 "waiter",
-                max_examples=args.max_examples,
+                max_examples=max_examples,
                 progress=line,
                 reproduce=f"runmodel fuzz {shlex.quote(f'{client_file}:poll_run_status')} "
                 '--contract waiter --scenario "{scenario}"',
@@ -224,21 +257,12 @@ def _demo(args: argparse.Namespace) -> int:
             lesson = failed
     if lesson is None:  # pragma: no cover - the lesson's client is wrong by construction
         term.line(term.bad("  the lesson's client passed; the model or the harness is broken"))
-        return 1
+        return None
     term.line(f"  {term.bad('counterexample')}:")
     for text in str(lesson).splitlines():
         term.line(f"    {text}")
     (out / "lesson-counterexample.txt").write_text(str(lesson) + "\n", encoding="utf-8")
     with term.step("fuzzing the SDK's runs.poll the same way") as line:
-        sdk = check_client(sdk_poll, "waiter", max_examples=args.max_examples, progress=line)
+        sdk = check_client(sdk_poll, "waiter", max_examples=max_examples, progress=line)
     term.line(f"  {term.good('passed')}: {sdk.render().splitlines()[0]}")
-
-    term.heading("Summary")
-    term.line(f"  trace              {trace}")
-    names = ", ".join(p.name for p in reports.values())
-    term.line(f"  reports            {out}: {names}")
-    term.line(f"  coverage diagrams  {out / 'coverage'}")
-    term.line(f"  counterexample     {out / 'lesson-counterexample.txt'}")
-    term.line(f"  the lesson client  {client_file}")
-    term.line("  next: runmodel fuzz your_client.py:FUNCTION --contract waiter|driver")
-    return 0 if server_side == 0 else 1
+    return client_file

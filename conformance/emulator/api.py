@@ -24,6 +24,7 @@ import orjson
 from conformance.observations import Exchange, Item, Location, StreamEvent
 from runmodel import Strictness
 
+from ..lesson import LESSON_ASSISTANT
 from .apierror import ApiError, refuse
 from .clock import ClientInterrupted, Clock, Sleep, virtual_time
 from .faults import Faults
@@ -47,41 +48,6 @@ __all__ = [
     "ScriptChooser",
 ]
 
-LESSON_ASSISTANT: Mapping[str, Any] = {
-    "name": "订单价格计算器",
-    "instructions": "可以帮助客户计算当前购物车的商品总价",
-    "model": "gpt-4-1106-preview",
-    "tools": [
-        {
-            "type": "function",
-            "function": {
-                "name": "calculate_order_total",
-                "description": "根据多个商品类型和数量计算订单总价",
-                "parameters": {
-                    "type": "object",
-                    "properties": {
-                        "items": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "properties": {
-                                    "item_type": {
-                                        "type": "string",
-                                        "description": "商品类型,例如:书籍,文具,电子产品",
-                                    },
-                                    "quantity": {"type": "integer", "description": "商品数量"},
-                                },
-                                "required": ["item_type", "quantity"],
-                            },
-                        }
-                    },
-                    "required": ["items"],
-                },
-            },
-        }
-    ],
-}
-"""The lesson's assistant (one function tool, ``calculate_order_total``)."""
 
 ScriptChooser = Callable[[Mapping[str, Any], Mapping[str, Any]], "Script | str"]
 """Picks a new run's script from the thread and the run objects (the run carries the tools)."""

@@ -9,19 +9,19 @@ from pathlib import Path
 from typing import Any
 
 from runmodel.cli import main
+from tests.helpers.demo_result import DEMO_EXAMPLES, DemoRun
 
 
-def test_demo_runs_the_whole_kit_and_writes_its_files(tmp_path: Path, capsys: Any) -> None:
-    out = tmp_path / "demo"
-    code = main(["demo", "--output", str(out), "--max-examples", "15"])
-    text = capsys.readouterr().out
-    assert code == 0
+def test_demo_runs_the_whole_kit_and_writes_its_files(demo_run: DemoRun, capsys: Any) -> None:
+    out, text = demo_run.folder, demo_run.out
+    assert demo_run.code == 0
     assert "the emulator's side conforms (strict level)" in text
     assert "deliberate mistakes, each answered with the documented 400" in text
     assert text.count("    pass  ") == 11  # every conform scenario
     assert "counterexample" in text
     assert "the client fetched the run 11 times after it became" in text
-    assert "passed: every property of the waiter contract held in 15 lifecycles" in text
+    examples = f"held in {DEMO_EXAMPLES} lifecycles"
+    assert f"passed: every property of the waiter contract {examples}" in text
     assert "\x1b[" not in text  # plain text when not on a terminal
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     codes = [v["code"] for r in report["runs"] for v in r["violations"]]

@@ -22,11 +22,8 @@ from conformance.emulator.transport import async_transport, transport
 from conformance.proxy import RecordingProxy
 from conformance.recorder import record
 from runmodel.cli import main
-
-KEY = "sk-PLANTED-3f9c2e7a1b"
-ORG = "org-PLANTEDORG9"
-PROJECT = "proj_PLANTEDPROJ7"
-SECRETS = (KEY.encode(), ORG.encode(), PROJECT.encode())
+from tests.helpers.demo_result import DemoRun
+from tests.helpers.planted import ENVIRONMENT, KEY, ORG, PROJECT, SECRETS
 
 
 def _identity() -> dict[str, Any]:
@@ -192,9 +189,8 @@ def test_secrets_a_server_echoes_are_masked_too(
 @pytest.fixture
 def planted(monkeypatch: pytest.MonkeyPatch) -> None:
     """The planted secrets where the SDK looks for them by default."""
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    monkeypatch.setenv("OPENAI_ORG_ID", ORG)
-    monkeypatch.setenv("OPENAI_PROJECT_ID", PROJECT)
+    for name, value in ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.mark.usefixtures("planted")
@@ -215,12 +211,10 @@ def test_conform_keeps_secrets_out(tmp_path: Path, echo_server: str, capsys: Any
     assert _assert_clean(tmp_path) >= 9
 
 
-@pytest.mark.usefixtures("planted")
-def test_demo_keeps_secrets_out(tmp_path: Path, capsys: Any) -> None:
-    assert main(["demo", "--output", str(tmp_path / "demo"), "--max-examples", "5"]) == 0
-    sent = (tmp_path / "demo" / "trace.jsonl").read_bytes()  # the planted values were sent
+def test_demo_keeps_secrets_out(demo_run: DemoRun) -> None:
+    assert demo_run.code == 0  # run with the planted secrets in the environment
+    sent = (demo_run.folder / "trace.jsonl").read_bytes()  # the planted values were sent
     assert b'"openai-organization":"[masked]"' in sent
     assert b'"openai-project":"[masked]"' in sent
-    out = capsys.readouterr()
-    assert not any(s.decode() in out.out + out.err for s in SECRETS)
-    assert _assert_clean(tmp_path) >= 5
+    assert not any(s.decode() in demo_run.out + demo_run.err for s in SECRETS)
+    assert _assert_clean(demo_run.folder) >= 5

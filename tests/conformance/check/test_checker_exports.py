@@ -13,6 +13,7 @@ MODULES = [
     "conformance.check.engine",
     "conformance.check.results",
     "conformance.check.streams",
+    "conformance.check.verdicts",
     "conformance.errors",
     "conformance.reports",
     "conformance.cli.check",

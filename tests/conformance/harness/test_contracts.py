@@ -170,7 +170,7 @@ def test_a_pacing_finding_does_not_hide_a_correctness_bug() -> None:
     failed = info.value
     assert [f.prop for f in failed.counterexamples] == ["legal_actions", "sleeps_between_polls"]
     partial, pacing = failed.counterexamples
-    assert "but the run required" in partial.message
+    assert "; run {run} requires" in partial.message
     assert partial.scenario.script.rounds == 1  # type: ignore[union-attr]
     assert pacing.scenario.script.rounds == 0  # type: ignore[union-attr]  # each shrunk alone
     text = str(failed)

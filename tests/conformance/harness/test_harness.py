@@ -4,6 +4,7 @@ correct clients; the counterexample text is asserted exactly (ids normalised).""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import re
 import time
@@ -111,7 +112,7 @@ queued: the client polled the run again after sleeping only 0.01 s; the server a
         "legal_actions",
         "start+1, require_action(2)+1, start+1, complete+1",
         """\
-queued → in_progress → requires_action: the client submitted outputs for ['call_…'] but the run required ['call_…', 'call_…'] (every call of a round, in one request)
+queued → in_progress → requires_action: the client sent tool outputs for ['call_…']; run {run} requires ['call_…', 'call_…'] (exactly ['call_…', 'call_…'], in one request)
 
   contract:  driver (property: legal_actions)
   scenario:  start+1, require_action(2)+1, start+1, complete+1
@@ -150,7 +151,7 @@ queued → in_progress → requires_action → queued → in_progress → requir
         "legal_actions",
         "start+1, require_action(2)+1, start+1, complete+1",
         """\
-queued → in_progress → requires_action: the client submitted outputs for ['call_…'] but the run required ['call_…', 'call_…'] (every call of a round, in one request)
+queued → in_progress → requires_action: the client sent tool outputs for ['call_…']; run {run} requires ['call_…', 'call_…'] (exactly ['call_…', 'call_…'], in one request)
 
   contract:  driver (property: legal_actions)
   scenario:  start+1, require_action(2)+1, start+1, complete+1
@@ -247,6 +248,36 @@ def test_correct_clients_pass(fn: Any, contract: str) -> None:
     assert summary.examples >= 40
     assert {"queued", "in_progress", "completed"} <= set(summary.statuses)
     assert "every property of the" in summary.render()
+
+
+def _cancels_when_done(client: Any, thread_id: str, run_id: str) -> Any:
+    """Cancels the run once it has ended (the server refuses; the client shrugs that off)."""
+    run = client.beta.threads.runs.poll(run_id, thread_id=thread_id)
+    with contextlib.suppress(Exception):
+        client.beta.threads.runs.cancel(run_id, thread_id=thread_id)
+    return run
+
+
+def _cancels_at_once(client: Any, thread_id: str, run_id: str) -> Any:
+    """Cancels the run it was given before looking at it, then waits for it to end."""
+    client.beta.threads.runs.cancel(run_id, thread_id=thread_id)
+    return client.beta.threads.runs.poll(run_id, thread_id=thread_id)
+
+
+def test_a_cancel_is_judged_as_the_checker_judges_it() -> None:
+    found = play(_cancels_when_done, "start+1, complete+1", "driver")
+    assert found is not None
+    assert found.prop == "legal_actions"
+    assert found.message == (
+        "the client sent cancel on run {run} in status 'completed' "
+        "(cancel only in in_progress at strict)"
+    )
+    # a run last seen queued (here: never seen) may have started unseen, so the checker calls
+    # the cancel legal; the strict server refuses it all the same, and the client raises
+    at_once = play(_cancels_at_once, "start+1, complete+1; on_cancel=finish_cancel+1", "driver")
+    assert at_once is not None
+    assert at_once.prop == "returns"
+    assert "Cannot cancel run with status 'queued'" in at_once.message
 
 
 def test_the_lesson_client_runs_at_full_speed_on_virtual_time() -> None:

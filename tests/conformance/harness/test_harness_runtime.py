@@ -216,7 +216,7 @@ def test_a_failing_check_in_pytest_shows_the_users_test_not_the_kit(tmp_path: Pa
     assert "check_client(returns_too_early, max_examples=5)" in done.stdout
     assert "the client returned the run in status queued" in done.stdout
     assert "def check_client" not in done.stdout
-    assert "conformance/harness.py" not in done.stdout
+    assert "conformance/harness/" not in done.stdout
 
 
 # -- the command line ---------------------------------------------------------------------------
