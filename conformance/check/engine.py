@@ -279,7 +279,7 @@ class Checker:
         if type(kind) is str and (kind == "thread.run" or kind in OBJECTS):
             status = body.get("status")
             if status is not None and type(status) is not str:
-                self._malformed_status(kind, body, status, loc, seq)
+                self._add(None, _malformed_status(kind, body, status, loc, seq))
             elif kind == "thread.run":
                 self._observe_run(body, loc, seq, wall, http)
             else:
@@ -295,7 +295,7 @@ class Checker:
         self.checkable += 1
         oid = obj.get("id")
         if type(oid) is not str:
-            self._unidentified(RUN, loc, seq)
+            self._add(None, _unidentified(RUN, loc, seq))
             return
         run = self._runs.get(oid) or self._open_run(oid)
         run.observations += 1
@@ -330,7 +330,7 @@ class Checker:
                 elif self._active.get(tid) == oid:
                     del self._active[tid]
         else:
-            self._unknown(run, RUN, oid, status, loc, seq)
+            self._add(run, _unknown(run, RUN, oid, status, loc, seq))
         if last is not None:
             self._run_pairs += 1
         run.seen = self._judge(
@@ -360,7 +360,7 @@ class Checker:
         self.checkable += 1
         oid = obj.get("id")
         if type(oid) is not str:
-            self._unidentified(lc, loc, seq)
+            self._add(None, _unidentified(lc, loc, seq))
             return
         rid = obj.get("run_id")
         rid = rid if type(rid) is str else None
@@ -386,7 +386,7 @@ class Checker:
             if run is not None:
                 self.links.judge(run, child, loc, seq)
         elif not (status is None and lc is MESSAGE):  # user messages come back with status null
-            self._unknown(run, lc, oid, status, loc, seq)
+            self._add(run, _unknown(run, lc, oid, status, loc, seq))
         if last is not None:
             self._pairs[lc.name] = self._pairs.get(lc.name, 0) + 1
         plan = self._plans[lc.name]
@@ -454,62 +454,55 @@ class Checker:
         )
         self._emit(RunChecked(result))
 
-    # -- what cannot be judged -----------------------------------------------------------------
 
-    def _unknown(
-        self,
-        run: RunState | None,
-        lc: Lifecycle,
-        oid: str,
-        status: Any,
-        loc: Location,
-        seq: int | None,
-    ) -> None:
-        what = "has no status" if status is None else f"has status {status!r}"
-        self._add(
-            run,
-            _v(
-                "status.unknown",
-                _WARN,
-                f"{lc.name} {oid} {what}, unknown to the model",
-                (run.oid if run else None, oid, loc, seq),
-                observed=repr(status),
-                allowed=f"the model knows: {', '.join(lc.statuses)}",
-            ),
-        )
+def _unknown(
+    run: RunState | None,
+    lc: Lifecycle,
+    oid: str,
+    status: Any,
+    loc: Location,
+    seq: int | None,
+) -> Violation:
+    """An object whose status the model does not know (checking goes on)."""
+    what = "has no status" if status is None else f"has status {status!r}"
+    return _v(
+        "status.unknown",
+        _WARN,
+        f"{lc.name} {oid} {what}, unknown to the model",
+        (run.oid if run else None, oid, loc, seq),
+        observed=repr(status),
+        allowed=f"the model knows: {', '.join(lc.statuses)}",
+    )
 
-    def _malformed_status(
-        self, kind: str, obj: dict[str, Any], status: Any, loc: Location, seq: int | None
-    ) -> None:
-        """A reply whose object has a status that is not a string: reported, and skipped."""
-        oid = obj.get("id") if type(obj.get("id")) is str else None
-        self._add(
-            None,
-            _v(
-                "input.bad_entry",
-                _ERR,
-                f"a {kind} object ({oid or 'no id'}) whose status is {type(status).__name__}"
-                f" {status!r:.60}, not a string; skipped",
-                (None, oid, loc, seq),
-                observed=f"status {status!r:.60}",
-                allowed="a status is a string",
-                hint=_HINTS["input"],
-            ),
-        )
 
-    def _unidentified(self, lc: Lifecycle, loc: Location, seq: int | None) -> None:
-        self._add(
-            None,
-            _v(
-                "input.unidentified_object",
-                _ERR,
-                f"a {lc.name} object without an id",
-                (None, None, loc, seq),
-                observed="no string 'id'",
-                allowed="every object carries its id",
-                hint="Record whole objects: one without an id cannot be tracked.",
-            ),
-        )
+def _malformed_status(
+    kind: str, obj: dict[str, Any], status: Any, loc: Location, seq: int | None
+) -> Violation:
+    """A reply whose object has a status that is not a string: reported, and skipped."""
+    oid = obj.get("id") if type(obj.get("id")) is str else None
+    return _v(
+        "input.bad_entry",
+        _ERR,
+        f"a {kind} object ({oid or 'no id'}) whose status is {type(status).__name__}"
+        f" {status!r:.60}, not a string; skipped",
+        (None, oid, loc, seq),
+        observed=f"status {status!r:.60}",
+        allowed="a status is a string",
+        hint=_HINTS["input"],
+    )
+
+
+def _unidentified(lc: Lifecycle, loc: Location, seq: int | None) -> Violation:
+    """An object without an id: it cannot be tracked."""
+    return _v(
+        "input.unidentified_object",
+        _ERR,
+        f"a {lc.name} object without an id",
+        (None, None, loc, seq),
+        observed="no string 'id'",
+        allowed="every object carries its id",
+        hint="Record whole objects: one without an id cannot be tracked.",
+    )
 
 
 def check(

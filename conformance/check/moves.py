@@ -94,6 +94,33 @@ def _unvisited(lc: Lifecycle, seen: Mapping[str, Any] | None) -> frozenset[str]:
     )
 
 
+def _explained(
+    lc: Lifecycle,
+    prev: str,
+    cur: str,
+    lv: Strictness,
+    nonempty: bool,
+    fired: frozenset[str] | None,
+    seen: Mapping[str, Any] | None,
+) -> tuple[tuple[Edge, ...] | None, frozenset[str]]:
+    """`_explain` with the statuses the observation `seen` rules out: (the path, those
+    statuses). When they rule out every way at every level, the field rules report that, and
+    the move is judged without them."""
+    unvisited = _unvisited(lc, seen)
+    if cur in unvisited:  # the observation contradicts its own status: its field rules
+        unvisited = frozenset()  # report that, and its fields rule nothing out
+    path = _explain(lc, prev, cur, lv, nonempty, fired, unvisited)
+    perm = Strictness.PERMISSIVE
+    if (
+        path is None
+        and unvisited
+        and (lv is perm or _explain(lc, prev, cur, perm, nonempty, fired, unvisited) is None)
+    ):
+        unvisited = frozenset()
+        path = _explain(lc, prev, cur, lv, nonempty, fired)
+    return path, unvisited
+
+
 _Way = tuple[tuple[tuple[str, str], ...], tuple[str, ...], tuple[str, ...]]
 """A highest-grade path's edges as (source, dest), its untrusted edges, and the fields its
 statuses on the way leave set for good (an observation with one null took another way)."""
@@ -198,113 +225,48 @@ class Moves:
     ) -> tuple[Edge, ...] | None:
         """A change the table does not explain, edge by edge: the path it took (to count), or
         None when no path at any level explains it."""
-        what = _what(prev, cur, nonempty)
-
-        def flag(
-            kind: str,
-            message: str,
-            allowed: str,
-            ev: Evidence | None,
-            hint: str,
-            path: tuple[Edge, ...] = (),
-        ) -> None:
-            self._flag(run, lc, obj, what, loc, seq, kind, message, allowed, ev, hint, path)
-
-        if prev in lc.terminal:
-            ev = lc.status(prev).evidence
-            allowed = f"nothing after {prev} (terminal statuses absorb)"
-            flag(
-                "terminal_left",
-                f" left terminal status {prev!r} for {cur!r}",
-                allowed,
-                ev,
-                "terminal_left",
-            )
-            self._findings.level(run, 2)
-            return None
         lv, perm_lv = self.strictness, Strictness.PERMISSIVE
-        fired = obj.triggers if isinstance(obj, RunState) and http and obj.via_http else None
-        unvisited = _unvisited(lc, seen)
-        if cur in unvisited:  # the observation contradicts its own status: its field rules
-            unvisited = frozenset()  # report that, and its fields rule nothing out
-        path = _explain(lc, prev, cur, lv, nonempty, fired, unvisited)
-        if (
-            path is None
-            and unvisited
-            and (
-                lv is perm_lv
-                or _explain(lc, prev, cur, perm_lv, nonempty, fired, unvisited) is None
-            )
-        ):
-            # the fields rule out every way at every level: the field rules report that, and
-            # the move is judged without them
-            unvisited = frozenset()
-            path = _explain(lc, prev, cur, lv, nonempty, fired)
-        if path is not None:
-            if lv is perm_lv:
-                self._need(run, _untrusted(path))
-            return path
-        perm = None
-        if lv is Strictness.STRICT:
-            perm = _explain(lc, prev, cur, perm_lv, nonempty, fired, unvisited)
-        if perm is not None:
-            allowed = f"at strict: {_out(lc, prev, lv)}"
-            flag(
-                "illegal_transition",
-                f": {what} needs edges admitted only at permissive",
-                allowed,
-                _weakest(perm),
-                "needs_permissive",
-                perm,
-            )
-            self._need(run, _untrusted(perm))
-            return perm
-        if fired is not None:
-            anyway = _explain(lc, prev, cur, lv, nonempty, None, unvisited)
-            if anyway is None:
-                anyway = _explain(lc, prev, cur, perm_lv, nonempty, None, unvisited)
-            if anyway is not None:
-                client = [e for e in anyway if e.actor is Actor.CLIENT and e.trigger not in fired]
+        fired: frozenset[str] | None = None
+        path: tuple[Edge, ...] | None = None  # the edges taken anyway (counted), if any
+        ev: Evidence | None
+        if prev in lc.terminal:
+            kind = hint = "terminal_left"
+            ev = lc.status(prev).evidence
+            message = f" left terminal status {prev!r} for {cur!r}"
+            allowed = f"nothing after {prev} (terminal statuses absorb)"
+        else:
+            fired = obj.triggers if isinstance(obj, RunState) and http and obj.via_http else None
+            path, unvisited = _explained(lc, prev, cur, lv, nonempty, fired, seen)
+            if path is not None:
+                if lv is perm_lv:
+                    self._need(run, _untrusted(path))
+                return path
+            if lv is Strictness.STRICT:
+                path = _explain(lc, prev, cur, perm_lv, nonempty, fired, unvisited)
+            if path is not None:
+                kind, hint, ev = "illegal_transition", "needs_permissive", _weakest(path)
+                message = f": {_what(prev, cur, nonempty)} needs edges admitted only at permissive"
+                allowed = f"at strict: {_out(lc, prev, lv)}"
+            elif fired is not None and (
+                (path := _explain(lc, prev, cur, lv, nonempty, None, unvisited)) is not None
+                or (path := _explain(lc, prev, cur, perm_lv, nonempty, None, unvisited)) is not None
+            ):
+                client = [e for e in path if e.actor is Actor.CLIENT and e.trigger not in fired]
+                kind = hint = "moved_without_client"
+                ev = client[0].evidence
                 triggers = ", ".join(sorted({e.trigger for e in client}))
                 message = (
-                    f": {what} needs the client's {triggers}, and the recorded traffic has no "
-                    "such request in between"
+                    f": {_what(prev, cur, nonempty)} needs the client's {triggers}, and the "
+                    "recorded traffic has no such request in between"
                 )
                 allowed = "only the client takes " + "; ".join(str(e) for e in client)
-                ev = client[0].evidence
-                flag("moved_without_client", message, allowed, ev, "moved_without_client", anyway)
-                self._findings.level(run, 2)
-                return anyway
-        message = f": no path from {prev!r} to {cur!r}" + (
-            " through another round" if nonempty else ""
-        )
-        flag(
-            "illegal_transition",
-            message,
-            f"from {prev}: {_out(lc, prev, lv)}",
-            lc.status(prev).evidence,
-            "illegal_transition",
-        )
-        self._findings.level(run, 2)
-        return None
-
-    def _flag(
-        self,
-        run: RunState | None,
-        lc: Lifecycle,
-        obj: RunState | ChildState,
-        what: str,
-        loc: Location | None,
-        seq: int | None,
-        kind: str,
-        message: str,
-        allowed: str,
-        ev: Evidence | None,
-        hint: str,
-        path: tuple[Edge, ...] = (),
-    ) -> None:
-        """Report a change of `obj`'s status (`what`) that the model does not explain at the
-        strictness: `kind` is the code's last part; `path`, the edges that would explain it."""
+            else:
+                kind = hint = "illegal_transition"
+                ev = lc.status(prev).evidence
+                message = f": no path from {prev!r} to {cur!r}" + (
+                    " through another round" if nonempty else ""
+                )
+                allowed = f"from {prev}: {_out(lc, prev, lv)}"
         self._findings.add(
             run,
             Violation.of(
@@ -312,11 +274,16 @@ class Moves:
                 Severity.ERROR,
                 f"{lc.name} {obj.oid}{message}",
                 (run.oid if run else None, obj.oid, loc, seq),
-                observed=what,
+                observed=_what(prev, cur, nonempty),
                 allowed=allowed,
                 ev=ev,
                 hint=_HINTS[hint],
-                path=_edges(path),
-                needs=_untrusted(path),
+                path=_edges(path or ()),
+                needs=_untrusted(path or ()),
             ),
         )
+        if hint == "needs_permissive":
+            self._need(run, _untrusted(path or ()))
+        else:
+            self._findings.level(run, 2)
+        return path
