@@ -53,7 +53,7 @@ from __future__ import annotations
 
 from .actions import RunTraffic  # (importing it registers the Assistants run's part)
 from .engine import EXPIRY_GRACE, Checker, check, edge_coverage
-from .parts import Host, Part, PartFactory, register_part
+from .parts import Host, Part, PartFactory, register_part, unregister_part
 from .results import (
     CheckFinished,
     CheckStarted,
@@ -111,4 +111,5 @@ __all__ = [
     "judge_action",
     "register_part",
     "submitted_call_ids",
+    "unregister_part",
 ]

@@ -222,8 +222,9 @@ class RunTraffic:
         body: Any = ex.response_body if type(ex.response_body) is dict else {}
         err: Any = body.get("error") if type(body.get("error")) is dict else {}
         text: str = err.get("message") if type(err.get("message")) is str else ""
+        etype: Any = err.get("type")
         if verdict is not None and verdict.refusal is not None:
-            self._documented(action, run, prior, verdict.refusal, verdict.fields, text, ex)
+            self._documented(action, run, prior, verdict, text, etype, ex)
             return
         if run is None or action not in _REFUSAL:
             return  # refusals of other kinds (validation, unknown ids) are not lifecycle matters
@@ -236,24 +237,22 @@ class RunTraffic:
                 self._host.observe_status(run, said["status"], ex.loc, ex.seq)
             return
         if verdict is None:  # the client had every reason to think the action legal
-            self._surprise(action, run, prior, said, text, ex)
+            self._surprise(action, run, prior, said, text, f"HTTP {ex.status} {etype}: {text}", ex)
 
     def _documented(
         self,
         action: str,
         run: RunState | None,
         prior: str | None,
-        kind: str,
-        fields: Any,
+        verdict: Verdict,
         text: str,
+        etype: Any,
         ex: Exchange,
     ) -> None:
         """The refusal of an illegal action: the documented one, or a race the run could have
         won meanwhile."""
-        body: Any = ex.response_body if type(ex.response_body) is dict else {}
-        err: Any = body.get("error") if type(body.get("error")) is dict else {}
-        etype: Any = err.get("type")
-        want = format_error(kind, **fields)
+        kind = verdict.refusal or ""
+        want = format_error(kind, **verdict.fields)
         allowed = f"HTTP {ERROR_HTTP_STATUS} {ERROR_TYPE}: {want}"
         rid = run.oid if run is not None else None
         where: Where = (rid, rid, ex.loc, ex.seq)
@@ -295,13 +294,11 @@ class RunTraffic:
         prior: str,
         said: dict[str, str] | None,
         text: str,
+        observed: str,
         ex: Exchange,
     ) -> None:
         """A refusal of an action the client had every reason to think legal."""
-        body: Any = ex.response_body if type(ex.response_body) is dict else {}
-        err: Any = body.get("error") if type(body.get("error")) is dict else {}
         where: Where = (run.oid, run.oid, ex.loc, ex.seq)
-        observed = f"HTTP {ex.status} {err.get('type')}: {text}"
         if said is not None and not self._raced(run, action, prior, said["status"], ex):
             # a refusal of what only untrusted edges allow is no surprise: graded by those edges
             unseen = self._unseen(run, ex) if action == _CANCEL else ()

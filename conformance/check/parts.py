@@ -18,7 +18,7 @@ from ..observations import Exchange, Location, StreamEvent
 from .findings import Findings
 from .state import RunState
 
-__all__ = ["Host", "Part", "PartFactory", "register_part", "registered_parts"]
+__all__ = ["Host", "Part", "PartFactory", "register_part", "registered_parts", "unregister_part"]
 
 
 class Host(Protocol):
@@ -88,9 +88,14 @@ _REGISTRY: dict[str, PartFactory] = {}
 
 
 def register_part(lifecycle: str, factory: PartFactory) -> None:
-    """Register (or replace) the part of `lifecycle` (a `runmodel.LIFECYCLES` name)."""
-    _REGISTRY.pop(lifecycle, None)
+    """Register the part of `lifecycle` (a `runmodel.LIFECYCLES` name) for checkers made from
+    now on; a part registered again is replaced in its place."""
     _REGISTRY[lifecycle] = factory
+
+
+def unregister_part(lifecycle: str) -> None:
+    """Remove the part of `lifecycle` (checkers made later go without it)."""
+    _REGISTRY.pop(lifecycle, None)
 
 
 def registered_parts() -> tuple[tuple[str, PartFactory], ...]:

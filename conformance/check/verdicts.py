@@ -84,8 +84,6 @@ class Verdict:
     refusal: str | None = None
     fields: Mapping[str, str] = field(default_factory=dict)
 
-    severity = Severity.ERROR
-
     def violation(
         self, where: tuple[str | None, str | None, Location | None, int | None]
     ) -> Violation:
