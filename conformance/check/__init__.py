@@ -5,10 +5,14 @@
 `RunChecked` when a run's state is closed (a run seen again later is reported again; reporters
 merge by run id); `ViolationFound` for findings that belong to no run; `CheckFinished` with the
 `CheckSummary` and `Coverage`. `conformance.reports` renders them; ``runmodel check`` is the CLI.
-Modules: `engine` (statuses, field rules, links, expiry), `actions` (the client's requests and
-the server's replies), `verdicts` (whether a client's action is legal: `judge_action`, the one
-judgement the checker and the harness share), `streams` (the streaming protocol), `results`
-(what is reported).
+Modules: `engine` (the `Checker`, a coordinator of parts), `moves` (status changes against the
+model), `fields` (field rules), `links` (steps and messages against their run), `clock` (the
+server's clock, expiry), `parts` (each lifecycle's own traffic, registered by lifecycle name:
+`register_part`), `actions` (the Assistants run's part: the client's requests and the server's
+replies), `streams` (its streaming protocol), `verdicts` (whether a client's action is legal:
+`judge_action`, the one judgement the checker and the harness share), `findings` (where
+findings go), `state` (what is kept per open run, step or message), `results` (what is
+reported).
 
 Violation codes (``<lc>`` is ``run``, ``run_step`` or ``message``). Severity *rule*, *edge* or
 *link* means: error when that fact's evidence is trusted (documented or observed), else warning.
@@ -47,7 +51,9 @@ fact and how the checker and the emulator treat it.
 
 from __future__ import annotations
 
+from .actions import RunTraffic  # (importing it registers the Assistants run's part)
 from .engine import EXPIRY_GRACE, Checker, check, edge_coverage
+from .parts import Host, Part, PartFactory, register_part, unregister_part
 from .results import (
     CheckFinished,
     CheckStarted,
@@ -90,9 +96,13 @@ __all__ = [
     "Checker",
     "Coverage",
     "Event",
+    "Host",
     "Judgement",
+    "Part",
+    "PartFactory",
     "RunChecked",
     "RunResult",
+    "RunTraffic",
     "Severity",
     "Verdict",
     "Violation",
@@ -101,5 +111,7 @@ __all__ = [
     "check",
     "edge_coverage",
     "judge_action",
+    "register_part",
     "submitted_call_ids",
+    "unregister_part",
 ]

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from runmodel import RUN, Actor, Edge, Evidence, Lifecycle, Strictness
+from runmodel import RUN, Actor, Edge, Evidence, Lifecycle, Strictness, Trigger
 
 from ..errors import ERROR_EVIDENCE, format_call_ids
 from ..observations import Location
@@ -38,7 +38,7 @@ __all__ = [
     "submitted_call_ids",
 ]
 
-SUBMIT_TOOL_OUTPUTS, CANCEL = "submit_tool_outputs", "cancel"
+SUBMIT_TOOL_OUTPUTS, CANCEL = Trigger.SUBMIT_TOOL_OUTPUTS, Trigger.CANCEL
 """The model's client triggers of the submit and cancel endpoints."""
 CREATE_RUN, CREATE_MESSAGE = "create_run", "create_message"
 """A new run, a new message on a thread: legal only once the thread's run may have ended."""
@@ -83,8 +83,6 @@ class Verdict:
     needs: tuple[str, ...] = ()
     refusal: str | None = None
     fields: Mapping[str, str] = field(default_factory=dict)
-
-    severity = Severity.ERROR
 
     def violation(
         self, where: tuple[str | None, str | None, Location | None, int | None]

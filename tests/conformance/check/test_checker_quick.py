@@ -4,16 +4,13 @@ events, on legal traces, broken traces, and traces whose rule fields are scrambl
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
-from unittest import mock
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.check import Event, check, engine
+from conformance.check import Checker, Event, RunChecked, check
 from conformance.observations import Exchange, Item, Snapshot, StreamEvent
 from conformance.strategies import mutated_traces, traces
 from runmodel import LIFECYCLES, RULES, Strictness
@@ -28,21 +25,22 @@ _VALUES = st.one_of(
 _STATUSES = st.sampled_from(sorted({s for lc in LIFECYCLES.values() for s in lc.statuses}))
 
 
-@contextlib.contextmanager
-def _one_by_one() -> Iterator[None]:
-    """Every observation judged rule by rule: plans without quick tests."""
-    slow = {name: replace(plan, quick={}, pairs={}) for name, plan in engine._PLANS.items()}
-    with (
-        mock.patch.dict(engine._PLANS, slow),
-        mock.patch.object(engine, "_RUN_PLAN", slow["run"]),
-    ):
-        yield
+def _checked(
+    items: list[Item], strictness: Strictness = Strictness.STRICT, *, quick: bool
+) -> tuple[list[Event], int]:
+    """The events of a check, and how many observations it judged rule by rule (`quick=False`:
+    every one, a checker without quick tests)."""
+    events: list[Event] = []
+    checker = Checker(strictness, emit=events.append, quick=quick)
+    for item in items:
+        checker.feed(item)
+    checker.finish()
+    return events, checker.rules.one_by_one
 
 
 def _both(items: list[Item], strictness: Strictness) -> tuple[list[Event], list[Event]]:
     quick = list(check(items, strictness))
-    with _one_by_one():
-        each = list(check(items, strictness))
+    each, _ = _checked(items, strictness, quick=False)
     return quick, each
 
 
@@ -115,23 +113,12 @@ def test_the_quick_path_is_taken_and_finds_what_each_rule_finds() -> None:
     t.snap(run("queued", started=True))
     t.snap(run("in_progress", expires_at=T0 + 601))  # not created_at + 600
     t.snap(run("completed", completed_at=T0 - 1))  # before started_at
-    slow_calls = 0
-    judge_each = engine.Checker._judge_each
-
-    def counted(self: engine.Checker, *args: Any) -> Any:
-        nonlocal slow_calls
-        slow_calls += 1
-        return judge_each(self, *args)
-
-    with mock.patch.object(engine.Checker, "_judge_each", counted):
-        quick = list(check(t.items))
-    quick_slow_calls, slow_calls = slow_calls, 0
-    with _one_by_one(), mock.patch.object(engine.Checker, "_judge_each", counted):
-        each = list(check(t.items))
-    assert quick == each
+    quick, quick_slow_calls = _checked(t.items, quick=True)
+    each, slow_calls = _checked(t.items, quick=False)
+    assert quick == each == list(check(t.items))
     assert slow_calls == len(t.items)
     assert 0 < quick_slow_calls < len(t.items)
-    codes = [v.code for e in quick if isinstance(e, engine.RunChecked) for v in e.result.violations]
+    codes = [v.code for e in quick if isinstance(e, RunChecked) for v in e.result.violations]
     assert {
         "run.field.usage.null_while_running",
         "run.field.usage.null_in_requires_action",
