@@ -14,7 +14,7 @@ from .findings import Findings
 from .results import Severity, Violation
 from .state import RunState
 
-__all__ = ["EXPIRY_GRACE", "Clock"]
+__all__ = ["EXPIRY_GRACE", "ServerClock"]
 
 EXPIRY_GRACE = 60.0
 """Seconds past ``expires_at`` before an active run is flagged: by the server's clock where a
@@ -23,7 +23,7 @@ reply's ``Date`` header showed it (1-second resolution), else by the recorder's 
 _HINT = "The server should expire a run that outlives expires_at."
 
 
-class Clock:
+class ServerClock:
     """The server's clock per file (`observe` each reply; `server_time`), and runs judged
     against their expires_at by it (`expiry`), findings to `findings`."""
 

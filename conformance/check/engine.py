@@ -21,7 +21,7 @@ from typing import Any
 from runmodel import MESSAGE, RUN, STEP, Lifecycle, Strictness
 
 from ..observations import Exchange, InputProblem, Item, Location, Snapshot, StreamEvent
-from .clock import EXPIRY_GRACE, Clock
+from .clock import EXPIRY_GRACE, ServerClock
 from .fields import FieldRules
 from .findings import Findings, Where, finding
 from .links import Links
@@ -122,7 +122,7 @@ class Checker:
         """Judges field rules."""
         self.links = Links(self.findings)
         """Judges steps and messages against their run."""
-        self.clock = Clock(strictness, self.findings, expiry_grace)
+        self.clock = ServerClock(strictness, self.findings, expiry_grace)
         """The server's clock; judges expiry."""
         self._move = self.moves.move
         self._plans = self.rules.plans

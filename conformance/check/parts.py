@@ -41,7 +41,7 @@ class Host(Protocol):
         ...
 
     def server_time(self, loc: Location, wall: float | None) -> float | None:
-        """The server's time at `wall` in `loc`'s file (see `Clock.server_time`)."""
+        """The server's time at `wall` in `loc`'s file (see `ServerClock.server_time`)."""
         ...
 
     def observe(

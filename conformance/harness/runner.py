@@ -23,7 +23,7 @@ from .options import FUTURE_STATUS, MESSAGE, TIME_BUDGET, Options
 from .record import json_body
 from .results import ClientBlocked, Contract, Counterexample
 from .server import Server
-from .verdicts import Judging, Outcome, contract_rules
+from .verdicts import Judging, PlayOutcome, contract_rules
 from .watch import Tracked, Watch
 from .watchdog import AsyncBlocked, Watchdog
 
@@ -132,8 +132,8 @@ class _Caller:
 
 def _call(
     fn: ClientFn, emu: Server, watch: Watch, first: str, future: bool, hang_after: float
-) -> Outcome:
-    out = Outcome()
+) -> PlayOutcome:
+    out = PlayOutcome()
     is_async = inspect.iscoroutinefunction(fn)
     if future:
         emu.on_reply = _future_status_once(lambda: watch.runs)

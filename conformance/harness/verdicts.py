@@ -20,7 +20,7 @@ __all__ = [
     "ContractRules",
     "Finding",
     "Judging",
-    "Outcome",
+    "PlayOutcome",
     "Property",
     "contract_rules",
     "describe",
@@ -33,7 +33,7 @@ Finding = tuple[str, str, str | None]
 
 
 @dataclass(slots=True)
-class Outcome:
+class PlayOutcome:
     """How the client's call ended: what it returned or raised, or the stop raised into it."""
 
     returned: Any = None
@@ -47,7 +47,7 @@ class Judging:
     findings so far (a later property may depend on an earlier one's), and whether judging
     stopped (a stopped client is judged by why it was stopped alone)."""
 
-    out: Outcome
+    out: PlayOutcome
     emu: Server
     watch: Watch
     options: Options
