@@ -1,9 +1,10 @@
 """Decoding only the fields the checker reads: bare run, run step and message objects, fast.
 
 A run object of an SDK dump is ~1.2 kB, most of it (instructions, tools, metadata) never read by
-the checker. `Shape` decodes the fields a set of names gives into a dict with `msgspec` (which
-skips the others without building them: about a third of the cost of `orjson.loads` of the whole
-line), and says None for whatever it cannot hold exactly as a full parse would: a line that is not
+the checker. `Shape` decodes the fields a set of names gives into a dict with `msgspec`, which
+skips the others without building them (the decoding itself costs about a third of `orjson.loads`
+of the whole line; the smaller objects are also cheaper for the checker to keep, compare and
+free), and says None for whatever it cannot hold exactly as a full parse would: a line that is not
 such an object, or that a full parse would read differently or reject. The caller then parses the
 line whole, as it always did. `CHECKED` is the checker's shape, derived in this one place from the
 model's rules (`runmodel.RULES`, `runmodel.MARKS`) and the few fields the engine itself reads.
@@ -74,7 +75,7 @@ class Whole:
 
 
 # A byte map for the number guard: digits become "0", what may precede a number becomes ":",
-# "e", "E" and "+" become "e", everything else "a" (see `Shape._plain`).
+# "e", "E" and "+" become "e", everything else "a" (see `_decoder`).
 _MAP = bytearray(b"a" * 256)
 for _c in b"0123456789":
     _MAP[_c] = ord("0")

@@ -87,6 +87,7 @@ def test_a_run_line_decodes_to_its_checked_fields_only() -> None:
         b'{"id":"run_1","object":"thread.run","status":null}\n',  # status not a string
         b'{"id":1,"object":"thread.run","status":"queued"}\n',
         b'{"id":"a","object":"thread.assistant"}\n',
+        b'{"id":"a","object":"thread.run","object":"thread.message","status":"queued"}\n',
         b'{"object":"list","data":[]}\n',
         b"[1, 2]\n",
         b'{"id":"run_1","object":"thread.run",\n',
@@ -117,13 +118,13 @@ JSON_SCALARS = (
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=8)
 )
-JSON = st.recursive(
-    JSON_SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
-    ),
-    max_leaves=8,
-)
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+
+
+JSON = st.recursive(JSON_SCALARS, _containers, max_leaves=8)
 # number literals that parsers read differently, pasted into the text as they are
 LITERALS = st.sampled_from(
     [
