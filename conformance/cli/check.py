@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from runmodel import Strictness
 
     from ..check import Checker, Severity
+    from ..decode import CHECKED
     from ..observations import InputProblem, Location
     from ..readers import read
     from ..reports import Report, to_json, to_junit, to_text
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     progress = sys.stderr.isatty() and sum(_size(p) for p in args.files) >= _PROGRESS_BYTES
     for path in args.files:
         checkable, problems = checker.checkable, checker.problems
-        seen = _Seen(read(path))
+        seen = _Seen(read(path, shape=CHECKED))
         if progress:
             _feed_with_progress(checker, seen, path)
         else:

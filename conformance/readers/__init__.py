@@ -22,6 +22,7 @@ from typing import IO, Any
 
 import orjson
 
+from ..decode import Shape
 from ..observations import InputProblem, Item, Location, TraceInfo
 from ..trace import read_trace
 from ._bare import read_objects_jsonl
@@ -78,10 +79,12 @@ _YAML_CASSETTE = re.compile(rb"^(?:http_)?interactions\s*:", re.M)
 _TEXT_CONTROLS = frozenset(b"\t\n\r\f\x1b")
 
 
-def read(path: str | Path) -> Iterator[Item]:
+def read(path: str | Path, *, shape: Shape | None = None) -> Iterator[Item]:
     """Every item of a recording, in observation order; the format is detected from content.
 
     Treat items as read-only: a bare object's line repeated may yield the object yielded before.
+    With a `shape` (`conformance.decode.CHECKED`: what the checker reads), bare objects in JSON
+    Lines come as that shape decodes them, only its fields, each line it cannot hold parsed whole.
     """
     file = str(path)
     try:
@@ -92,7 +95,7 @@ def read(path: str | Path) -> Iterator[Item]:
         yield InputProblem(Location(file), "input.io_error", f"cannot open: {reason}")
         return
     try:
-        yield from _summarised(_read_open(f, file))
+        yield from _summarised(_read_open(f, file, shape))
     except OSError as exc:
         yield InputProblem(Location(file), "input.io_error", f"cannot read: {exc.strerror or exc}")
     except Exception as exc:  # a bug of ours must not become the user's traceback
@@ -160,7 +163,7 @@ def detect(path: str | Path) -> str | None:
 # Detection
 
 
-def _read_open(f: IO[bytes], file: str) -> Iterable[Item]:
+def _read_open(f: IO[bytes], file: str, shape: Shape | None = None) -> Iterable[Item]:
     """Detect the format and return the reader's items (no generator layer of its own)."""
     head = f.read(SNIFF)
     start = 0
@@ -184,7 +187,7 @@ def _read_open(f: IO[bytes], file: str) -> Iterable[Item]:
     f.seek(bom)
     first = stripped[:1]
     if first == b"{":
-        return _read_brace(f, file, head, bom)
+        return _read_brace(f, file, head, bom, shape)
     if first == b"[":
         return read_json_document(f, file, guess_json(head[bom:]))
     if _YAML_CASSETTE.search(head):
@@ -200,7 +203,9 @@ def _binary(head: bytes) -> bool:
     return controls * 10 > len(sample)
 
 
-def _read_brace(f: IO[bytes], file: str, head: bytes, bom: int) -> Iterable[Item]:
+def _read_brace(
+    f: IO[bytes], file: str, head: bytes, bom: int, shape: Shape | None
+) -> Iterable[Item]:
     """A file starting with ``{``: JSON Lines (native or bare objects) or one JSON document."""
     lines = _nonblank_lines(f, 2)
     f.seek(bom)
@@ -211,11 +216,11 @@ def _read_brace(f: IO[bytes], file: str, head: bytes, bom: int) -> Iterable[Item
         fmt = json_format(first)[0]
         if fmt != "objects-json" or (len(lines) == 1 and not first.keys() & OBJECT_KEYS):
             return read_json_document(f, file, fmt)
-        return read_objects_jsonl(f, file)
+        return read_objects_jsonl(f, file, shape)
     if _NATIVE.search(head):
         return read_trace(f, file)
     if len(lines) > 1 and isinstance(_loads(lines[1]), dict):
-        return read_objects_jsonl(f, file)
+        return read_objects_jsonl(f, file, shape)
     return read_json_document(f, file, guess_json(head))
 
 

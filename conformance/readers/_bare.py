@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from ..decode import Shape
 from ..observations import InputProblem, Item, Location, Snapshot, StreamEvent, TraceInfo
 from ..trace import json_line_problem
 from ._common import SNAPSHOT_OBJECTS, kind_of
@@ -15,13 +16,17 @@ from ._common import SNAPSHOT_OBJECTS, kind_of
 __all__ = ["bare_objects", "read_objects_jsonl"]
 
 
-def read_objects_jsonl(lines: Iterable[bytes], file: str) -> Iterator[Item]:
+def read_objects_jsonl(
+    lines: Iterable[bytes], file: str, shape: Shape | None = None
+) -> Iterator[Item]:
     """JSON Lines of bare objects: the hot path is one `orjson.loads` and four checks a line.
 
     A poller records the same object many times: a line identical, byte for byte, to the last
     snapshot line that began the same way (in practice: the same object's previous observation)
     is not parsed again, and yields that line's object itself (equal, since parsing is
     deterministic; shared, so consumers must not mutate it, and the checker compares by identity).
+    With a `shape`, snapshots hold only its fields: decoded by it where it can, else parsed whole
+    and projected (`Shape.project`), so that both ways give the same objects.
     """
     yield TraceInfo(Location(file, 1), "objects-jsonl", 1)
     loads = orjson.loads
@@ -29,6 +34,7 @@ def read_objects_jsonl(lines: Iterable[bytes], file: str) -> Iterator[Item]:
     kinds = SNAPSHOT_OBJECTS
     new = tuple.__new__  # a Location without its Python-level constructor: the same tuple
     location = Location
+    decode = shape.decode if shape is not None else _whole
     # line prefix -> (line, its object), least recently seen first
     recent: OrderedDict[bytes, tuple[bytes, dict[str, Any]]] = OrderedDict()
     again = recent.move_to_end
@@ -44,32 +50,43 @@ def read_objects_jsonl(lines: Iterable[bytes], file: str) -> Iterator[Item]:
             seq += 1
             yield Snapshot(new(location, (file, lineno, None)), seq, hit[1])
             continue
-        try:
-            obj = loads(raw)
-        except decode_error as exc:
-            if not raw.isspace():
-                yield json_line_problem(file, lineno, raw, exc)
-            continue
-        if (
-            type(obj) is dict
-            and type(kind := obj.get("object")) is str  # (a list or object is not hashable)
-            and kind in kinds
-            and type(obj.get("id")) is str
-            and type(obj.get("status", "")) is str
-        ):
-            if len(raw) <= _LONG:
-                recent[key] = (raw, obj)
-                again(key)
-                if len(recent) > cap:
-                    recent.popitem(last=False)
-            seq += 1
-            yield Snapshot(new(location, (file, lineno, None)), seq, obj)
-            continue
-        for item in bare_objects(obj, Location(file, lineno)):
-            if isinstance(item, (Snapshot, StreamEvent)):
-                seq += 1
-                item.seq = seq
-            yield item
+        obj = decode(raw)
+        if obj is None:
+            try:
+                obj = loads(raw)
+            except decode_error as exc:
+                if not raw.isspace():
+                    yield json_line_problem(file, lineno, raw, exc)
+                continue
+            if not (
+                type(obj) is dict
+                and type(kind := obj.get("object")) is str  # (a list or object is not hashable)
+                and kind in kinds
+                and type(obj.get("id")) is str
+                and type(obj.get("status", "")) is str
+            ):
+                for item in bare_objects(obj, Location(file, lineno)):
+                    if isinstance(item, (Snapshot, StreamEvent)):
+                        seq += 1
+                        item.seq = seq
+                        if shape is not None and isinstance(item, Snapshot):
+                            item.obj = shape.project(item.obj)
+                    yield item
+                continue
+            if shape is not None:
+                obj = shape.project(obj)
+        if len(raw) <= _LONG:
+            recent[key] = (raw, obj)
+            again(key)
+            if len(recent) > cap:
+                recent.popitem(last=False)
+        seq += 1
+        yield Snapshot(new(location, (file, lineno, None)), seq, obj)
+
+
+def _whole(raw: bytes) -> dict[str, Any] | None:
+    """No shape: every line is parsed whole."""
+    return None
 
 
 _PREFIX = 64  # bytes of a line that pick its slot (an object's id comes first in SDK dumps)
