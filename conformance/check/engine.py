@@ -480,8 +480,11 @@ class Checker:
         memory: int = _MEMORY,
         window: int = _SETTLED,
         fail_on: Severity = Severity.ERROR,
+        observer: Callable[[str, str], None] | None = None,
     ) -> None:
         self.strictness = strictness
+        # told ("open", run id), ("settle", run id), ("need", edge): what merging shards replays
+        self._observer = observer
         self.fail_on = fail_on
         self.items = 0
         """Items fed so far."""
@@ -786,6 +789,8 @@ class Checker:
         self._runs[oid] = run
         if closed is None:
             self._runs_seen += 1
+        if self._observer is not None:
+            self._observer("open", oid)
         return run
 
     def _run(self, oid: str) -> _Run:
@@ -795,6 +800,8 @@ class Checker:
         """A run is terminal with no open steps or messages: close it once `window` more did."""
         settled = self._settled
         if run.oid not in settled:
+            if self._observer is not None:
+                self._observer("settle", run.oid)
             settled[run.oid] = None
             if len(settled) > self._window:
                 oldest = self._runs.get(settled.popitem(last=False)[0])
@@ -992,6 +999,8 @@ class Checker:
     def _need(self, run: _Run | None, needs: tuple[str, ...]) -> None:
         """Record untrusted edges a move took: the run needs the permissive level."""
         for n in needs:
+            if self._observer is not None and n not in self._needs:
+                self._observer("need", n)
             self._needs[n] = None
             if run is not None:
                 if run.needs is None:

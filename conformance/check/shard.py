@@ -1,0 +1,368 @@
+"""Check one shard of the input and keep a journal that `conformance.merge` replays into the one
+report a single process would have written.
+
+A shard is either whole files (every item of them), or, for a few large files, the items of
+some threads: every worker reads every file and keeps the items whose thread (else run, else
+stream) hashes to it. A thread is the unit because the model's cross-run rules are per thread
+(one active run per thread; a new run or message on a thread while its run is active), and a
+run's steps, messages, requests and streams carry its thread or run id. The journal places
+every event at its item's position in the whole input, with what the single process's bounded
+memory depends on (runs opened and settled, edges first needed), and notes anything that could
+make the shard's check differ from the single process's: the merge then checks in one process.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from runmodel import Strictness
+
+from ..observations import (
+    Exchange,
+    InputProblem,
+    Item,
+    Location,
+    Snapshot,
+    StreamEvent,
+    TraceInfo,
+)
+from .engine import EXPIRY_GRACE, Checker
+from .results import Event, RunChecked, Severity, Violation, ViolationFound
+
+__all__ = [
+    "FINISH",
+    "MEMORY",
+    "WINDOW",
+    "FileTally",
+    "Journal",
+    "Router",
+    "check_shard",
+    "item_keys",
+    "nothing_message",
+    "numbered_files",
+    "unusable_violation",
+]
+
+_DEFAULTS = inspect.signature(Checker.__init__).parameters
+WINDOW: int = _DEFAULTS["window"].default
+"""Settled runs a single process keeps whole before closing the oldest (the engine's default)."""
+MEMORY: int = _DEFAULTS["memory"].default
+"""Closed objects and finished streams a single process remembers (the engine's default)."""
+
+FINISH = 1 << 62
+"""The position (as a file index) of what happens at the end of input, after every file."""
+
+Pos = tuple[int, int]
+"""(file index in the whole input, item index in that file)."""
+
+_THREAD_PATH = re.compile(r"/threads/(?P<thread>[^/]+)(?:/runs/(?P<run>[^/]+))?")
+_CHILD_OBJECTS = frozenset(("thread.run.step", "thread.message"))
+
+
+def _object_keys(obj: Any, keys: list[str], children: list[str]) -> None:
+    """The thread, run and object ids an object (or a list of them) names."""
+    if type(obj) is not dict:
+        return
+    kind = obj.get("object")
+    if kind == "list":
+        data = obj.get("data")
+        if type(data) is list:
+            for element in data:
+                _object_keys(element, keys, children)
+        return
+    tid, oid = obj.get("thread_id"), obj.get("id")
+    if type(tid) is str:
+        keys.append("t:" + tid)
+    if kind == "thread.run":
+        if type(oid) is str:
+            keys.append("r:" + oid)
+        return
+    rid = obj.get("run_id")
+    if type(rid) is str:
+        keys.append("r:" + rid)
+    if kind in _CHILD_OBJECTS and type(oid) is str:
+        keys.append("c:" + oid)
+        children.append(oid)
+    elif kind == "thread" and type(oid) is str:
+        keys.append("t:" + oid)
+
+
+def item_keys(item: Item) -> tuple[list[str], list[str]]:
+    """The keys an item is tied by (``t:`` thread, ``r:`` run, ``c:`` step or message ids),
+    threads first, and the step and message ids among them."""
+    keys: list[str] = []
+    children: list[str] = []
+    if isinstance(item, Snapshot):
+        _object_keys(item.obj, keys, children)
+    elif isinstance(item, StreamEvent):
+        _object_keys(item.data, keys, children)
+    elif isinstance(item, Exchange):
+        m = _THREAD_PATH.search(item.path)
+        if m is not None and m["thread"] != "runs":
+            keys.append("t:" + m["thread"])
+            if m["run"]:
+                keys.append("r:" + m["run"])
+        body = item.request_body
+        if type(body) is dict and type(body.get("thread_id")) is str:
+            keys.append("t:" + body["thread_id"])
+        _object_keys(item.response_body, keys, children)
+    keys.sort(key=lambda k: k[0] != "t")  # stable: threads first
+    return keys, children
+
+
+class Router:
+    """Assigns items to `shards` workers, the same way in every worker: an item goes where the
+    ids it names already went (a thread, its runs, their steps and messages, a stream), else by
+    a hash of its first id; items naming no id go to worker 0. An item naming ids already sent
+    to two workers is a conflict: the shards cannot be checked apart (`conflicts`)."""
+
+    def __init__(self, shards: int) -> None:
+        self.shards = shards
+        self.owner: dict[str, int] = {}
+        self.streams: dict[int | None, int] = {}  # exchange seq -> the worker of its stream
+        self.conflicts = 0
+
+    def route(self, item: Item, keys: list[str]) -> int:
+        """The worker that checks `item`."""
+        owner = self.owner
+        sid: int | None = None
+        stream = False
+        if isinstance(item, StreamEvent):
+            sid, stream = item.exchange_seq, True
+        found = {owner[k] for k in keys if k in owner}
+        if stream and sid in self.streams:
+            found.add(self.streams[sid])
+        if len(found) > 1:
+            self.conflicts += 1
+        if found:
+            shard = min(found)
+        elif keys:
+            shard = zlib.crc32(keys[0].encode()) % self.shards
+        elif stream:
+            shard = zlib.crc32(str(sid).encode()) % self.shards
+        else:
+            shard = 0
+        for k in keys:
+            owner.setdefault(k, shard)
+        if stream:
+            self.streams.setdefault(sid, shard)
+        elif isinstance(item, Exchange) and item.streamed:
+            self.streams[item.seq] = shard  # a new stream on this seq replaces the old one
+        return shard
+
+
+def nothing_message(counts: dict[str, int], fmt: str | None) -> str:
+    """The message of an ``input.unusable`` finding for a file with nothing to check."""
+    what = {"Exchange": "HTTP exchange", "Snapshot": "object", "StreamEvent": "stream event"}
+    got = ", ".join(f"{n} {what.get(k, k)}{'' if n == 1 else 's'}" for k, n in counts.items())
+    fmt_text = f"read as {fmt}: " if fmt else ""
+    return (
+        f"nothing to check: no run, run step or message, and no request on one "
+        f"({fmt_text}{got or 'nothing'})"
+    )
+
+
+@dataclass
+class FileTally:
+    """What one shard saw of one file: items checkable and problems fed, and, for a file with
+    nothing to check, what it held."""
+
+    path: str
+    index: int
+    checkable: int = 0
+    problems: int = 0
+    nothing: str = ""
+
+
+@dataclass
+class Journal:
+    """One shard's check: its events at their positions in the whole input, in order, and what
+    its summary adds to the merged one.
+
+    `events` are ``(pos, kind, payload)``: ``open``/``settle`` (a run id), ``need`` (an edge),
+    ``unusable`` (a file), ``run`` (a `RunResult`), ``other`` (a `Violation`); at the end of
+    input, pos is ``(FINISH, 0)``. `mentions`: per run that settled, the positions of the items
+    that named it after. `doubts`: why this shard's check might differ from the single
+    process's (then the merge does not trust it).
+    """
+
+    strictness: Strictness
+    fail_on: Severity
+    files: list[FileTally]
+    events: list[tuple[Pos, str, Any]] = field(default_factory=list)
+    mentions: dict[str, list[Pos]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    coverage: dict[str, Any] = field(default_factory=dict)
+    doubts: list[str] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+    orphan_streams: bool = False  # stream events whose stream began before this shard
+    open_streams: bool = False  # streams still open at its end
+
+
+class _Streams:
+    """Which streams are open, as the engine sees them: opened by a streamed reply, or by an
+    event of a stream not seen open; ended by ``done``."""
+
+    def __init__(self) -> None:
+        self.open: set[int | None] = set()
+        self.seen: set[int | None] = set()
+        self.done = 0
+        self.orphans = False
+
+    def see(self, item: Item) -> bool:
+        """Track `item`; True when it replaces a stream still open (another exchange, same seq)."""
+        if isinstance(item, Exchange):
+            if item.streamed and item.status is not None and 200 <= item.status < 300:
+                replaced = item.seq in self.open
+                self.open.add(item.seq)
+                self.seen.add(item.seq)
+                return replaced
+        elif isinstance(item, StreamEvent):
+            sid = item.exchange_seq
+            if sid not in self.seen:
+                self.orphans = True
+                self.seen.add(sid)
+                self.open.add(sid)
+            if item.event == "done":
+                self.done += 1
+                self.open.discard(sid)
+        return False
+
+
+def _clock_only(ex: Exchange) -> Exchange | None:
+    """An exchange that only moves the file's server clock (its Date header), for a worker that
+    does not check it; None when it would not move it."""
+    date = ex.response_headers.get("date")
+    if ex.wall is None or type(date) is not str:
+        return None
+    return Exchange(ex.loc, None, ex.wall, None, "GET", "", response_headers={"date": date})
+
+
+def check_shard(
+    files: Iterable[tuple[int, str, Iterable[Item]]],
+    *,
+    shard: int = 0,
+    shards: int = 1,
+    strictness: Strictness = Strictness.STRICT,
+    fail_on: Severity = Severity.ERROR,
+    expiry_grace: float = EXPIRY_GRACE,
+) -> Journal:
+    """Check one shard: `files` are ``(index in the whole input, path, items)``; with `shards`
+    > 1 every file is read whole and only the items `Router` sends to `shard` are checked."""
+    journal = Journal(strictness, fail_on, [])
+    events = journal.events
+    here: list[Pos] = [(0, 0)]
+
+    def emit(event: Event) -> None:
+        if isinstance(event, RunChecked):
+            events.append((here[0], "run", event.result))
+        elif isinstance(event, ViolationFound):
+            events.append((here[0], "other", event.violation))
+
+    settled: set[str] = set()
+
+    def observe(kind: str, key: str) -> None:
+        if kind == "settle":
+            settled.add(key)
+        events.append((here[0], kind, key))
+
+    checker = Checker(
+        strictness, emit=emit, expiry_grace=expiry_grace, fail_on=fail_on, observer=observe
+    )
+    router = Router(shards) if shards > 1 else None
+    streams = _Streams()
+    mentions = journal.mentions
+    child_seen: dict[str, int] = {}
+    child_count = 0
+    clock_only = 0
+    keep = journal.keys if router is None else None
+    for index, path, items in files:
+        tally = FileTally(path, index)
+        journal.files.append(tally)
+        checkable, problems = checker.checkable, checker.problems
+        counts: dict[str, int] = {}
+        fmt: str | None = None
+        for n, item in enumerate(items):
+            here[0] = pos = (index, n)
+            if isinstance(item, TraceInfo):
+                fmt = fmt or item.format
+            else:
+                kind = type(item).__name__
+                counts[kind] = counts.get(kind, 0) + 1
+            keys, children = item_keys(item)
+            if streams.see(item) and router is not None:
+                journal.doubts.append(f"{item.loc}: a stream replaced while open")
+            for c in children:
+                child_count += 1
+                last = child_seen.get(c)
+                if last is not None and child_count - last >= MEMORY // 2:
+                    journal.doubts.append(f"{item.loc}: step or message {c} seen again late")
+                child_seen[c] = child_count
+            if router is not None and router.route(item, keys) != shard:
+                if isinstance(item, Exchange):
+                    ex = _clock_only(item)
+                    if ex is not None:
+                        checker.feed(ex)
+                        clock_only += 1
+                continue
+            if keep is not None:
+                keep.update(keys)
+            checker.feed(item)
+            if isinstance(item, InputProblem) and item.code == "input.unusable":
+                events.append((pos, "unusable", item.loc.file))
+            for k in keys:
+                if k[0] == "r" and k[2:] in settled:
+                    mentions.setdefault(k[2:], []).append(pos)
+        tally.checkable = checker.checkable - checkable
+        tally.problems = checker.problems - problems
+        if not tally.checkable:
+            tally.nothing = nothing_message(counts, fmt)
+    if router is not None and router.conflicts:
+        journal.doubts.append(f"{router.conflicts} items name ids of two shards")
+    if streams.done >= MEMORY // 2:
+        journal.doubts.append(f"{streams.done} streams: more than a single process remembers")
+    journal.orphan_streams = streams.orphans
+    journal.open_streams = bool(streams.open)
+    here[0] = (FINISH, 0)
+    summary = checker.finish()
+    journal.counts = {
+        "items": summary.items - clock_only,
+        "observations": summary.observations,
+        "runs": summary.runs,
+        "failing_runs": summary.failing_runs,
+        "errors": summary.errors,
+        "warnings": summary.warnings,
+        "input_problems": summary.input_problems,
+    }
+    cov = summary.coverage
+    journal.coverage = {
+        "edges": {lc: dict(m) for lc, m in cov.edges.items()},
+        "rules": dict(cov.rules),
+        "links": dict(cov.links),
+    }
+    return journal
+
+
+def numbered_files(paths: Iterable[tuple[int, str]]) -> Iterator[tuple[int, str, Iterable[Item]]]:
+    """``(index, path, items)`` for `check_shard`, read lazily with `conformance.readers.read`."""
+    from ..readers import read
+
+    for index, path in paths:
+        yield index, path, read(path)
+
+
+def unusable_violation(strictness: Strictness, path: str, message: str) -> Violation:
+    """The ``input.unusable`` finding the check reports for a file with nothing to check."""
+    found: list[Violation] = []
+
+    def emit(event: Event) -> None:
+        if isinstance(event, ViolationFound):
+            found.append(event.violation)
+
+    Checker(strictness, emit=emit).feed(InputProblem(Location(path), "input.unusable", message))
+    return found[0]
