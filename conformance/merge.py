@@ -39,6 +39,7 @@ from .check import (
 )
 from .check.shard import (
     FINISH,
+    MEMORY,
     WINDOW,
     FileTally,
     Journal,
@@ -168,17 +169,23 @@ def _runs_in_order(
     fifo: OrderedDict[str, None] = OrderedDict()
     opened: OrderedDict[str, None] = OrderedDict()
     closes: list[tuple[str, tuple[int, int]]] = []
+    closed_when: dict[str, int] = {}  # closed run -> closes before it, to tell what is forgotten
+    doubts: list[str] = []
     for pos, _, _, kind, payload in items:
         if kind == "open":
             opened[payload] = None
+            when = closed_when.get(payload)
+            if when is not None and len(closes) - when >= MEMORY // 2:
+                doubts.append(f"run {payload} seen again after one process forgot it")
         elif kind == "settle" and payload not in fifo:
             fifo[payload] = None
             if len(fifo) > window:
                 oldest = fifo.popitem(last=False)[0]
                 if opened.pop(oldest, 1) is None:
+                    closed_when[oldest] = len(closes)
                     closes.append((oldest, pos))
     closes.extend((rid, (FINISH, 0)) for rid in opened)
-    return closes, []
+    return closes, doubts
 
 
 def merge_journals(journals: Sequence[Journal], *, window: int = WINDOW) -> Merged:
@@ -236,6 +243,9 @@ def merge_journals(journals: Sequence[Journal], *, window: int = WINDOW) -> Merg
             doubts.append(f"run {rid} closed more often than its shard closed it")
             break
         shard_at, result = mine[n]
+        if shard_at < at:
+            doubts.append(f"run {rid} closed by its shard before one process would have")
+            break
         if len(journals) > 1 and at < shard_at:
             if any(at <= m <= shard_at for m in mentions.get(rid, ())):
                 doubts.append(f"run {rid} seen again after one process would have closed it")

@@ -584,6 +584,13 @@ class Checker:
         """Record that `file` could not be used at all (its problems were fed already): exit 2."""
         self._unusable[file] = None
 
+    def close_run(self, oid: str) -> None:
+        """Close run `oid` now if it is open, as the window of settled runs does (a shard of a
+        larger input closes its runs when the whole input's window would)."""
+        run = self._runs.get(oid)
+        if run is not None:
+            self._close(run)
+
     def feed_all(self, items: Iterable[Item]) -> None:
         """`feed` every item."""
         feed, observe_run, snapshot = self.feed, self._observe_run, Snapshot

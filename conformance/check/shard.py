@@ -16,11 +16,12 @@ from __future__ import annotations
 import inspect
 import re
 import zlib
-from collections.abc import Iterable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from runmodel import Strictness
+from runmodel import RUN, Lifecycle, Strictness
 
 from ..observations import (
     Exchange,
@@ -33,6 +34,7 @@ from ..observations import (
 )
 from .engine import EXPIRY_GRACE, Checker
 from .results import Event, RunChecked, Severity, Violation, ViolationFound
+from .streams import OBJECTS
 
 __all__ = [
     "FINISH",
@@ -62,6 +64,9 @@ Pos = tuple[int, int]
 
 _THREAD_PATH = re.compile(r"/threads/(?P<thread>[^/]+)(?:/runs/(?P<run>[^/]+))?")
 _CHILD_OBJECTS = frozenset(("thread.run.step", "thread.message"))
+_RUN_STATUSES = frozenset(RUN.statuses)
+_TERMINAL = frozenset(RUN.terminal)
+_NO_RUNS: tuple[str, ...] = ()
 
 
 def _object_keys(obj: Any, keys: list[str], children: list[str]) -> None:
@@ -134,19 +139,20 @@ class Router:
         stream = False
         if isinstance(item, StreamEvent):
             sid, stream = item.exchange_seq, True
-        found = {owner[k] for k in keys if k in owner}
-        if stream and sid in self.streams:
-            found.add(self.streams[sid])
-        if len(found) > 1:
-            self.conflicts += 1
-        if found:
-            shard = min(found)
-        elif keys:
-            shard = zlib.crc32(keys[0].encode()) % self.shards
-        elif stream:
-            shard = zlib.crc32(str(sid).encode()) % self.shards
-        else:
-            shard = 0
+        shard = -1
+        for k in keys:
+            s = owner.get(k)
+            if s is not None and s != shard:
+                if shard >= 0:
+                    self.conflicts += 1
+                shard = s if shard < 0 else min(s, shard)
+        if stream and sid in self.streams and self.streams[sid] != shard:
+            if shard >= 0:
+                self.conflicts += 1
+            shard = self.streams[sid] if shard < 0 else min(self.streams[sid], shard)
+        if shard < 0:  # nothing it names was seen: a new thread (or run, or stream)
+            first = keys[0] if keys else str(sid) if stream else ""
+            shard = zlib.crc32(first.encode()) % self.shards if first else 0
         for k in keys:
             owner.setdefault(k, shard)
         if stream:
@@ -234,6 +240,99 @@ class _Streams:
         return False
 
 
+class _Window:
+    """The whole input's window of settled runs, as one process keeps it, in a shard that reads
+    every item: its own runs' settles come from its engine (`settle`), the other shards' are
+    foreseen from their objects (`foresee`). When the window closes one of its own runs, the
+    shard closes it (`Checker.close_run`), so that it closes every run where one process
+    would; the merge verifies that it did, and checks in one process where not."""
+
+    def __init__(self, size: int, mine: Callable[[str], bool], close: Callable[[str], None]):
+        self.size = size
+        self.mine = mine
+        self.close = close
+        self.fifo: OrderedDict[str, None] = OrderedDict()
+        self.status: dict[str, str] = {}  # another shard's run -> its last known status
+        self.children: dict[str, set[tuple[str, str]]] = {}  # -> its open steps and messages
+        self.child_status: dict[tuple[str, str], str] = {}
+
+    def settle(self, rid: str) -> None:
+        """A run became terminal with nothing open (as the engine's window takes it)."""
+        fifo = self.fifo
+        fifo[rid] = None
+        if len(fifo) > self.size:
+            oldest = fifo.popitem(last=False)[0]
+            if self.mine(oldest):
+                self.close(oldest)
+            else:
+                self.children.pop(oldest, None)  # (its status is remembered, as closed runs')
+
+    def foresee(self, item: Item) -> None:
+        """Follow an item of another shard as far as its runs' settling goes."""
+        if isinstance(item, Snapshot):
+            obj = item.obj
+            if type(obj) is dict and obj.get("object") == "thread.run":
+                self._run(obj)
+            else:
+                self._body(obj)
+        elif isinstance(item, Exchange):
+            ok = item.status is not None and 200 <= item.status < 300
+            if ok and not item.streamed:
+                self._body(item.response_body)
+        elif isinstance(item, StreamEvent):
+            self._body(item.data)
+
+    def _body(self, body: Any) -> None:
+        if type(body) is not dict:
+            return
+        kind = body.get("object")
+        if type(kind) is str and (kind == "thread.run" or kind in OBJECTS):
+            status = body.get("status")
+            if status is not None and type(status) is not str:
+                return
+            if kind == "thread.run":
+                self._run(body)
+            else:
+                self._child(OBJECTS[kind], body)
+        elif kind == "list" and type(body.get("data")) is list:
+            for element in body["data"]:
+                self._body(element)
+
+    def _run(self, obj: dict[str, Any]) -> None:
+        oid = obj.get("id")
+        if type(oid) is not str:
+            return
+        status = obj.get("status")
+        if status in _RUN_STATUSES:
+            self.status[oid] = status
+        self._maybe_settled(oid)
+
+    def _maybe_settled(self, oid: str) -> None:
+        if oid in self.fifo or self.status.get(oid) not in _TERMINAL:
+            return
+        if not self.children.get(oid):
+            self.settle(oid)
+
+    def _child(self, lc: Lifecycle, obj: dict[str, Any]) -> None:
+        oid = obj.get("id")
+        if type(oid) is not str:
+            return
+        rid = obj.get("run_id")
+        key = (lc.name, oid)
+        status: Any = obj.get("status")
+        if status in lc:
+            self.child_status[key] = status
+        if type(rid) is not str:
+            return
+        if self.child_status.get(key) in lc.active:
+            self.children.setdefault(rid, set()).add(key)
+            return
+        held = self.children.get(rid)
+        if held:
+            held.discard(key)
+        self._maybe_settled(rid)
+
+
 def _clock_only(ex: Exchange) -> Exchange | None:
     """An exchange that only moves the file's server clock (its Date header), for a worker that
     does not check it; None when it would not move it."""
@@ -265,16 +364,27 @@ def check_shard(
             events.append((here[0], "other", event.violation))
 
     settled: set[str] = set()
+    router = Router(shards) if shards > 1 else None
+    window: _Window | None = None
 
     def observe(kind: str, key: str) -> None:
         if kind == "settle":
             settled.add(key)
+            if window is not None:
+                window.settle(key)
         events.append((here[0], kind, key))
 
     checker = Checker(
-        strictness, emit=emit, expiry_grace=expiry_grace, fail_on=fail_on, observer=observe
+        strictness,
+        emit=emit,
+        expiry_grace=expiry_grace,
+        fail_on=fail_on,
+        observer=observe,
+        window=WINDOW if router is None else FINISH,  # (a shard of items closes as `_Window`)
     )
-    router = Router(shards) if shards > 1 else None
+    if router is not None:
+        owner = router.owner
+        window = _Window(WINDOW, lambda rid: owner.get("r:" + rid) == shard, checker.close_run)
     streams = _Streams()
     mentions = journal.mentions
     child_seen: dict[str, int] = {}
@@ -285,43 +395,59 @@ def check_shard(
         tally = FileTally(path, index)
         journal.files.append(tally)
         checkable, problems = checker.checkable, checker.problems
-        counts: dict[str, int] = {}
+        counts: dict[type, int] = {}
         fmt: str | None = None
+        # run snapshots by object: readers hand a repeated line's object again, and a run
+        # object names the same ids, so goes to the same shard, every time
+        memo: dict[int, tuple[Any, bool, tuple[str, ...]]] = {}
+        mine, runs = True, _NO_RUNS
+        feed = checker.feed
         for n, item in enumerate(items):
             here[0] = pos = (index, n)
-            if isinstance(item, TraceInfo):
-                fmt = fmt or item.format
+            counts[type(item)] = counts.get(type(item), 0) + 1
+            hit = memo.get(id(item.obj)) if type(item) is Snapshot else None
+            if hit is not None and hit[0] is item.obj:  # type: ignore[union-attr]
+                mine, runs = hit[1], hit[2]
             else:
-                kind = type(item).__name__
-                counts[kind] = counts.get(kind, 0) + 1
-            keys, children = item_keys(item)
-            if streams.see(item) and router is not None:
-                journal.doubts.append(f"{item.loc}: a stream replaced while open")
-            for c in children:
-                child_count += 1
-                last = child_seen.get(c)
-                if last is not None and child_count - last >= MEMORY // 2:
-                    journal.doubts.append(f"{item.loc}: step or message {c} seen again late")
-                child_seen[c] = child_count
-            if router is not None and router.route(item, keys) != shard:
-                if isinstance(item, Exchange):
+                if type(item) is TraceInfo:
+                    fmt = fmt or item.format
+                keys, children = item_keys(item)
+                runs = tuple(k[2:] for k in keys if k[0] == "r")
+                if streams.see(item) and router is not None:
+                    journal.doubts.append(f"{item.loc}: a stream replaced while open")
+                for c in children:
+                    child_count += 1
+                    seen_at = child_seen.get(c)
+                    if seen_at is not None and child_count - seen_at >= MEMORY // 2:
+                        journal.doubts.append(f"{item.loc}: step or message {c} seen again late")
+                    child_seen[c] = child_count
+                mine = router is None or router.route(item, keys) == shard
+                if keep is not None:
+                    keep.update(keys)
+                if type(item) is Snapshot and not children:
+                    if len(memo) >= 4096:
+                        memo.clear()
+                    memo[id(item.obj)] = (item.obj, mine, runs)
+            if not mine:
+                if window is not None:
+                    window.foresee(item)
+                if type(item) is Exchange:
                     ex = _clock_only(item)
                     if ex is not None:
-                        checker.feed(ex)
+                        feed(ex)
                         clock_only += 1
                 continue
-            if keep is not None:
-                keep.update(keys)
-            checker.feed(item)
-            if isinstance(item, InputProblem) and item.code == "input.unusable":
+            feed(item)
+            if type(item) is InputProblem and item.code == "input.unusable":
                 events.append((pos, "unusable", item.loc.file))
-            for k in keys:
-                if k[0] == "r" and k[2:] in settled:
-                    mentions.setdefault(k[2:], []).append(pos)
+            for rid in runs:
+                if rid in settled:
+                    mentions.setdefault(rid, []).append(pos)
         tally.checkable = checker.checkable - checkable
         tally.problems = checker.problems - problems
         if not tally.checkable:
-            tally.nothing = nothing_message(counts, fmt)
+            kinds = {k.__name__: n for k, n in counts.items() if k is not TraceInfo}
+            tally.nothing = nothing_message(kinds, fmt)
     if router is not None and router.conflicts:
         journal.doubts.append(f"{router.conflicts} items name ids of two shards")
     if streams.done >= MEMORY // 2:
