@@ -367,25 +367,29 @@ def check_files(
     expiry_grace: float = 60.0,
 ) -> tuple[Merged, Journal | None]:
     """Check `paths` in `jobs` processes (0: one per core) and merge: whole files in consecutive
-    blocks when there are at least twice as many files as processes, else every process reads
-    every file and checks the threads hashed to it. Where the shards might differ from one
-    process, check in one process (with a note on stderr). Returns the merged check and, for
-    one process, its journal."""
+    blocks when there are at least twice as many files as processes (and they share no thread),
+    else every process reads every file and checks the threads hashed to it. Where those shards
+    might still differ from one process, check in one process (with a note on stderr). Returns
+    the merged check and, for one process, its journal."""
     jobs = jobs or os.cpu_count() or 1
     numbered = list(enumerate(paths))
     opts = (strictness, fail_on, expiry_grace)
+    plans: list[list[tuple[list[tuple[int, str]], int, int]]] = []
     if jobs > 1 and numbered:
-        if len(numbered) >= 2 * jobs:
-            tasks = [(block, 0, 1) for block in _blocks(list(paths), jobs)]
-        else:
-            tasks = [(numbered, i, jobs) for i in range(jobs)]
+        if len(numbered) >= 2 * jobs:  # whole files; where they share threads, by thread
+            plans.append([(block, 0, 1) for block in _blocks(list(paths), jobs)])
+        plans.append([(numbered, i, jobs) for i in range(jobs)])
+    why = ""
+    for tasks in plans:
         with ProcessPoolExecutor(len(tasks), mp_context=get_context("spawn")) as pool:
             futures = [pool.submit(_work, files, i, n, *opts) for files, i, n in tasks]
             journals = [f.result() for f in futures]
         try:
             return merge_journals(journals), None
         except MergeError as exc:
-            print(f"runmodel check: --jobs: checking in one process: {exc}", file=sys.stderr)
+            why = str(exc)
+    if why:
+        print(f"runmodel check: --jobs: checking in one process: {why}", file=sys.stderr)
     journal = _work(numbered, 0, 1, *opts)
     return merge_journals([journal]), journal
 

@@ -350,11 +350,14 @@ def check_shard(
     strictness: Strictness = Strictness.STRICT,
     fail_on: Severity = Severity.ERROR,
     expiry_grace: float = EXPIRY_GRACE,
+    window: int = WINDOW,
 ) -> Journal:
     """Check one shard: `files` are ``(index in the whole input, path, items)``; with `shards`
-    > 1 every file is read whole and only the items `Router` sends to `shard` are checked."""
+    > 1 every file is read whole and only the items `Router` sends to `shard` are checked.
+    (`window`: the engine's window of settled runs, as `Checker` takes it.)"""
     journal = Journal(strictness, fail_on, [])
     events = journal.events
+    size = window
     here: list[Pos] = [(0, 0)]
 
     def emit(event: Event) -> None:
@@ -365,13 +368,13 @@ def check_shard(
 
     settled: set[str] = set()
     router = Router(shards) if shards > 1 else None
-    window: _Window | None = None
+    replay: _Window | None = None
 
     def observe(kind: str, key: str) -> None:
         if kind == "settle":
             settled.add(key)
-            if window is not None:
-                window.settle(key)
+            if replay is not None:
+                replay.settle(key)
         events.append((here[0], kind, key))
 
     checker = Checker(
@@ -380,11 +383,11 @@ def check_shard(
         expiry_grace=expiry_grace,
         fail_on=fail_on,
         observer=observe,
-        window=WINDOW if router is None else FINISH,  # (a shard of items closes as `_Window`)
+        window=size if router is None else FINISH,  # (a shard of items closes as `_Window`)
     )
     if router is not None:
         owner = router.owner
-        window = _Window(WINDOW, lambda rid: owner.get("r:" + rid) == shard, checker.close_run)
+        replay = _Window(size, lambda rid: owner.get("r:" + rid) == shard, checker.close_run)
     streams = _Streams()
     mentions = journal.mentions
     child_seen: dict[str, int] = {}
@@ -429,8 +432,8 @@ def check_shard(
                         memo.clear()
                     memo[id(item.obj)] = (item.obj, mine, runs)
             if not mine:
-                if window is not None:
-                    window.foresee(item)
+                if replay is not None:
+                    replay.foresee(item)
                 if type(item) is Exchange:
                     ex = _clock_only(item)
                     if ex is not None:
