@@ -60,7 +60,10 @@ __all__ = [
     "journal_from_dict",
     "journal_to_dict",
     "merge_journals",
+    "merge_reports",
+    "render",
     "run",
+    "shard_report",
 ]
 
 SHARD_FORMAT = "runmodel-check-shard"
@@ -512,32 +515,75 @@ def journal_from_dict(d: dict[str, Any], offset: int = 0) -> Journal:
 
 
 def _load_shards(paths: Sequence[str]) -> list[Journal]:
-    """The journals of mergeable JSON reports, in order, each after the files of those before."""
-    out: list[Journal] = []
-    offset = 0
+    """The journals of mergeable JSON reports in files, in order."""
+    texts: list[tuple[str, str | bytes]] = []
     for path in paths:
         try:
             with open(path, "rb") as f:
-                doc = orjson.loads(f.read())
+                texts.append((path, f.read()))
         except OSError as exc:
             raise MergeError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return _journals(texts)
+
+
+def _journals(texts: Sequence[tuple[str, str | bytes]]) -> list[Journal]:
+    """The journals of mergeable JSON reports, in order, each after the files of those before."""
+    out: list[Journal] = []
+    offset = 0
+    for name, text in texts:
+        try:
+            doc = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
-            raise MergeError(f"{path}: not JSON: {exc}") from None
+            raise MergeError(f"{name}: not JSON: {exc}") from None
         shard = doc.get("shard") if type(doc) is dict else None
         if type(shard) is not dict or shard.get("format") != SHARD_FORMAT:
             raise MergeError(
-                f"{path}: not a mergeable report (write it with --format json --mergeable)"
+                f"{name}: not a mergeable report (write it with --format json --mergeable)"
             )
         try:
             journal = journal_from_dict(shard, offset)
         except (KeyError, TypeError, ValueError) as exc:
-            raise MergeError(f"{path}: a damaged shard member: {exc!r}") from None
+            raise MergeError(f"{name}: a damaged shard member: {exc!r}") from None
         offset += len(journal.files)
         out.append(journal)
     return out
 
 
 # -- the command line --------------------------------------------------------------------------
+
+
+def render(
+    merged: Merged, fmt: str, *, coverage: bool = False, journal: Journal | None = None
+) -> str:
+    """The report in `fmt` (text, json, junit); JSON with `journal` is mergeable."""
+    report = merged.report(keep_clean=fmt != "text")
+    if fmt == "text":
+        return to_text(report, coverage=coverage)
+    if fmt == "json" and journal is not None:
+        shard = orjson.dumps(journal_to_dict(journal)).decode()
+        return to_json(report).rstrip()[:-1].rstrip() + f',\n  "shard": {shard}\n}}\n'
+    return FORMATS[fmt](report)
+
+
+def shard_report(
+    paths: Sequence[str],
+    *,
+    strictness: Strictness = Strictness.STRICT,
+    fail_on: Severity = Severity.ERROR,
+    expiry_grace: float = 60.0,
+) -> str:
+    """The mergeable JSON report of `paths`, checked in this process: what ``runmodel check
+    --format json --mergeable`` writes, for a distributed engine's task to return."""
+    merged, journal = check_files(
+        paths, 1, strictness=strictness, fail_on=fail_on, expiry_grace=expiry_grace
+    )
+    return render(merged, "json", journal=journal)
+
+
+def merge_reports(texts: Sequence[str | bytes]) -> Merged:
+    """Merge mergeable JSON reports (of consecutive parts of the input, in order), as
+    ``runmodel check --merge`` does; `MergeError` says why they cannot be."""
+    return merge_journals(_journals([(f"shard {n + 1}", t) for n, t in enumerate(texts)]))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -564,14 +610,7 @@ def run(args: argparse.Namespace) -> int:
         )
     for path, why in merged.unusable:
         print(f"runmodel check: {path}: unusable: {why}", file=sys.stderr)
-    report = merged.report(keep_clean=args.format != "text")
-    if args.format == "text":
-        text = to_text(report, coverage=args.coverage)
-    elif args.format == "json" and args.mergeable and journal is not None:
-        shard = orjson.dumps(journal_to_dict(journal)).decode()
-        text = to_json(report).rstrip()[:-1].rstrip() + f',\n  "shard": {shard}\n}}\n'
-    else:
-        text = FORMATS[args.format](report)
+    text = render(merged, args.format, coverage=args.coverage, journal=journal)
     if args.output:
         try:
             with open(args.output, "w", encoding="utf-8") as f:
