@@ -355,126 +355,168 @@ def check_shard(
     """Check one shard: `files` are ``(index in the whole input, path, items)``; with `shards`
     > 1 every file is read whole and only the items `Router` sends to `shard` are checked.
     (`window`: the engine's window of settled runs, as `Checker` takes it.)"""
-    journal = Journal(strictness, fail_on, [])
-    events = journal.events
-    size = window
-    here: list[Pos] = [(0, 0)]
+    return _Shard(shard, shards, strictness, fail_on, expiry_grace, window).run(files)
 
-    def emit(event: Event) -> None:
-        if isinstance(event, RunChecked):
-            events.append((here[0], "run", event.result))
-        elif isinstance(event, ViolationFound):
-            events.append((here[0], "other", event.violation))
 
-    settled: set[str] = set()
-    router = Router(shards) if shards > 1 else None
-    replay: _Window | None = None
+class _Shard:
+    """`check_shard`'s state: the engine, the journal it writes, what the doubts are kept by."""
 
-    def observe(kind: str, key: str) -> None:
-        if kind == "settle":
-            settled.add(key)
-            if replay is not None:
-                replay.settle(key)
-        events.append((here[0], kind, key))
+    def __init__(
+        self,
+        shard: int,
+        shards: int,
+        strictness: Strictness,
+        fail_on: Severity,
+        expiry_grace: float,
+        window: int,
+    ) -> None:
+        self.shard = shard
+        self.journal = journal = Journal(strictness, fail_on, [])
+        self.at = at = [0, 0]  # the position of the item being checked
+        events = journal.events
+        self.settled: set[str] = set()
+        self.router = Router(shards) if shards > 1 else None
+        self.replay: _Window | None = None
 
-    checker = Checker(
-        strictness,
-        emit=emit,
-        expiry_grace=expiry_grace,
-        fail_on=fail_on,
-        observer=observe,
-        window=size if router is None else FINISH,  # (a shard of items closes as `_Window`)
-    )
-    if router is not None:
-        owner = router.owner
-        replay = _Window(size, lambda rid: owner.get("r:" + rid) == shard, checker.close_run)
-    streams = _Streams()
-    mentions = journal.mentions
-    child_seen: dict[str, int] = {}
-    child_count = 0
-    clock_only = 0
-    keep = journal.keys if router is None else None
-    for index, path, items in files:
-        tally = FileTally(path, index)
-        journal.files.append(tally)
-        checkable, problems = checker.checkable, checker.problems
-        counts: dict[type, int] = {}
-        fmt: str | None = None
+        def emit(event: Event) -> None:
+            if isinstance(event, RunChecked):
+                events.append(((at[0], at[1]), "run", event.result))
+            elif isinstance(event, ViolationFound):
+                events.append(((at[0], at[1]), "other", event.violation))
+
+        def observe(kind: str, key: str) -> None:
+            if kind == "settle":
+                self.settled.add(key)
+                if self.replay is not None:
+                    self.replay.settle(key)
+            events.append(((at[0], at[1]), kind, key))
+
+        self.checker = checker = Checker(
+            strictness,
+            emit=emit,
+            expiry_grace=expiry_grace,
+            fail_on=fail_on,
+            observer=observe,
+            window=window if self.router is None else FINISH,  # (closed as `_Window` says)
+        )
+        if self.router is not None:
+            owner = self.router.owner
+            self.replay = _Window(window, lambda r: owner.get("r:" + r) == shard, checker.close_run)
+        self.streams = _Streams()
+        self.child_seen: dict[str, int] = {}
+        self.child_count = 0
+        self.clock_only = 0
+        self.counts: dict[type, int] | None = None
+        self.fmt: str | None = None
+
+    def run(self, files: Iterable[tuple[int, str, Iterable[Item]]]) -> Journal:
+        """Check the files; the journal."""
+        journal, checker, streams = self.journal, self.checker, self.streams
+        for index, path, items in files:
+            tally = FileTally(path, index)
+            journal.files.append(tally)
+            checkable, problems = checker.checkable, checker.problems
+            self.at[0] = index
+            self.counts, self.fmt = {}, None  # (kept until the file gives something to check)
+            checker.feed_all(self._owned(index, items, checkable))
+            tally.checkable = checker.checkable - checkable
+            tally.problems = checker.problems - problems
+            if not tally.checkable and self.counts is not None:
+                kinds = {k.__name__: n for k, n in self.counts.items() if k is not TraceInfo}
+                tally.nothing = nothing_message(kinds, self.fmt)
+        if self.router is not None and self.router.conflicts:
+            journal.doubts.append(f"{self.router.conflicts} items name ids of two shards")
+        if streams.done >= MEMORY // 2:
+            journal.doubts.append(f"{streams.done} streams: more than one process remembers")
+        journal.orphan_streams = streams.orphans
+        journal.open_streams = bool(streams.open)
+        self.at[0], self.at[1] = FINISH, 0
+        summary = checker.finish()
+        journal.counts = {
+            "items": summary.items - self.clock_only,
+            "observations": summary.observations,
+            "runs": summary.runs,
+            "failing_runs": summary.failing_runs,
+            "errors": summary.errors,
+            "warnings": summary.warnings,
+            "input_problems": summary.input_problems,
+        }
+        cov = summary.coverage
+        journal.coverage = {
+            "edges": {lc: dict(m) for lc, m in cov.edges.items()},
+            "rules": dict(cov.rules),
+            "links": dict(cov.links),
+        }
+        return journal
+
+    def _owned(self, index: int, items: Iterable[Item], checkable: int) -> Iterator[Item]:
+        """The items of one file this shard checks, each yielded when its position is set and
+        followed, once checked, by what the journal notes of it."""
+        at, checker, settled = self.at, self.checker, self.settled
+        mentions, replay = self.journal.mentions, self.replay
+        counts = self.counts
         # run snapshots by object: readers hand a repeated line's object again, and a run
         # object names the same ids, so goes to the same shard, every time
         memo: dict[int, tuple[Any, bool, tuple[str, ...]]] = {}
-        mine, runs = True, _NO_RUNS
-        feed = checker.feed
         for n, item in enumerate(items):
-            here[0] = pos = (index, n)
-            counts[type(item)] = counts.get(type(item), 0) + 1
-            hit = memo.get(id(item.obj)) if type(item) is Snapshot else None
-            if hit is not None and hit[0] is item.obj:  # type: ignore[union-attr]
-                mine, runs = hit[1], hit[2]
-            else:
-                if type(item) is TraceInfo:
-                    fmt = fmt or item.format
-                keys, children = item_keys(item)
-                runs = tuple(k[2:] for k in keys if k[0] == "r")
-                if streams.see(item) and router is not None:
-                    journal.doubts.append(f"{item.loc}: a stream replaced while open")
-                for c in children:
-                    child_count += 1
-                    seen_at = child_seen.get(c)
-                    if seen_at is not None and child_count - seen_at >= MEMORY // 2:
-                        journal.doubts.append(f"{item.loc}: step or message {c} seen again late")
-                    child_seen[c] = child_count
-                mine = router is None or router.route(item, keys) == shard
-                if keep is not None:
-                    keep.update(keys)
-                if type(item) is Snapshot and not children:
-                    if len(memo) >= 4096:
-                        memo.clear()
-                    memo[id(item.obj)] = (item.obj, mine, runs)
+            at[1] = n
+            if counts is not None:
+                counts[type(item)] = counts.get(type(item), 0) + 1
+                if checker.checkable > checkable:
+                    counts = self.counts = None
+            if type(item) is Snapshot:
+                hit = memo.get(id(item.obj))
+                if hit is not None and hit[0] is item.obj:
+                    if hit[1]:
+                        yield item
+                        for rid in hit[2]:
+                            if rid in settled:
+                                mentions.setdefault(rid, []).append((index, n))
+                    elif replay is not None:
+                        replay.foresee(item)
+                    continue
+            mine, runs, memoize = self._classify(item)
+            if memoize:
+                if len(memo) >= 4096:
+                    memo.clear()
+                memo[id(item.obj)] = (item.obj, mine, runs)  # type: ignore[union-attr]
             if not mine:
                 if replay is not None:
                     replay.foresee(item)
                 if type(item) is Exchange:
                     ex = _clock_only(item)
                     if ex is not None:
-                        feed(ex)
-                        clock_only += 1
+                        self.clock_only += 1
+                        yield ex
                 continue
-            feed(item)
+            yield item
             if type(item) is InputProblem and item.code == "input.unusable":
-                events.append((pos, "unusable", item.loc.file))
+                self.journal.events.append(((index, n), "unusable", item.loc.file))
             for rid in runs:
                 if rid in settled:
-                    mentions.setdefault(rid, []).append(pos)
-        tally.checkable = checker.checkable - checkable
-        tally.problems = checker.problems - problems
-        if not tally.checkable:
-            kinds = {k.__name__: n for k, n in counts.items() if k is not TraceInfo}
-            tally.nothing = nothing_message(kinds, fmt)
-    if router is not None and router.conflicts:
-        journal.doubts.append(f"{router.conflicts} items name ids of two shards")
-    if streams.done >= MEMORY // 2:
-        journal.doubts.append(f"{streams.done} streams: more than a single process remembers")
-    journal.orphan_streams = streams.orphans
-    journal.open_streams = bool(streams.open)
-    here[0] = (FINISH, 0)
-    summary = checker.finish()
-    journal.counts = {
-        "items": summary.items - clock_only,
-        "observations": summary.observations,
-        "runs": summary.runs,
-        "failing_runs": summary.failing_runs,
-        "errors": summary.errors,
-        "warnings": summary.warnings,
-        "input_problems": summary.input_problems,
-    }
-    cov = summary.coverage
-    journal.coverage = {
-        "edges": {lc: dict(m) for lc, m in cov.edges.items()},
-        "rules": dict(cov.rules),
-        "links": dict(cov.links),
-    }
-    return journal
+                    mentions.setdefault(rid, []).append((index, n))
+
+    def _classify(self, item: Item) -> tuple[bool, tuple[str, ...], bool]:
+        """Whether this shard checks `item`, the runs it names, whether to memoize that."""
+        journal = self.journal
+        if type(item) is TraceInfo:
+            self.fmt = self.fmt or item.format
+        keys, children = item_keys(item)
+        runs = tuple(k[2:] for k in keys if k[0] == "r")
+        if self.streams.see(item) and self.router is not None:
+            journal.doubts.append(f"{item.loc}: a stream replaced while open")
+        for c in children:
+            self.child_count += 1
+            seen_at = self.child_seen.get(c)
+            if seen_at is not None and self.child_count - seen_at >= MEMORY // 2:
+                journal.doubts.append(f"{item.loc}: step or message {c} seen again late")
+            self.child_seen[c] = self.child_count
+        if self.router is None:
+            journal.keys.update(keys)
+            mine = True
+        else:
+            mine = self.router.route(item, keys) == self.shard
+        return mine, runs, type(item) is Snapshot and not children
 
 
 def numbered_files(paths: Iterable[tuple[int, str]]) -> Iterator[tuple[int, str, Iterable[Item]]]:
