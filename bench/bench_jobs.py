@@ -62,7 +62,7 @@ def _pair(name: str, files: list[Path], repeat: int, where: Path) -> Row:
         f"{1 / ratio:.2f}x; reports {'identical' if same else 'DIFFER'}"
     )
     return Row(
-        "check",
+        "checker",
         f"--jobs 2, {name}",
         best[2],
         "s",
