@@ -194,21 +194,13 @@ def _runs_in_order(
     return closes, doubts
 
 
-def merge_journals(journals: Sequence[Journal], *, window: int = WINDOW) -> Merged:
-    """Merge the journals of shards of one input (positions already global) into the events
-    the single process would have emitted; `MergeError` when they might differ from them."""
-    if not journals:
-        raise MergeError("no shards to merge")
-    strictness, fail_on = journals[0].strictness, journals[0].fail_on
-    if any(j.strictness is not strictness or j.fail_on is not fail_on for j in journals):
-        raise MergeError("the shards were checked with different --strictness or --fail-on")
-    doubts = _doubts(journals)
-    items: list[tuple[tuple[int, int], int, int, str, Any]] = [
-        (pos, i, k, kind, payload)
-        for i, j in enumerate(journals)
-        for k, (pos, kind, payload) in enumerate(j.events)
-    ]
-    # what the check does once a file is read: a file with nothing checkable is unusable
+def _file_ends(
+    journals: Sequence[Journal],
+    strictness: Strictness,
+    items: list[tuple[tuple[int, int], int, int, str, Any]],
+) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """What the check does once a file is read: a file with nothing checkable is unusable (its
+    finding, and the file, are added to `items`). Returns the counts it adds and the files."""
     tallies: dict[int, list[FileTally]] = {}
     for j in journals:
         for t in j.files:
@@ -228,6 +220,24 @@ def merge_journals(journals: Sequence[Journal], *, window: int = WINDOW) -> Merg
             extra["errors"] += 1
         items.append((at, -1, 1, "unusable", path))
         unusable.append((path, ""))
+    return extra, unusable
+
+
+def merge_journals(journals: Sequence[Journal], *, window: int = WINDOW) -> Merged:
+    """Merge the journals of shards of one input (positions already global) into the events
+    the single process would have emitted; `MergeError` when they might differ from them."""
+    if not journals:
+        raise MergeError("no shards to merge")
+    strictness, fail_on = journals[0].strictness, journals[0].fail_on
+    if any(j.strictness is not strictness or j.fail_on is not fail_on for j in journals):
+        raise MergeError("the shards were checked with different --strictness or --fail-on")
+    doubts = _doubts(journals)
+    items: list[tuple[tuple[int, int], int, int, str, Any]] = [
+        (pos, i, k, kind, payload)
+        for i, j in enumerate(journals)
+        for k, (pos, kind, payload) in enumerate(j.events)
+    ]
+    extra, unusable = _file_ends(journals, strictness, items)
     items.sort(key=lambda e: (e[0], e[1], e[2]))
     closes, more = _runs_in_order(items, window)
     doubts += more
