@@ -108,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     steps = [
         ("checker", py, "bench_check.py", "--big",
          *(("--snapshots", "100000", "--repeat", "1", "--sample", "2000") if quick else ())),
+        ("checker", py, "bench_jobs.py",
+         *(("--snapshots", "100000", "--repeat", "1") if quick else ())),
         ("emulator", py, "bench_emulator.py", *(("--quick",) if quick else ())),
         ("emulator", py2, "bench_emulator.py", "--no-serve", *(("--quick",) if quick else ())),
         ("fuzz", py, "bench_fuzz.py", *(("--examples", "40") if quick else ())),

@@ -101,8 +101,11 @@ class Checker:
         window: int = _SETTLED,
         fail_on: Severity = Severity.ERROR,
         quick: bool = True,
+        observer: Callable[[str, str], None] | None = None,
     ) -> None:
         self.strictness = strictness
+        # told ("open", run id), ("settle", run id), ("need", edge): what merging shards replays
+        self._observer = observer
         self.fail_on = fail_on
         self.memory = memory
         self.items = 0
@@ -112,7 +115,7 @@ class Checker:
         self.checkable = 0
         """Items fed so far that gave something to check: an observation of a run, run step or
         message, or a request on one's lifecycle (create, submit, cancel, a message)."""
-        self.findings = Findings(emit)
+        self.findings = Findings(emit, observer)
         """Every finding, through `Findings.add`."""
         self._emit = emit
         self._add = self.findings.add
@@ -194,6 +197,13 @@ class Checker:
     def mark_unusable(self, file: str) -> None:
         """Record that `file` could not be used at all (its problems were fed already): exit 2."""
         self._unusable[file] = None
+
+    def close_run(self, oid: str) -> None:
+        """Close run `oid` now if it is open, as the window of settled runs does (a shard of a
+        larger input closes its runs when the whole input's window would)."""
+        run = self._runs.get(oid)
+        if run is not None:
+            self._close(run)
 
     def feed_all(self, items: Iterable[Item]) -> None:
         """`feed` every item."""
@@ -420,12 +430,16 @@ class Checker:
         self._runs[oid] = run
         if closed is None:
             self._runs_seen += 1
+        if self._observer is not None:
+            self._observer("open", oid)
         return run
 
     def _settled_run(self, run: RunState) -> None:
         """A run is terminal with no open steps or messages: close it once `window` more did."""
         settled = self._settled
         if run.oid not in settled:
+            if self._observer is not None:
+                self._observer("settle", run.oid)
             settled[run.oid] = None
             if len(settled) > self._window:
                 oldest = self._runs.get(settled.popitem(last=False)[0])

@@ -37,10 +37,14 @@ class Findings:
     it is closed), the others go to `emit` as `ViolationFound` at once. Counts errors,
     warnings, failing runs and the untrusted edges the moves needed."""
 
-    __slots__ = ("_emit", "errors", "failing", "needs", "warnings")
+    __slots__ = ("_emit", "errors", "failing", "needs", "observer", "warnings")
 
-    def __init__(self, emit: Callable[[Event], None]) -> None:
+    def __init__(
+        self, emit: Callable[[Event], None], observer: Callable[[str, str], None] | None = None
+    ) -> None:
         self._emit = emit
+        self.observer = observer
+        """Told ``("need", edge)`` the first time an edge is needed (what a merge replays)."""
         self.errors = 0
         self.warnings = 0
         self.failing: set[str] = set()
@@ -68,6 +72,8 @@ class Findings:
     def need(self, run: RunState | None, needs: tuple[str, ...]) -> None:
         """Record untrusted edges a move took: the run needs the permissive level."""
         for n in needs:
+            if self.observer is not None and n not in self.needs:
+                self.observer("need", n)
             self.needs[n] = None
             if run is not None:
                 if run.needs is None:

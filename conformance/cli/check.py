@@ -64,6 +64,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long after expires_at an active run is flagged (default 60)",
     )
+    from ..merge import add_arguments
+
+    add_arguments(parser)  # --jobs, --mergeable, --merge
 
 
 def _seconds(text: str) -> float:
@@ -79,6 +82,10 @@ def _seconds(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     """Check the files and write the report; return the exit code."""
+    if args.jobs != 1 or args.mergeable or args.merge:
+        from .. import merge
+
+        return merge.run(args)
     from runmodel import Strictness
 
     from ..check import Checker, Severity
