@@ -33,9 +33,9 @@ from typing import Any
 import openai
 from _rows import Row, emit, fmt
 
-from conformance._sdk import quiet_assistants_deprecation
 from conformance.emulator import Emulator
 from conformance.emulator.transport import http_module
+from conformance.sdk import quiet_assistants_deprecation
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = "start, complete+100000"  # the run stays in_progress while measured (latency 0)

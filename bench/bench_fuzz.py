@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))  # the tests' helpers, as a package of this tree
 
 from _rows import Row, emit  # noqa: E402
 
-from conformance._sdk import quiet_assistants_deprecation  # noqa: E402
 from conformance.cli.demo import lesson_poll_run_status  # noqa: E402
 from conformance.emulator.clock import virtual_time_session  # noqa: E402
 from conformance.harness import play  # noqa: E402
+from conformance.sdk import quiet_assistants_deprecation  # noqa: E402
 from conformance.strategies import Scenario, scenarios  # noqa: E402
 from tests.helpers import miniatures  # noqa: E402  (the project's test clients: a correct driver)
 

@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))  # the tests' helpers, as a package of this tree
 
 from _rows import Row, emit, fmt  # noqa: E402
 
-from conformance._sdk import http_module, quiet_assistants_deprecation  # noqa: E402
 from conformance.emulator import Emulator  # noqa: E402
 from conformance.emulator.clock import virtual_time_session  # noqa: E402
 from conformance.harness import ClientCheckFailed, Progress, check_client, play  # noqa: E402
+from conformance.sdk import http_module, quiet_assistants_deprecation  # noqa: E402
 from tests.helpers import miniatures  # noqa: E402  (the project's wrong-on-purpose clients)
 
 CLIENTS: list[tuple[str, Callable[..., Any], str, str]] = [

@@ -12,7 +12,6 @@ its JSON report (``runmodel check --format json --mergeable``).
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import sys
@@ -26,17 +25,17 @@ from typing import Any
 
 import orjson
 
-from runmodel import Strictness
+from runmodel import RunmodelError, Strictness
 
 from .check import (
     CheckFinished,
     CheckStarted,
+    CheckSummary,
     Coverage,
     Event,
     RunChecked,
     RunResult,
     Severity,
-    Summary,
     Violation,
     ViolationFound,
 )
@@ -57,15 +56,13 @@ __all__ = [
     "SHARD_FORMAT",
     "MergeError",
     "Merged",
-    "add_arguments",
     "check_files",
-    "jobs_value",
     "journal_from_dict",
     "journal_to_dict",
+    "load_shards",
     "merge_journals",
     "merge_reports",
     "render",
-    "run",
     "shard_report",
 ]
 
@@ -75,57 +72,15 @@ SHARD_FORMAT = "runmodel-check-shard"
 _END = 1 << 62  # the position, in a file, of what the check does once the file is read
 
 
-class MergeError(Exception):
+class MergeError(RunmodelError):
     """Shards that cannot be merged into the single process's report (the message says why)."""
-
-
-def jobs_value(text: str) -> int:
-    """``--jobs``: a number of processes >= 1, or 0 / ``auto`` for every core."""
-    if text.strip().lower() == "auto":
-        return 0
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a number of processes: {text!r} (a whole number >= 1, or 0 or auto)"
-        ) from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 (auto) or more: {text!r}")
-    return value
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Declare ``--jobs``, ``--mergeable`` and ``--merge`` on the ``check`` parser."""
-    parser.add_argument(
-        "--jobs",
-        "-j",
-        type=jobs_value,
-        default=1,
-        metavar="N",
-        help="check in N processes (0 or auto: one per core); the report is the same as with "
-        "one (default 1)",
-    )
-    parser.add_argument(
-        "--mergeable",
-        action="store_true",
-        help="with --format json: add what --merge needs to join this report with others",
-    )
-    parser.add_argument(
-        "--merge",
-        action="store_true",
-        help="FILES are JSON reports written with --mergeable, of consecutive parts of the "
-        "input: write the one report of the whole",
-    )
-
-
-# -- merging ---------------------------------------------------------------------------------
 
 
 class Merged:
     """The merged check: its events (feed them to a `Report`), the summary, and what the files
     with nothing to check held (``path``, why), as the check says on stderr."""
 
-    def __init__(self, events: list[Event], summary: Summary, unusable: list[tuple[str, str]]):
+    def __init__(self, events: list[Event], summary: CheckSummary, unusable: list[tuple[str, str]]):
         self.events = events
         self.summary = summary
         self.unusable = unusable
@@ -286,7 +241,7 @@ def merge_journals(journals: Sequence[Journal], *, window: int = WINDOW) -> Merg
     counts = {k: sum(j.counts[k] for j in journals) for k in journals[0].counts}
     for k, n in extra.items():
         counts[k] += n
-    summary = Summary(
+    summary = CheckSummary(
         strictness=strictness,
         items=counts["items"],
         observations=counts["observations"],
@@ -541,7 +496,7 @@ def journal_from_dict(d: dict[str, Any], offset: int = 0) -> Journal:
     )
 
 
-def _load_shards(paths: Sequence[str]) -> list[Journal]:
+def load_shards(paths: Sequence[str]) -> list[Journal]:
     """The journals of mergeable JSON reports in files, in order."""
     texts: list[tuple[str, str | bytes]] = []
     for path in paths:
@@ -611,43 +566,3 @@ def merge_reports(texts: Sequence[str | bytes]) -> Merged:
     """Merge mergeable JSON reports (of consecutive parts of the input, in order), as
     ``runmodel check --merge`` does; `MergeError` says why they cannot be."""
     return merge_journals(_journals([(f"shard {n + 1}", t) for n, t in enumerate(texts)]))
-
-
-def run(args: argparse.Namespace) -> int:
-    """``runmodel check`` with ``--jobs``, ``--mergeable`` or ``--merge``: the exit code."""
-    strictness, fail_on = Strictness(args.strictness), Severity(args.fail_on)
-    if args.mergeable and (args.format != "json" or args.merge):
-        print("runmodel check: --mergeable needs --format json, without --merge", file=sys.stderr)
-        return 2
-    journal: Journal | None = None
-    if args.merge:
-        try:
-            journals = _load_shards(args.files)
-            merged = merge_journals(journals)
-        except MergeError as exc:
-            print(f"runmodel check: --merge: {exc}", file=sys.stderr)
-            return 2
-        if journals and (journals[0].strictness, journals[0].fail_on) != (strictness, fail_on):
-            note = f"--strictness {journals[0].strictness.value} --fail-on {journals[0].fail_on}"
-            print(f"runmodel check: --merge: the shards were checked with {note}", file=sys.stderr)
-    else:
-        jobs = 1 if args.mergeable else args.jobs
-        merged, journal = check_files(
-            args.files, jobs, strictness=strictness, fail_on=fail_on, expiry_grace=args.expiry_grace
-        )
-    for path, why in merged.unusable:
-        print(f"runmodel check: {path}: unusable: {why}", file=sys.stderr)
-    text = render(merged, args.format, coverage=args.coverage, journal=journal)
-    if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8") as f:
-                f.write(text)
-        except OSError as exc:
-            print(
-                f"runmodel check: cannot write {args.output}: {exc.strerror or exc}",
-                file=sys.stderr,
-            )
-            return 2
-    else:
-        sys.stdout.write(text)
-    return merged.summary.exit_code

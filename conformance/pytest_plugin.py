@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from ._sdk import PYTEST_FILTER
 from .emulator import Emulator
+from .sdk import PYTEST_FILTER
 
 __all__ = ["EmulatedRun", "emulated_run", "runmodel_emulator"]
 

@@ -211,8 +211,8 @@ def load_target(target: str, setup: str | None = None, contract: str = "waiter")
 
 
 def _probe(build: Any, arguments: Any, is_async: bool, contract: str) -> None:
-    from ._sdk import quiet_assistants_deprecation
     from .emulator import Emulator
+    from .sdk import quiet_assistants_deprecation
 
     emu = Emulator(seed=0)
     if contract == "app":

@@ -305,7 +305,6 @@ def read_trace(lines: Iterable[bytes], file: str) -> Iterator[Item]:
     """
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
-    numbers = _NUMBERS
     lineno = 0
     last = 0  # highest seq read
     streams: set[int] = set()  # seqs of streamed exchanges
@@ -347,33 +346,7 @@ def read_trace(lines: Iterable[bytes], file: str) -> Iterator[Item]:
                 if type(seq) is not int or seq <= last:
                     continue
             last = seq
-            exchange = obj.get("exchange")
-            event = obj.get("event")
-            wall = obj.get("wall")
-            mono = obj.get("mono")
-            if (
-                type(event) is not str
-                or "data" not in obj
-                or type(wall) not in numbers
-                or type(mono) not in numbers
-            ):
-                yield _problem(
-                    file,
-                    lineno,
-                    "input.bad_entry",
-                    "an event needs a string 'event', 'data', and numeric or null 'wall', 'mono'",
-                )
-                continue
-            if type(exchange) is not int or exchange not in streams:  # (a list is unhashable)
-                yield _problem(
-                    file,
-                    lineno,
-                    "input.bad_entry",
-                    f"event seq {seq}: exchange {exchange!r} is not an earlier streamed exchange",
-                )
-                if type(exchange) is not int:
-                    exchange = None
-            yield StreamEvent(Location(file, lineno), seq, exchange, wall, mono, event, obj["data"])
+            yield from _event(obj, file, lineno, seq, streams)
         elif kind == "exchange":
             seq = obj.get("seq")
             if type(seq) is not int or seq != last + 1:
@@ -407,6 +380,40 @@ def read_trace(lines: Iterable[bytes], file: str) -> Iterator[Item]:
             "input.truncated",
             f"no footer: the trace is cut short after {last} entries (or was never closed)",
         )
+
+
+def _event(
+    obj: dict[str, Any], file: str, lineno: int, seq: int, streams: set[int]
+) -> Iterator[Item]:
+    """A trace's stream event line (its ``seq`` already read): the event, and what is wrong."""
+    numbers = _NUMBERS
+    exchange = obj.get("exchange")
+    event = obj.get("event")
+    wall = obj.get("wall")
+    mono = obj.get("mono")
+    if (
+        type(event) is not str
+        or "data" not in obj
+        or type(wall) not in numbers
+        or type(mono) not in numbers
+    ):
+        yield _problem(
+            file,
+            lineno,
+            "input.bad_entry",
+            "an event needs a string 'event', 'data', and numeric or null 'wall', 'mono'",
+        )
+        return
+    if type(exchange) is not int or exchange not in streams:  # (a list is unhashable)
+        yield _problem(
+            file,
+            lineno,
+            "input.bad_entry",
+            f"event seq {seq}: exchange {exchange!r} is not an earlier streamed exchange",
+        )
+        if type(exchange) is not int:
+            exchange = None
+    yield StreamEvent(Location(file, lineno), seq, exchange, wall, mono, event, obj["data"])
 
 
 def _sequence_problem(file: str, lineno: int, seq: Any, last: int) -> InputProblem:

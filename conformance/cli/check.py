@@ -64,9 +64,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long after expires_at an active run is flagged (default 60)",
     )
-    from ..merge import add_arguments
-
-    add_arguments(parser)  # --jobs, --mergeable, --merge
+    _add_parallel_arguments(parser)  # --jobs, --mergeable, --merge
 
 
 def _seconds(text: str) -> float:
@@ -83,9 +81,7 @@ def _seconds(text: str) -> float:
 def run(args: argparse.Namespace) -> int:
     """Check the files and write the report; return the exit code."""
     if args.jobs != 1 or args.mergeable or args.merge:
-        from .. import merge
-
-        return merge.run(args)
+        return _run_parallel(args)
     from runmodel import Strictness
 
     from ..check import Checker, Severity
@@ -189,3 +185,91 @@ def _feed_with_progress(checker: Checker, items: Iterable[Item], path: str) -> N
         feed(item)
         if not n & mask:
             print(f"\rchecking {name}: {n:,} items", end="", file=sys.stderr, flush=True)
+
+
+def _jobs_value(text: str) -> int:
+    """``--jobs``: a number of processes >= 1, or 0 / ``auto`` for every core."""
+    if text.strip().lower() == "auto":
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a number of processes: {text!r} (a whole number >= 1, or 0 or auto)"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (auto) or more: {text!r}")
+    return value
+
+
+def _add_parallel_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare ``--jobs``, ``--mergeable`` and ``--merge`` on the ``check`` parser."""
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=_jobs_value,
+        default=1,
+        metavar="N",
+        help="check in N processes (0 or auto: one per core); the report is the same as with "
+        "one (default 1)",
+    )
+    parser.add_argument(
+        "--mergeable",
+        action="store_true",
+        help="with --format json: add what --merge needs to join this report with others",
+    )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="FILES are JSON reports written with --mergeable, of consecutive parts of the "
+        "input: write the one report of the whole",
+    )
+
+
+# -- merging ---------------------------------------------------------------------------------
+
+
+def _run_parallel(args: argparse.Namespace) -> int:
+    """``runmodel check`` with ``--jobs``, ``--mergeable`` or ``--merge``: the exit code."""
+    from runmodel import Strictness
+
+    from ..check import Severity
+    from ..check.shard import Journal
+    from ..merge import MergeError, check_files, load_shards, merge_journals, render
+
+    strictness, fail_on = Strictness(args.strictness), Severity(args.fail_on)
+    if args.mergeable and (args.format != "json" or args.merge):
+        print("runmodel check: --mergeable needs --format json, without --merge", file=sys.stderr)
+        return 2
+    journal: Journal | None = None
+    if args.merge:
+        try:
+            journals = load_shards(args.files)
+            merged = merge_journals(journals)
+        except MergeError as exc:
+            print(f"runmodel check: --merge: {exc}", file=sys.stderr)
+            return 2
+        if journals and (journals[0].strictness, journals[0].fail_on) != (strictness, fail_on):
+            note = f"--strictness {journals[0].strictness.value} --fail-on {journals[0].fail_on}"
+            print(f"runmodel check: --merge: the shards were checked with {note}", file=sys.stderr)
+    else:
+        jobs = 1 if args.mergeable else args.jobs
+        merged, journal = check_files(
+            args.files, jobs, strictness=strictness, fail_on=fail_on, expiry_grace=args.expiry_grace
+        )
+    for path, why in merged.unusable:
+        print(f"runmodel check: {path}: unusable: {why}", file=sys.stderr)
+    text = render(merged, args.format, coverage=args.coverage, journal=journal)
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as exc:
+            print(
+                f"runmodel check: cannot write {args.output}: {exc.strerror or exc}",
+                file=sys.stderr,
+            )
+            return 2
+    else:
+        sys.stdout.write(text)
+    return int(merged.summary.exit_code)
