@@ -121,19 +121,7 @@ def run(args: argparse.Namespace) -> int:
         text = to_junit(report)
     else:
         text = to_text(report, coverage=args.coverage)
-    if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8") as f:
-                f.write(text)
-        except OSError as exc:
-            print(
-                f"runmodel check: cannot write {args.output}: {exc.strerror or exc}",
-                file=sys.stderr,
-            )
-            return 2
-    else:
-        sys.stdout.write(text)
-    return summary.exit_code
+    return _write(text, args.output) or summary.exit_code
 
 
 class _Seen:
@@ -260,16 +248,18 @@ def _run_parallel(args: argparse.Namespace) -> int:
     for path, why in merged.unusable:
         print(f"runmodel check: {path}: unusable: {why}", file=sys.stderr)
     text = render(merged, args.format, coverage=args.coverage, journal=journal)
-    if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8") as f:
-                f.write(text)
-        except OSError as exc:
-            print(
-                f"runmodel check: cannot write {args.output}: {exc.strerror or exc}",
-                file=sys.stderr,
-            )
-            return 2
-    else:
+    return _write(text, args.output) or int(merged.summary.exit_code)
+
+
+def _write(text: str, output: str | None) -> int | None:
+    """Write the report to `output` (None: standard output); 2 if it cannot be written."""
+    if not output:
         sys.stdout.write(text)
-    return int(merged.summary.exit_code)
+        return None
+    try:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        print(f"runmodel check: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    return None
