@@ -4,9 +4,13 @@ imports nothing from the kit, no private name crosses a package, and no import c
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("runmodel", "conformance")
@@ -193,3 +197,17 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 def test_no_import_cycle_among_the_modules() -> None:
     cycles = _cycles(_edges() - KNOWN_CYCLE_EDGES)
     assert not cycles, f"import cycles: {cycles}"
+
+
+@pytest.mark.parametrize(
+    "module", ["runmodel", "conformance.emulator", "conformance.check", "conformance.readers"]
+)
+def test_serving_and_checking_do_not_import_the_sdk(module: str) -> None:
+    """`runmodel serve` and `runmodel check` start without the openai SDK (about 0.9 s of
+    imports): only in-process clients need it, and they import it when asked."""
+    heavy = "('openai', 'hypothesis')"
+    code = f"import sys, {module}; print(sorted(m for m in {heavy} if m in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert out.stdout.strip() == "[]"

@@ -32,7 +32,6 @@ from .routes import ROUTES
 from .routing import Call, RouteTable
 from .script import Script, default_script, parse_script
 from .state import Run, Store, ToolCaller
-from .transport import async_sdk_client, sdk_client
 from .wire import BASE_URL, JSON, Reply, Request, reply_headers
 
 if TYPE_CHECKING:
@@ -255,12 +254,16 @@ class Emulator:
 
     def client(self, *, max_retries: int = 2, strict: bool = True, **kwargs: Any) -> openai.OpenAI:
         """An ``openai.OpenAI`` client wired to this emulator in-process (no sockets)."""
+        from .transport import sdk_client  # the SDK is imported only by those who use it
+
         return sdk_client(self, max_retries=max_retries, strict=strict, **kwargs)
 
     def async_client(
         self, *, max_retries: int = 2, strict: bool = True, **kwargs: Any
     ) -> openai.AsyncOpenAI:
         """An ``openai.AsyncOpenAI`` client wired to this emulator in-process."""
+        from .transport import async_sdk_client
+
         return async_sdk_client(self, max_retries=max_retries, strict=strict, **kwargs)
 
     def items(self) -> Iterator[Item]:
