@@ -7,6 +7,8 @@ import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..emulator.wire import Answers
+
 if TYPE_CHECKING:
     import openai
 
@@ -29,7 +31,7 @@ class StoredRun(Protocol):
     def events(self) -> Sequence[tuple[str, Any]]: ...
 
 
-class Server(Protocol):
+class Server(Answers, Protocol):
     """An emulator as the harness drives it: it starts the lifecycle, watches each request
     (before, its reply, after), names each round's tool calls, and reads the runs back."""
 
@@ -67,15 +69,6 @@ class Server(Protocol):
     def start_thread(
         self, *, assistant: Mapping[str, Any] | None = None, message: str | None = None
     ) -> tuple[str, str]: ...
-
-    def handle(
-        self,
-        method: str,
-        path: str,
-        query: str = "",
-        headers: Mapping[str, str] | None = None,
-        body: bytes = b"",
-    ) -> Reply: ...
 
     def client(
         self, *, max_retries: int = 2, strict: bool = True, **kwargs: Any
