@@ -1,4 +1,4 @@
-"""runmodel: a formal, evidence-graded model of Assistants API runs.
+"""runmodel: a formal, evidence-graded model of Assistants API runs and background responses.
 
 The model (statuses, edges, grades, sources, field rules, links) is the single source of truth;
 the checker, the strategies, the emulator and the diagrams all derive from it. It imports nothing
@@ -22,20 +22,33 @@ from ._core import (
     Tracker,
 )
 from ._lifecycles import CANCELLING, MESSAGE, RUN, STEP, Trigger
-from ._registry import FIELDS, LIFECYCLES, LINKS, MARKS, RULES, RULES_BY_CODE, VALUES, register
+from ._registry import (
+    FACTS,
+    FIELDS,
+    LIFECYCLES,
+    LINKS,
+    MARKS,
+    RULES,
+    RULES_BY_CODE,
+    VALUES,
+    register,
+)
+from ._responses import RESPONSE, ResponseTrigger  # registers the response lifecycle
 from ._rules import EXPIRY_SECONDS  # importing it registers the Assistants lifecycles
-from .fields import FieldRule, FieldValues, Link, StatusFields
+from .fields import Fact, FieldRule, FieldValues, Link, StatusFields
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CANCELLING",
     "EXPIRY_SECONDS",
+    "FACTS",
     "FIELDS",
     "LIFECYCLES",
     "LINKS",
     "MARKS",
     "MESSAGE",
+    "RESPONSE",
     "RULES",
     "RULES_BY_CODE",
     "RUN",
@@ -44,6 +57,7 @@ __all__ = [
     "Actor",
     "Edge",
     "Evidence",
+    "Fact",
     "FieldRule",
     "FieldValues",
     "Grade",
@@ -51,6 +65,7 @@ __all__ = [
     "Lifecycle",
     "Link",
     "ModelDefinitionError",
+    "ResponseTrigger",
     "RunmodelError",
     "Status",
     "StatusFields",

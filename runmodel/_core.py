@@ -489,10 +489,16 @@ def _validate(lc: Lifecycle, also_settled: Iterable[str]) -> None:
                 f"(to {seen[key].dest!r} and to {e.dest!r})"
             )
         seen[key] = e
-    leaving = sorted({e.source for e in lc.all_edges if e.source in lc.terminal})
+    # A terminal status absorbs at the strict level; a disputed report of one being left (a
+    # response read cancelled, then completed) may stand as an untrusted edge, admitted only
+    # at the permissive level.
+    leaving = sorted(
+        {e.source for e in lc.all_edges if e.source in lc.terminal and e.evidence.trusted}
+    )
     if leaving:
         raise ModelDefinitionError(
-            f"{lc.name}: terminal statuses must absorb, but edges leave: {', '.join(leaving)}"
+            f"{lc.name}: terminal statuses must absorb, but trusted edges leave: "
+            f"{', '.join(leaving)}"
         )
     bad_settled = sorted(set(also_settled) - set(names))
     if bad_settled:

@@ -10,9 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ._core import Lifecycle, ModelDefinitionError
-from .fields import FieldRule, FieldValues, Kept, Link, StatusFields
+from .fields import Fact, FieldRule, FieldValues, Kept, Link, StatusFields
 
-__all__ = ["FIELDS", "LIFECYCLES", "LINKS", "MARKS", "RULES", "RULES_BY_CODE", "VALUES", "register"]
+__all__ = [
+    "FACTS",
+    "FIELDS",
+    "LIFECYCLES",
+    "LINKS",
+    "MARKS",
+    "RULES",
+    "RULES_BY_CODE",
+    "VALUES",
+    "register",
+]
 
 LIFECYCLES: dict[str, Lifecycle] = {}
 """Every lifecycle of the model, by name (``run``, ``run_step``, ``message``)."""
@@ -39,15 +49,19 @@ VALUES: dict[str, FieldValues] = {}
 LINKS: list[Link] = []
 """How child objects must stand while their parent is in certain statuses."""
 
+FACTS: dict[str, Fact] = {}
+"""Every lifecycle's protocol facts (streams, calls, rounds), by code."""
+
 
 def register(
     lifecycle: Lifecycle,
     rules: Iterable[FieldRule] = (),
     values: Iterable[FieldValues] = (),
     links: Iterable[Link] = (),
+    facts: Iterable[Fact] = (),
 ) -> Lifecycle:
-    """Add a lifecycle with its field rules, enumerated values and links to the model; returns
-    the lifecycle. `ModelDefinitionError` names what is wrong with a definition that clashes."""
+    """Add a lifecycle with its field rules, enumerated values, links and protocol facts to the
+    model; returns the lifecycle. `ModelDefinitionError` names what is wrong with a clash."""
     name = lifecycle.name
     rules = tuple(rules)
     if name in LIFECYCLES:
@@ -61,6 +75,10 @@ def register(
     for link in links:
         if link.lifecycle != name and link.parent != name:
             raise ModelDefinitionError(f"{name}: link {link.code!r} is about other lifecycles")
+    facts = tuple(facts)
+    for f in facts:
+        if f.lifecycle != name or f.code in FACTS or sum(g.code == f.code for g in facts) > 1:
+            raise ModelDefinitionError(f"{name}: fact {f.code!r} misnamed or declared twice")
     LIFECYCLES[name] = lifecycle
     RULES[name] = rules
     RULES_BY_CODE.update((r.code, r) for r in rules)
@@ -68,6 +86,7 @@ def register(
     FIELDS[name] = fields
     VALUES.update((v.code, v) for v in values)
     LINKS.extend(links)
+    FACTS.update((f.code, f) for f in facts)
     return lifecycle
 
 

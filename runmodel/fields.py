@@ -17,6 +17,7 @@ from ._core import Evidence
 
 __all__ = [
     "Absent",
+    "Fact",
     "FieldRule",
     "FieldValues",
     "Immutable",
@@ -199,6 +200,18 @@ class FieldValues:
 
     code: str  # "<lifecycle>.<field path>", e.g. "run.last_error.code"
     values: tuple[str, ...]
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A graded fact of a lifecycle's protocol that no field rule holds: the order and numbering
+    of its stream events, what a client's call answers, how a tool round chains. A checker
+    reports a breach under the fact's code, with the fact's grade deciding its severity."""
+
+    code: str  # "<lifecycle>.<topic>.<what>", e.g. "response.stream.increasing"
+    lifecycle: str
+    summary: str
     evidence: Evidence
 
 

@@ -10,11 +10,17 @@ from runmodel import (
     LIFECYCLES,
     MARKS,
     MESSAGE,
+    RESPONSE,
     RUN,
     STEP,
     Actor,
+    Edge,
+    Evidence,
     Grade,
     IllegalTransition,
+    Lifecycle,
+    ModelDefinitionError,
+    Status,
     Strictness,
 )
 
@@ -78,10 +84,33 @@ def test_requires_action_never_goes_straight_back_to_in_progress() -> None:
 @pytest.mark.parametrize("lifecycle", LIFECYCLES.values(), ids=lambda lc: lc.name)
 def test_terminal_statuses_absorb(lifecycle) -> None:  # type: ignore[no-untyped-def]
     for status in lifecycle.terminal:
-        assert lifecycle.out(status, PERMISSIVE) == ()
+        assert lifecycle.out(status, STRICT) == ()
         for other in lifecycle.statuses:
             if other != status:
-                assert not lifecycle.reachable(status, other, PERMISSIVE)
+                assert not lifecycle.reachable(status, other, STRICT)
+        # only a disputed report may leave a terminal status, at the permissive level
+        assert all(e.grade is Grade.DISPUTED for e in lifecycle.out(status, PERMISSIVE))
+
+
+def test_only_a_response_read_cancelled_then_completed_leaves_a_terminal_status() -> None:
+    left = [e for lc in LIFECYCLES.values() for e in lc.all_edges if e.source in lc.terminal]
+    assert [(e.source, e.dest) for e in left] == [("cancelled", "completed")]
+    assert RESPONSE.reachable("cancelled", "completed", PERMISSIVE)
+
+
+def test_a_trusted_edge_out_of_a_terminal_status_is_rejected() -> None:
+    ev = Evidence.of("D", "spec")
+    with pytest.raises(ModelDefinitionError, match="trusted edges leave: done"):
+        Lifecycle(
+            "toy",
+            statuses=[Status("open", "", ev), Status("done", "", ev, terminal=True)],
+            initial="open",
+            created_by=Edge("", "open", "create", Actor.CLIENT, ev),
+            edges=[
+                Edge("open", "done", "finish", Actor.SERVER, ev),
+                Edge("done", "open", "reopen", Actor.SERVER, ev),
+            ],
+        )
 
 
 def test_derived_sets() -> None:
