@@ -39,7 +39,8 @@ class ResponseTrigger:
 
 _ev = Evidence.of
 SERVER, CLIENT = Actor.SERVER, Actor.CLIENT
-_STATUS = ("D", "RB-S1", "spec", "sdk")
+_STATUS = ("D", "RB-S1", "RB-S2", "spec", "sdk")
+_FINAL = (*_STATUS[:3], "RB-E9", *_STATUS[3:])  # and nothing documented leaves it
 
 
 def _edge(source: str, dest: str, trigger: str, actor: Actor, ev: Evidence) -> Edge:
@@ -54,20 +55,20 @@ RESPONSE = Lifecycle(
         Status(
             "completed",
             "ended; output holds the message and any function_call items to answer",
-            _ev(*_STATUS),
+            _ev(*_FINAL),
             terminal=True,
         ),
-        Status("failed", "ended with error {code, message}", _ev(*_STATUS), terminal=True),
+        Status("failed", "ended with error {code, message}", _ev(*_FINAL), terminal=True),
         Status(
             "incomplete",
             "ended early; incomplete_details.reason says why",
-            _ev(*_STATUS),
+            _ev(*_FINAL),
             terminal=True,
         ),
         Status(
             "cancelled",
             "cancelled by the client (background responses only)",
-            _ev(*_STATUS, note="terminal: the guide polls while queued or in_progress (RB-S2)"),
+            _ev(*_FINAL, note="terminal: the guide polls while queued or in_progress (RB-S2)"),
             terminal=True,
         ),
     ],
@@ -264,6 +265,7 @@ _RULES: list[FieldRule] = [
         _ev(
             "D/O",
             "RB-F7",
+            "RB-F12",
             "spec",
             "rec:CanUseStreamingBackgroundResponses",
             "rec:FunctionCallWorks",
@@ -421,6 +423,7 @@ _FACTS = (
             "D/O",
             "RB-ST7",
             "RB-ST8",
+            "RB-ST19",
             "guide",
             "community.openai.com/t/1362217",
             "af-adr-0009",
@@ -494,13 +497,20 @@ _FACTS = (
         "round.chain",
         "a function round's answer is a new response whose previous_response_id is the one "
         "that asked",
-        _ev("D/O", "RB-T2", "spec", "rec:FunctionCallWorks"),
+        _ev("D/O", "RB-T2", "RB-T8", "spec", "rec:FunctionCallWorks"),
     ),
     _fact(
         "round.all_outputs",
         "the answer holds a function_call_output for every function_call call_id; a missing "
         "one answers 400 (param input)",
-        _ev("O", "RB-T4", "openai-agents-python#673", "tjardoo/openai-client#124"),
+        _ev(
+            "O",
+            "RB-T4",
+            "RB-T8",
+            "openai-agents-python#673",
+            "tjardoo/openai-client#124",
+            "rec:FunctionCallWorks",
+        ),
     ),
     _fact(
         "round.no_orphans",
