@@ -396,7 +396,7 @@ _FACTS = (
     ),
     _fact(
         "stream.no_cancelled_event",
-        "there is no response.cancelled stream event; a cancelled response's stream just ends",
+        "there is no response.cancelled stream event: a stream never announces a cancel",
         _ev(
             "D",
             "RB-ST2",
