@@ -5,8 +5,9 @@ Every fact carries the grade and sources of `docs/responses-evidence.md`, and na
 id there (``RB-E4``) among its sources. Source names: ``guide`` (the background-mode guide),
 ``guide-l10n`` (its localised copies), ``spec`` (openai-openapi), ``sdk`` (the openai Python
 SDK), ``rec:<test>`` (a real recording in ``tests/fixtures/responses/real``), ``af-adr-0009``
-(microsoft/agent-framework's long-running operations design record, with its observations of
-the live API), issue and PR numbers in the named repositories.
+(the draft of microsoft/agent-framework's design record 0009 on long-running operations, with its
+authors' calls to the live API and their answers), issue and PR numbers in the named
+repositories.
 """
 
 from __future__ import annotations
