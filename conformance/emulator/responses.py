@@ -113,7 +113,7 @@ class Response:
         return [i["call_id"] for i in self.obj["output"] if i.get("type") == "function_call"]
 
 
-def sse(event: str, data: Mapping[str, Any]) -> bytes:
+def _sse(event: str, data: Mapping[str, Any]) -> bytes:
     """One SSE chunk of the Responses API: the event's type and its data as JSON."""
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
@@ -343,7 +343,7 @@ class ResponseStore:
                 ended = resp.status in _TERMINAL or resp.deleted
                 wake = None if fresh or ended else self.next_wake(resp)
             for name, data in fresh:
-                yield name, sse(name, data)
+                yield name, _sse(name, data)
                 if name in _ENDS:
                     return
             if fresh:

@@ -286,3 +286,20 @@ def test_default_scripts() -> None:
     assert default_response_script({"tools": [tool]}).calls == 1
     assert default_response_script({"tools": [tool], "previous_response_id": "resp_1"}).calls == 0
     assert default_response_script({}).calls == 0
+
+
+def test_faults_reach_responses_and_change_nothing(emu: Emulator) -> None:
+    emu.faults.schedule("rate_limit", method="POST", path="/responses", seconds=0.5)
+    emu.faults.schedule("server_error", method="GET", path="/responses/*")
+    client = emu.client(max_retries=2)
+    with emu.virtual_time():
+        rid = client.responses.create(model="m", input="x", background=True).id
+        assert client.responses.retrieve(rid).status == "queued"
+    assert len(emu.responses) == 1  # the refused create made nothing
+    assert [(r.method, r.status, r.fault) for r in emu.requests] == [
+        ("POST", 429, "rate_limit"),
+        ("POST", 200, None),
+        ("GET", 500, "server_error"),
+        ("GET", 200, None),
+    ]
+    assert [r.response_id for r in emu.requests] == [None, rid, None, rid]
