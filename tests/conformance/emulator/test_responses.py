@@ -18,7 +18,7 @@ from conformance.emulator.response_script import (
     default_response_script,
     parse_response_script,
 )
-from runmodel import FIELDS, RESPONSE, Actor, Strictness
+from runmodel import FACTS, FIELDS, RESPONSE, Actor, Strictness
 
 ACTIVE = ("queued", "in_progress")
 
@@ -303,3 +303,19 @@ def test_faults_reach_responses_and_change_nothing(emu: Emulator) -> None:
         ("GET", 200, None),
     ]
     assert [r.response_id for r in emu.requests] == [None, rid, None, rid]
+
+
+def test_the_facts_the_emulator_follows_are_the_models() -> None:
+    """The emulator's docstrings and replies cite these facts; the model must still hold them."""
+    followed = [
+        "response.cancel.background_only",
+        "response.cancel.idempotent",
+        "response.cancel.finished",
+        "response.stream.no_cancelled_event",
+        "response.stream.starts_at_zero",
+        "response.stream.resume_suffix",
+        "response.stream.background_only",
+        "response.round.all_outputs",
+        "response.round.no_orphans",
+    ]
+    assert [code for code in followed if code not in FACTS] == []
