@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runmodel import RUN
+from runmodel import RESPONSE, RUN
 from runmodel.diagram import readme_snippet
 from tests.helpers import paths
 
@@ -13,4 +13,11 @@ def test_readme_shows_the_current_run_lifecycle() -> None:
     assert readme_snippet(RUN) in README.read_text(encoding="utf-8"), (
         "README.md's lifecycle diagram is stale: paste readme_snippet(RUN) between the "
         "lifecycle markers"
+    )
+
+
+def test_readme_shows_the_current_response_lifecycle() -> None:
+    assert readme_snippet(RESPONSE) in README.read_text(encoding="utf-8"), (
+        "README.md's response diagram is stale: paste readme_snippet(RESPONSE) between the "
+        "response-lifecycle markers"
     )
