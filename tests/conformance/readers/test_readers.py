@@ -455,7 +455,17 @@ def test_problem_codes_are_documented() -> None:
     doc = (paths.REPO / "docs" / "trace-format.md").read_text()
     for code in PROBLEM_CODES:
         assert f"`{code}`" in doc
-    assert set(SNAPSHOT_OBJECTS) == {"thread.run", "thread.run.step", "thread.message"}
+    assert set(SNAPSHOT_OBJECTS) == {"thread.run", "thread.run.step", "thread.message", "response"}
+    for kind in SNAPSHOT_OBJECTS:
+        assert f"`{kind}`" in doc or f'"object":"{kind}"' in doc
+
+
+def test_a_bare_response_object_is_a_snapshot(tmp_path: Path) -> None:
+    obj = {"id": "resp_1", "object": "response", "status": "queued", "output": []}
+    path = _write(tmp_path, json.dumps(obj) + "\n" + json.dumps({**obj, "status": "completed"}))
+    snaps = [i for i in read(path) if isinstance(i, Snapshot)]
+    assert [s.obj["status"] for s in snaps] == ["queued", "completed"]
+    assert [s.loc.line for s in snaps] == [1, 2]
 
 
 # -- floods, and files no format fits -----------------------------------------------------------
