@@ -46,6 +46,7 @@ previous_response_id)."""
 _TERMINAL = RESPONSE.terminal
 _CANCELLED = RESPONSE.target(ResponseTrigger.CANCEL)
 _EVENT_PREFIX = "response."
+_CREATED = "response.created"
 _ENDS = frozenset(_EVENT_PREFIX + s for s in RESPONSE.terminal)
 DEFAULT_REPLY = "Your order comes to 1,350 yuan: 1,000 for the book and 350 for the gadget."
 
@@ -113,7 +114,7 @@ class Response:
         return [i["call_id"] for i in self.obj["output"] if i.get("type") == "function_call"]
 
 
-def sse(event: str, data: Mapping[str, Any]) -> bytes:
+def _sse(event: str, data: Mapping[str, Any]) -> bytes:
     """One SSE chunk of the Responses API: the event's type and its data as JSON."""
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
@@ -167,14 +168,19 @@ class ResponseStore:
         RESPONSE_FIELDS.enter(obj, RESPONSE.initial, t)
         self.responses[resp.id] = resp
         resp.history.append(Change(RESPONSE.initial, RESPONSE.created_by.trigger, Actor.CLIENT, t))
-        self._emit(resp, "response.created", {"response": _copy(obj)})
-        if resp.background:
+        if resp.background:  # a foreground stream opens when the response starts (`_enter`)
+            self._emit(resp, _CREATED, {"response": _copy(obj)})
             self._emit(resp, _EVENT_PREFIX + RESPONSE.initial, {"response": _copy(obj)})
         self._schedule(resp, t)
         return resp
 
     def _check_round(self, previous: Any, inputs: list[_Obj], t: float) -> None:
-        """A function round's answer holds an output for every call asked, and no other."""
+        """A function round's answer holds an output for every call asked, and no other
+        (facts ``response.round.all_outputs`` and ``.no_orphans``, with the messages observed).
+
+        An unknown or deleted ``previous_response_id`` answers 400 ``previous_response_not_found``
+        as OpenAI was seen answering it (maximhq/bifrost#2441, bigduu/Bamboo-agent#513). A
+        parent still queued or in_progress has asked nothing yet, so any output is an orphan."""
         asked: list[str] = []
         if previous is not None:
             parent = self.responses.get(str(previous))
@@ -253,6 +259,8 @@ class ResponseStore:
     def _enter(self, resp: Response, dest: str, trigger: str, actor: Actor, t: float) -> None:
         RESPONSE_FIELDS.enter(resp.obj, dest, t)
         resp.history.append(Change(dest, trigger, actor, t))
+        if not resp.events:  # a foreground response is first seen as it starts, not queued
+            self._emit(resp, _CREATED, {"response": _copy(resp.obj)})
         if dest != _CANCELLED:  # no response.cancelled stream event exists
             self._emit(resp, _EVENT_PREFIX + dest, {"response": _copy(resp.obj)})
 
@@ -289,12 +297,13 @@ class ResponseStore:
 
     def cancel(self, resp: Response, t: float) -> None:
         """The client cancels: 400 for a foreground response (fact
-        ``response.cancel.background_only``); an ended one is left unchanged and answered as it
-        is, at every strictness: a cancelled one (``response.cancel.idempotent``), and a
-        completed, failed or incomplete one too (``response.cancel.finished``, disputed: OpenAI
-        documents only that a second cancel "simply returns the final Response object", and a
-        cancel that races the end answers whatever status won, so a strict server answers a
-        cancel after the end the same way; the 409 of another server is not OpenAI's)."""
+        ``response.cancel.background_only``; the message sglang copies, RB-C5). An ended one is
+        left unchanged and answered as it is, at every strictness: a cancelled one (fact
+        ``response.cancel.idempotent``), and a completed, failed or incomplete one too (fact
+        ``response.cancel.finished``, disputed: OpenAI documents only that a second cancel
+        "simply returns the final Response object", and a cancel that races the end answers
+        whatever status won, so a strict server answers a cancel after the end the same way;
+        the 409 of another server is not OpenAI's)."""
         self.advance(resp, t)
         if not resp.background:
             raise response_error(
@@ -343,7 +352,7 @@ class ResponseStore:
                 ended = resp.status in _TERMINAL or resp.deleted
                 wake = None if fresh or ended else self.next_wake(resp)
             for name, data in fresh:
-                yield name, sse(name, data)
+                yield name, _sse(name, data)
                 if name in _ENDS:
                     return
             if fresh:
