@@ -612,3 +612,28 @@ def test_a_broken_go_vcr_cassette_keeps_its_whole_interactions(tmp_path: Path, n
     assert [i.format for i in items if isinstance(i, TraceInfo)] == ["go-vcr-yaml"]
     assert [p.loc.where for p in items if isinstance(p, InputProblem)] == ["interactions[0]"]
     assert len([i for i in items if isinstance(i, Exchange)]) == 11
+
+
+def test_a_cassette_keeping_parsed_bodies_reads_them(tmp_path: Path) -> None:
+    """pydantic-ai's VCR serializer keeps JSON bodies parsed, under ``parsed_body``."""
+    text = (
+        "interactions:\n"
+        "- request:\n"
+        "    method: POST\n"
+        "    uri: https://api.openai.com/v1/responses\n"
+        "    headers: {content-type: [application/json]}\n"
+        "    parsed_body: {model: gpt-4o, background: true}\n"
+        "  response:\n"
+        "    status: {code: 200, message: OK}\n"
+        "    headers: {content-type: [application/json]}\n"
+        "    parsed_body: {id: resp_1, object: response, status: queued, output: []}\n"
+    )
+    path = _write(tmp_path, text)
+    (ex,) = [i for i in read(path) if isinstance(i, Exchange)]
+    assert ex.request_body == {"model": "gpt-4o", "background": True}
+    assert ex.response_body == {
+        "id": "resp_1",
+        "object": "response",
+        "status": "queued",
+        "output": [],
+    }
