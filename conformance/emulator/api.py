@@ -3,8 +3,9 @@
 Every front-end (the in-process transports for the openai SDK, the HTTP server) calls
 `Emulator.handle`. Each request first lets the virtual clock move by the configured latency,
 may draw an injected fault (which then has no effect on state), applies every scripted move that
-has come due, and answers as the Assistants API does: JSON objects with every key the SDK's
-models declare, documented 400s, OpenAI-style 404s, and server-sent events for ``stream=True``.
+has come due, and answers as the Assistants API (or the Responses API) does: JSON objects with
+every key the SDK's models declare, documented 400s, OpenAI-style 404s, and server-sent events
+for ``stream=True``.
 The endpoints themselves live in `routes`, one module per family, found through its table.
 """
 
@@ -28,11 +29,14 @@ from ..lesson import LESSON_ASSISTANT
 from .apierror import ApiError, refuse
 from .clock import ClientInterrupted, Clock, Sleep, virtual_time
 from .faults import Faults
+from .response_hooks import ResponseHooks
+from .response_script import ResponseScript
 from .routes import ROUTES
+from .routes.responses import STORE_KEY
 from .routing import Call, RouteTable
 from .script import Script, default_script, parse_script
 from .state import Run, Store, ToolCaller
-from .wire import BASE_URL, JSON, Reply, Request, reply_headers
+from .wire import BASE_URL, JSON, Reply, Request, StreamDropped, reply_headers
 
 if TYPE_CHECKING:
     import openai
@@ -57,17 +61,19 @@ class RequestBudgetExceeded(ClientInterrupted):
     keeps asking after it should have stopped."""
 
 
-class Emulator:
-    """A fake Assistants API whose runs move as the model allows, on scripts a test controls.
+class Emulator(ResponseHooks):
+    """A fake Assistants API whose runs move as the model allows, on scripts a test controls,
+    and a Responses API whose responses move as the model's ``response`` lifecycle allows.
 
     `strictness` is used to read scripts given as text; `script` is the script of every run
     (default: `default_script`); `latency` is the virtual seconds each request takes;
     `poll_after_ms` is sent as ``openai-poll-after-ms`` on run replies (None: not sent);
     `seed` makes ids and random faults reproducible. `max_requests` and `on_request` let a
-    harness stop a client (see `RequestBudgetExceeded`). One lock guards all state.
+    harness stop a client (see `RequestBudgetExceeded`). `response_script` is every response's
+    script (see `response_hooks.ResponseHooks`). One lock guards all state.
 
     Hooks for harnesses: `before_request`, `on_reply` and `on_request` see each request; `runs`,
-    `thread_of` and `next_wake` read runs without moving them.
+    `thread_of`, `responses` and `next_wake` read runs and responses without moving them.
     """
 
     def __init__(
@@ -81,6 +87,7 @@ class Emulator:
         seed: int = 0,
         max_requests: int | None = None,
         on_request: Callable[[Request], None] | None = None,
+        response_script: ResponseScript | str | None = None,
     ) -> None:
         self.strictness = Strictness(strictness)
         self.clock = clock if clock is not None else Clock()
@@ -109,6 +116,8 @@ class Emulator:
         self._queue: collections.deque[Script] = collections.deque()
         self._explicit: Script | None = None
         self.script = script
+        self._init_responses(self.store.new_id, response_script)
+        self._shared[STORE_KEY] = self.response_store
 
     @property
     def poll_after_ms(self) -> int | None:
@@ -237,9 +246,12 @@ class Emulator:
         return str(self.store.runs[run_id].obj["thread_id"])
 
     def next_wake(self, run_id: str) -> float | None:
-        """When run `run_id` can next change by itself: a scripted move or its expiry (None once
-        terminal)."""
+        """When run (or response) `run_id` can next change by itself: a scripted move or a run's
+        expiry (None once terminal, or a response's once nothing more is scheduled)."""
         with self.lock:
+            resp = self.response_store.responses.get(run_id)
+            if resp is not None:
+                return self.response_store.next_wake(resp)
             return self.store.next_wake(self.store.runs[run_id])
 
     def _advanced(self, run: Run) -> dict[str, Any]:
@@ -330,13 +342,15 @@ class Emulator:
             t = clock.now()
             rec = Request(seq, t, method, path, query, body)
             self.requests.append(rec)
-            if fault is not None and fault.kind != "slow":
+            if fault is not None and fault.kind not in _ANSWERED:
                 reply = self._fault(fault.kind, fault.seconds, rec)
                 rec.fault = fault.kind
             else:
-                if fault is not None:
-                    rec.fault = fault.kind
                 reply = self._dispatch(method, route, query, headers, body, t, rec)
+                if fault is not None and (fault.kind == "slow" or reply.stream is not None):
+                    rec.fault = fault.kind
+                    if fault.kind == "stream_drop" and reply.stream is not None:
+                        reply.stream = _cut(reply.stream, fault.events)
             _log_reply(rec, reply)
         if self.on_reply is not None:
             reply = self.on_reply(rec, reply)
@@ -397,6 +411,25 @@ class Emulator:
         except ApiError as exc:
             headers_out = [*reply_headers(JSON, rec), *exc.headers]
             return Reply(exc.status, headers_out, orjson.dumps(exc.body))
+
+
+_ANSWERED = ("slow", "stream_drop")  # faults whose request is answered all the same
+
+
+def _cut(stream: Iterator[bytes], events: int) -> Iterator[bytes]:
+    """The first `events` chunks of `stream`, then the connection breaks off (no chunk more is
+    taken from `stream`: a stream that waits on the clock for its next event is not woken)."""
+    try:
+        for _ in range(events):
+            chunk = next(stream, None)
+            if chunk is None:
+                return  # the stream ended before the break was due
+            yield chunk
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    raise StreamDropped(f"the emulator dropped the stream after {events} events")
 
 
 def _log_reply(rec: Request, reply: Reply) -> None:

@@ -13,13 +13,29 @@ from typing import Any, Protocol
 
 import orjson
 
-__all__ = ["BASE_URL", "JSON", "SSE", "Answers", "Reply", "Request", "reply_headers"]
+from runmodel import RunmodelError
+
+__all__ = [
+    "BASE_URL",
+    "JSON",
+    "SSE",
+    "Answers",
+    "Reply",
+    "Request",
+    "StreamDropped",
+    "reply_headers",
+]
 
 BASE_URL = "http://emulator.runmodel.invalid/v1"
 """The base URL of in-process clients (``.invalid``: it can never reach a real host)."""
 
 JSON = ("content-type", "application/json")
 SSE = ("content-type", "text/event-stream; charset=utf-8")
+
+
+class StreamDropped(RunmodelError):
+    """Raised by a reply's stream where the connection breaks off mid-way (an injected fault):
+    each front-end turns it into what its clients see when a server closes a body early."""
 
 
 @dataclass(slots=True)
@@ -52,6 +68,7 @@ class Request:
     events: list[tuple[str, bytes, float]] | None = None  # (event, SSE chunk, time) of a stream
     fault: str | None = None
     run_id: str | None = None  # the run the request concerned, where there is one
+    response_id: str | None = None  # the response the request concerned, where there is one
 
     def json(self) -> Any:
         """The reply's JSON body (None for streams and dropped connections)."""
