@@ -201,9 +201,14 @@ def _ended_events(j: ResponseJudging, events: list[Any]) -> str | None:
     if status == RESPONSE.target(ResponseTrigger.CANCEL):
         return None  # a cancelled response's stream just ends (response.stream.no_cancelled_event)
     kinds = [_field(e, "type") for e in events]
+    last = kinds[-1] if kinds else "nothing"
+    if status not in RESPONSE.terminal:
+        return (
+            f"the client returned its events ending with {last}, while the response was still "
+            f"{status}: a stream consumer ends on a terminal event"
+        )
     ends = f"response.{status}"
-    if not kinds or kinds[-1] != ends:
-        last = kinds[-1] if kinds else "nothing"
+    if last != ends:
         return (
             f"the client returned its events ending with {last}, not the terminal "
             f"{ends} (the response was {status})"
