@@ -27,10 +27,17 @@ __all__ = [
     "RESPONSE_CONTRACTS",
     "RESPONSE_PROPERTIES",
     "WHILE_ACTIVE",
+    "all_outputs",
     "answers_every_round",
+    "background_again",
     "cancels_what_it_abandons",
+    "chains",
+    "no_loss",
+    "no_orphans",
+    "no_repeat",
     "returns",
     "sleeps_between_polls",
+    "stops_when_terminal",
     "terminates",
 ]
 

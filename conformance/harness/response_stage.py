@@ -3,7 +3,7 @@ background or not, streamed or not; retrieve, and resume a stream with ``startin
 cancel; delete; input items) on the emulator's virtual clock and in-process transports.
 
 Every move goes through `RESPONSE.fire` at the stage's strictness, each created response follows
-its own `ResponseScript` (chosen by `chooser` in order of creation), the first stream created may
+its own `ResponsePlan` (chosen by `chooser` in order of creation), the first stream created may
 drop after `drop_after` events (the response goes on in the background; the stream just ends,
 as a closed connection does), and a third party may cancel the first response at `cancel_at`.
 Harnesses read responses back through `responses` and `response_object`; `requests` logs every
@@ -26,7 +26,7 @@ from runmodel import FIELDS, RESPONSE, Actor, ResponseTrigger, Strictness
 
 from ..emulator import Clock, Reply, Request, Sleep, virtual_time
 from ..emulator.wire import JSON, SSE, reply_headers
-from ..response_strategies import ResponseScript
+from ..response_strategies import ResponsePlan
 from .record import json_body
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class StagedResponse:
     index: int
     background: bool
     created: float
-    script: ResponseScript
+    script: ResponsePlan
     body: Mapping[str, Any]
     status: str = RESPONSE.initial
     next_move: int = 0
@@ -99,7 +99,7 @@ class ResponseStage:
         self,
         *,
         strictness: Strictness = Strictness.STRICT,
-        chooser: Callable[[int], ResponseScript] | None = None,
+        chooser: Callable[[int], ResponsePlan] | None = None,
         clock: Clock | None = None,
         latency: float = 0.05,
     ) -> None:
@@ -138,7 +138,7 @@ class ResponseStage:
             wakes.append(resp.created + resp.cancel_at)
         return min(wakes) if wakes else None
 
-    def start_response(self, script: ResponseScript | None = None) -> str:
+    def start_response(self, script: ResponsePlan | None = None) -> str:
         """A background response created by the harness (not by the client): its id."""
         with self.lock:
             body = {"model": MODEL, "input": "What is my order total?", "background": True}
@@ -261,10 +261,10 @@ class ResponseStage:
             return "input", f"No tool call found for function call output with call_id {call_id}."
         return None
 
-    def _create(self, body: Mapping[str, Any], script: ResponseScript | None) -> StagedResponse:
+    def _create(self, body: Mapping[str, Any], script: ResponsePlan | None) -> StagedResponse:
         index = len(self.responses)
         if script is None:
-            script = self.chooser(index) if self.chooser is not None else ResponseScript()
+            script = self.chooser(index) if self.chooser is not None else ResponsePlan()
         now = self.clock.now()
         resp = StagedResponse(
             f"resp_{next(self._ids):06d}", index, body.get("background") is True, now, script, body
