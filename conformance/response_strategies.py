@@ -21,12 +21,13 @@ from hypothesis import strategies as st
 from runmodel import RESPONSE, VALUES, Actor, ResponseTrigger, Strictness
 
 from .emulator import ScriptError
-from .emulator.response_script import ResponseMove
+from .emulator.response_script import ResponseMove, ResponseScript
 
 __all__ = [
     "DELAYS",
     "MAX_CALLS",
     "MAX_ROUNDS",
+    "STAY_DELAY",
     "ResponsePlan",
     "ResponseScenario",
     "parse_response_plan",
@@ -42,6 +43,9 @@ MAX_CALLS = 3
 MAX_ROUNDS = 3
 """The most function rounds a tool loop is played."""
 STAY = "stay"
+STAY_DELAY = 1e9
+"""How an emulator script says "never again": the response's next move comes this many virtual
+seconds later, past any client's time budget."""
 
 _ERROR_CODES = VALUES["response.error.code"].values
 _REASONS = VALUES["response.incomplete_details.reason"].values
@@ -77,6 +81,18 @@ class ResponsePlan:
         words = [str(m) for m in self.moves]
         return ", ".join([*words, STAY] if self.stays else words)
 
+    def script(self, strictness: Strictness) -> ResponseScript:
+        """The emulator's script of this plan: a plan that stays ends by moves `STAY_DELAY`
+        seconds away (the shortest way to a terminal status)."""
+        moves = list(self.moves)
+        status = self.statuses(strictness)[-1]
+        delay = STAY_DELAY
+        while status not in RESPONSE.terminal:  # the server's first move, each time
+            edge = RESPONSE.triggers(status, Actor.SERVER, strictness)[0]
+            moves.append(ResponseMove(edge.trigger, delay))
+            status, delay = edge.dest, 0.0
+        return ResponseScript(tuple(moves), strictness=strictness)
+
 
 @dataclass(frozen=True, slots=True)
 class ResponseScenario:
@@ -89,7 +105,7 @@ class ResponseScenario:
     cancel_at: float | None = None
 
     def script(self, index: int) -> ResponsePlan:
-        """The script of the `index`-th response created (past the drawn ones: it completes)."""
+        """The plan of the `index`-th response created (past the drawn ones: it completes)."""
         return self.scripts[index] if index < len(self.scripts) else PLAIN
 
     def __str__(self) -> str:

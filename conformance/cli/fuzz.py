@@ -321,7 +321,7 @@ def _print_failure(failed: Any, form: str) -> None:
 def _response_options(args: argparse.Namespace) -> dict[str, Any]:
     """check_response_client's options from the command line (`_Unusable` for the run's own
     options and for files it cannot use)."""
-    from ..harness.response_stage import response_tools
+    from ..harness.response_runner import response_tools
     from ..tools import ToolsError, load_tools
 
     for name in _RUN_ONLY:

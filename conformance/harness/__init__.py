@@ -14,7 +14,7 @@ contracts, keyed by lifecycle and contract name), `run_contracts` (the run's con
 
 Background responses (the Responses API) have their own: `check_response_client(fn,
 contract=...)` with the poller, stream and tool-loop contracts (`response_contracts`, registered
-under the response lifecycle), played on `response_stage` by `response_runner` and searched by
+under the response lifecycle), played on the emulator by `response_runner` and searched by
 `response_search` with the strategies of `conformance.response_strategies`.
 """
 

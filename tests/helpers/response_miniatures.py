@@ -92,11 +92,15 @@ def refetching_poller(client: Any, response_id: str) -> Any:
 
 
 def _consume(stream: Any, events: list[Any]) -> bool:
-    """Read a stream to its end; whether it ended on a terminal event."""
-    for event in stream:
-        events.append(event)
-        if event.type in {"response.completed", "response.failed", "response.incomplete"}:
-            return True
+    """Read a stream to its end (or until the connection breaks); whether it ended on a
+    terminal event."""
+    try:
+        for event in stream:
+            events.append(event)
+            if event.type in {"response.completed", "response.failed", "response.incomplete"}:
+                return True
+    except Exception:  # the connection broke off: the caller resumes
+        return False
     return False
 
 

@@ -142,7 +142,10 @@ def test_a_stream_consumer_may_return_the_final_response_but_not_poll_it_again()
 def test_a_stream_consumer_that_does_not_resume_ends_on_no_terminal_event() -> None:
     def no_resume(client: Any) -> list[Any]:
         stream = client.responses.create(model="gpt-4o", input="hi", background=True, stream=True)
-        return list(stream)
+        events: list[Any] = []
+        with contextlib.suppress(Exception):  # the connection broke off
+            events.extend(stream)
+        return events
 
     (found,) = play_response(no_resume, _DROP, "stream")
     assert found.prop == "returns"
