@@ -440,6 +440,7 @@ _END = (
 )
 _PROPERTIES: dict[ResponseContract, Sequence[Property]] = {
     ResponseContract.POLLER: (*_PACE, *_END),
+    ResponseContract.POLLER_APP: (*_PACE, *_END),
     ResponseContract.STREAM: (
         *_PACE[:2],
         _prop(INCREASING, no_repeat),

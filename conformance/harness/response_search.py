@@ -271,6 +271,7 @@ def _check_target(fn: Any, contract: ResponseContract) -> None:
     args: tuple[Any, ...] = {
         ResponseContract.POLLER: (None, "resp_id"),
         ResponseContract.STREAM: (None,),
+        ResponseContract.POLLER_APP: (None,),
         ResponseContract.TOOL_LOOP: (None, []),
     }[contract]
     try:

@@ -91,6 +91,19 @@ def test_the_guides_poller_is_correct_whenever_the_response_ends() -> None:
     assert "it has no deadline" in stuck.message
 
 
+def test_the_guides_whole_example_creates_its_response_and_has_no_deadline() -> None:
+    """The guide's example as a poller that creates its own response (``poller-app``)."""
+    for scenario in (_DONE, "start+5, complete+5; cancel_at=2"):
+        assert play_response(_quiet(rm.guide_example), scenario, "poller-app") == [], scenario
+        assert play_response(rm.good_example, scenario, "poller-app") == [], scenario
+    (stuck,) = play_response(_quiet(rm.guide_example), "stay", "poller-app")
+    assert (stuck.prop, stuck.path) == ("terminates", ("queued",))
+    assert "left it queued for good" in stuck.message
+    assert play_response(rm.good_example, "stay", "poller-app") == []
+    (hasty,) = play_response(rm.good_example, _DONE, "poller-app", poll_interval=3)
+    assert hasty.prop == "sleeps_between_polls"
+
+
 def test_a_poller_that_gives_up_and_cancels_may_raise() -> None:
     def cancels_then_raises(client: Any, response_id: str) -> Any:
         time.sleep(2)
