@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runmodel import LIFECYCLES, LINKS, RULES, Actor, Edge, Evidence, Grade, Trigger
+from runmodel import FACTS, LIFECYCLES, LINKS, RULES, Actor, Edge, Evidence, Fact, Grade, Trigger
 
+from .check import CLIENT_FACTS, REPORTED_FACTS
 from .errors import ERROR_TEMPLATES
 
 __all__ = ["Treatment", "untrusted_facts", "untrusted_table"]
@@ -30,7 +31,7 @@ class Treatment:
     """One fact graded I or X, and what the checker and the emulator do with it per level."""
 
     fact: str
-    kind: str  # "client edge", "server edge", "clock edge", "field rule", "link"
+    kind: str  # "client edge", "server edge", "clock edge", "field rule", "link", "protocol fact"
     evidence: Evidence
     check_strict: str
     check_permissive: str
@@ -75,9 +76,34 @@ def _edge(lc: str, e: Edge) -> Treatment:
     return Treatment(fact, f"{e.actor.value} edge", ev, move, "admitted (listed as used)", *serve)
 
 
+_SERVED = {
+    "response.cancel.finished": "answers 200 with the response unchanged",
+    "response.cancel.race": "no race: a cancel lands at once, on the status it meets",
+    "response.round.parent_ended": "refuses it: HTTP 400, an output for a parent that has not "
+    "completed answers no call",
+    "response.round.background_again": "accepts a round without background (the tool-loop "
+    "contract of `runmodel fuzz` reports it)",
+    "response.stream.no_gap": "numbers a stream's events by one",
+    "response.stream.opening": "opens a background stream with response.created, then "
+    "response.queued",
+}
+"""What the emulator does about a protocol fact graded I or X (the same at both levels)."""
+
+
+def _fact(f: Fact) -> Treatment:
+    ev = f.evidence
+    if f.code in REPORTED_FACTS:
+        whose = " (the client's breach)" if f.code in CLIENT_FACTS else ""
+        judged = f"`{f.code}` ({_severity(ev)}){whose}"
+    else:
+        judged = "not judged from a trace"
+    served = _SERVED.get(f.code, "its objects keep the fact")
+    return Treatment(f"{f.code}: {f.summary}", "protocol fact", ev, judged, judged, served, served)
+
+
 def untrusted_facts() -> tuple[Treatment, ...]:
-    """Every edge, field rule and link whose grades include inferred or disputed, in model
-    order, with its treatment by ``check`` and ``serve`` at each strictness."""
+    """Every edge, field rule, link and protocol fact whose grades include inferred or
+    disputed, in model order, with its treatment by ``check`` and ``serve`` at each strictness."""
     out: list[Treatment] = []
     for name, lc in LIFECYCLES.items():
         out.extend(
@@ -115,6 +141,7 @@ def untrusted_facts() -> tuple[Treatment, ...]:
                     "settles steps and messages with their run",
                 )
             )
+    out.extend(_fact(f) for f in FACTS.values() if any(g in _DOUBTFUL for g in f.evidence.grades))
     return tuple(out)
 
 

@@ -62,7 +62,11 @@ from __future__ import annotations
 from .actions import RunTraffic  # (importing it registers the Assistants run's part)
 from .engine import EXPIRY_GRACE, Checker, check, edge_coverage
 from .parts import Host, Part, PartFactory, register_part, unregister_part
-from .responses import CLIENT_FACTS, ResponseTraffic  # (registers the response's part)
+from .responses import (  # (registers the response's part)
+    CLIENT_FACTS,
+    REPORTED_FACTS,
+    ResponseTraffic,
+)
 from .results import (
     CheckFinished,
     CheckStarted,
@@ -98,6 +102,7 @@ __all__ = [
     "CREATE_MESSAGE",
     "CREATE_RUN",
     "EXPIRY_GRACE",
+    "REPORTED_FACTS",
     "STREAM_EVIDENCE",
     "SUBMIT_TOOL_OUTPUTS",
     "CheckFinished",

@@ -24,7 +24,7 @@ from .results import Severity, Violation
 from .state import Recent, RunState
 from .verdicts import answered_unchanged, assess_action
 
-__all__ = ["CLIENT_FACTS", "ResponseTraffic"]
+__all__ = ["CLIENT_FACTS", "REPORTED_FACTS", "ResponseTraffic"]
 
 _LC = RESPONSE.name
 _ROUTE = re.compile(r"/responses(?:/(?P<id>[^/]+)(?P<tail>/[^/]+)?)?/?\Z")
@@ -44,6 +44,31 @@ CLIENT_FACTS = frozenset(
 )
 """The facts whose breach is the client's (a function round's answer); the server's acceptance
 of such an answer is reported as ``server.accepted_illegal``."""
+
+
+REPORTED_FACTS = frozenset(
+    (
+        "response.stream.sequence_number",
+        "response.stream.increasing",
+        "response.stream.no_gap",
+        "response.stream.starts_at_zero",
+        "response.stream.resume_suffix",
+        "response.stream.opening",
+        "response.stream.event_status",
+        "response.stream.one_terminal",
+        "response.stream.no_cancelled_event",
+        "response.cancel.background_only",
+        "response.cancel.idempotent",
+        "response.cancel.finished",
+        *CLIENT_FACTS,
+    )
+)
+"""Every fact this part reports a breach of, under the fact's code; the model's other facts are
+not judged from a trace (a test keeps this list and the code alike)."""
+
+
+_REFUSAL_ADMITTED = "response.cancel.finished"
+"""The cancel fact whose reply may be an error (OpenAI was seen answering both 200 and 400)."""
 
 
 def _fact(code: str) -> Fact:
@@ -228,7 +253,8 @@ class ResponseTraffic:
             )
         elif prior is not None and (fact := answered_unchanged(RESPONSE, prior)) is not None:
             said = reply.get("status") if ok else None
-            if ex.status is not None and said != prior:
+            refusable = fact.code == _REFUSAL_ADMITTED
+            if ex.status is not None and said != prior and (ok or not refusable):
                 got = f"HTTP {ex.status}" + (f" with status {said!r}" if ok else "")
                 self._add(
                     state,
@@ -238,7 +264,8 @@ class ResponseTraffic:
                         f"cancel of {rid}, {prior}, answered {got}",
                         where,
                         observed=got,
-                        allowed=f"HTTP 200 with {rid} unchanged ({prior})",
+                        allowed=f"HTTP 200 with {rid} unchanged ({prior})"
+                        + (", or an error" if refusable else ""),
                         ev=fact.evidence,
                         hint=_hint(fact),
                     ),

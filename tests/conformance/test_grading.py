@@ -8,11 +8,11 @@ from pathlib import Path
 import openai
 import pytest
 
-from conformance.check import Severity
+from conformance.check import REPORTED_FACTS, Severity
 from conformance.emulator import Emulator
 from conformance.errors import format_error, parse_error
 from conformance.grading import untrusted_facts, untrusted_table
-from runmodel import LIFECYCLES, LINKS, RULES, RUN, Actor, Edge, Grade, Strictness
+from runmodel import FACTS, LIFECYCLES, LINKS, RULES, RUN, Actor, Edge, Grade, Strictness
 from tests.helpers.checktrace import Trace, checked, error, run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,12 +50,17 @@ def test_the_table_lists_every_fact_graded_inferred_or_disputed() -> None:
     )
     want += sum(any(g in DOUBT for g in r.evidence.grades) for rs in RULES.values() for r in rs)
     want += sum(any(g in DOUBT for g in k.evidence.grades) for k in LINKS)
+    want += sum(any(g in DOUBT for g in f.evidence.grades) for f in FACTS.values())
     facts = untrusted_facts()
     assert len(facts) == want > 0
     assert any(f.fact == "run: requires_action → cancelling (cancel)" for f in facts)
     for f in facts:
         if f.kind in ("field rule", "link"):
             assert f"({'error' if f.evidence.trusted else 'warning'})" in f.check_strict
+        if f.kind == "protocol fact":
+            code = f.fact.split(":", 1)[0]
+            judged = f"({'error' if f.evidence.trusted else 'warning'})"
+            assert (judged in f.check_strict) == (code in REPORTED_FACTS), f
 
 
 @pytest.mark.parametrize("edge", _untrusted_client_edges(), ids=str)

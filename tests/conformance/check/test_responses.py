@@ -241,6 +241,18 @@ def _finished_refused() -> tuple[Scenario, int]:
     return s, s.http("POST", "/responses/resp_polled/cancel", body, status=409)
 
 
+def _finished_changed() -> tuple[Scenario, int]:
+    s = polled()
+    body = {"id": "resp_polled", "object": "response", "status": "cancelled"}
+    return s, s.http("POST", "/responses/resp_polled/cancel", body, status=200)
+
+
+def test_a_refused_cancel_of_a_finished_response_is_admitted(tmp_path: Path) -> None:
+    # the fact admits an error reply: OpenAI was seen answering both 200 and 400 (RB-C4)
+    s, _ = _finished_refused()
+    assert "response.cancel.finished" not in _checked(s, tmp_path).codes
+
+
 def round_answer(s: Scenario) -> dict[str, Any]:
     return s.find(
         lambda e: e["kind"] == "exchange" and "previous_response_id" in (e["request"]["body"] or {})
@@ -314,7 +326,7 @@ TWINS: list[tuple[str, Twin, str | None]] = [
     ("response.stream.opening", _bad_opening, None),
     ("response.cancel.background_only", _foreground_cancelled, None),
     ("response.cancel.idempotent", _refused_again, None),
-    ("response.cancel.finished", _finished_refused, None),
+    ("response.cancel.finished", _finished_changed, None),
     ("response.round.all_outputs", missing_output, None),
     ("response.round.no_orphans", _orphan_output, None),
     ("response.round.parent_ended", _parent_running, None),
@@ -443,3 +455,19 @@ def test_a_resumption_replays_the_past_without_moving_the_response(tmp_path: Pat
     assert out.violations == []
     (result,) = out.results
     assert result.statuses == ("queued", "in_progress", "completed")
+
+
+def test_the_reported_facts_are_those_the_part_names() -> None:
+    # every fact code written in the part is listed, and every listed one is reported somewhere
+    import re
+
+    from conformance.check import responses
+    from conformance.check.verdicts import answered_unchanged
+    from runmodel import RESPONSE
+
+    source = Path(responses.__file__).read_text(encoding="utf-8")
+    body = source.split("def _fact(", 1)[1]  # past the lists themselves
+    named = set(re.findall(r'"(response\.(?:stream|cancel|round|poll)\.[a-z_]+)"', body))
+    named |= {f.code for s in RESPONSE.terminal if (f := answered_unchanged(RESPONSE, s))}
+    named |= responses.CLIENT_FACTS
+    assert named == responses.REPORTED_FACTS
