@@ -51,7 +51,8 @@ class _Context:
         """Create a response (not streamed) and remember its id."""
         if tools:
             kw.update(tools=[_TOOL], tool_choice="required")
-        r = self.client.responses.create(model=_MODEL, input=_ASK, background=background, **kw)
+        kw.setdefault("input", _ASK)
+        r = self.client.responses.create(model=_MODEL, background=background, **kw)
         self.created.append(r.id)
         return r
 
@@ -161,7 +162,9 @@ def _cancel_running(c: _Context) -> None:
     r = c.until_not(c.create(), "queued")
     if r.status != "in_progress":
         raise Skip(f"the response was {r.status}, never seen in_progress to cancel")
-    c.wait(c.client.responses.cancel(r.id))
+    r = c.wait(c.client.responses.cancel(r.id))
+    time.sleep(30 * _POLL_SECONDS)  # read again later: a cancelled response stays cancelled
+    c.client.responses.retrieve(r.id)
 
 
 def _cancel_twice(c: _Context) -> None:
