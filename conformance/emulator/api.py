@@ -28,7 +28,10 @@ from ..lesson import LESSON_ASSISTANT
 from .apierror import ApiError, refuse
 from .clock import ClientInterrupted, Clock, Sleep, virtual_time
 from .faults import Faults
+from .response_hooks import ResponseHooks
+from .response_script import ResponseScript
 from .routes import ROUTES
+from .routes.responses import STORE_KEY
 from .routing import Call, RouteTable
 from .script import Script, default_script, parse_script
 from .state import Run, Store, ToolCaller
@@ -57,17 +60,19 @@ class RequestBudgetExceeded(ClientInterrupted):
     keeps asking after it should have stopped."""
 
 
-class Emulator:
-    """A fake Assistants API whose runs move as the model allows, on scripts a test controls.
+class Emulator(ResponseHooks):
+    """A fake Assistants API whose runs move as the model allows, on scripts a test controls,
+    and a Responses API whose responses move as the model's ``response`` lifecycle allows.
 
     `strictness` is used to read scripts given as text; `script` is the script of every run
     (default: `default_script`); `latency` is the virtual seconds each request takes;
     `poll_after_ms` is sent as ``openai-poll-after-ms`` on run replies (None: not sent);
     `seed` makes ids and random faults reproducible. `max_requests` and `on_request` let a
-    harness stop a client (see `RequestBudgetExceeded`). One lock guards all state.
+    harness stop a client (see `RequestBudgetExceeded`). `response_script` is every response's
+    script (see `response_hooks.ResponseHooks`). One lock guards all state.
 
     Hooks for harnesses: `before_request`, `on_reply` and `on_request` see each request; `runs`,
-    `thread_of` and `next_wake` read runs without moving them.
+    `thread_of`, `responses` and `next_wake` read runs and responses without moving them.
     """
 
     def __init__(
@@ -81,6 +86,7 @@ class Emulator:
         seed: int = 0,
         max_requests: int | None = None,
         on_request: Callable[[Request], None] | None = None,
+        response_script: ResponseScript | str | None = None,
     ) -> None:
         self.strictness = Strictness(strictness)
         self.clock = clock if clock is not None else Clock()
@@ -109,6 +115,8 @@ class Emulator:
         self._queue: collections.deque[Script] = collections.deque()
         self._explicit: Script | None = None
         self.script = script
+        self._init_responses(self.store.new_id, response_script)
+        self._shared[STORE_KEY] = self.response_store
 
     @property
     def poll_after_ms(self) -> int | None:
@@ -237,9 +245,12 @@ class Emulator:
         return str(self.store.runs[run_id].obj["thread_id"])
 
     def next_wake(self, run_id: str) -> float | None:
-        """When run `run_id` can next change by itself: a scripted move or its expiry (None once
-        terminal)."""
+        """When run (or response) `run_id` can next change by itself: a scripted move or a run's
+        expiry (None once terminal, or a response's once nothing more is scheduled)."""
         with self.lock:
+            resp = self.response_store.responses.get(run_id)
+            if resp is not None:
+                return self.response_store.next_wake(resp)
             return self.store.next_wake(self.store.runs[run_id])
 
     def _advanced(self, run: Run) -> dict[str, Any]:

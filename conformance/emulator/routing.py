@@ -55,10 +55,14 @@ class Call:
 
     def stream(self, run: Run, start: int, prefix: tuple[bytes, ...] = ()) -> Reply:
         """200 with the run's events from index `start` as server-sent events, logged."""
+        return self.events(self.store.stream(run, start, self.lock, prefix))
+
+    def events(self, chunks: Iterator[tuple[str, bytes]]) -> Reply:
+        """200 with `chunks` ((event name, SSE chunk) pairs) as server-sent events, each logged
+        with its time as it is sent."""
         headers = reply_headers(SSE, self.rec)
         self.rec.events = []
-        events = self.store.stream(run, start, self.lock, prefix)
-        return Reply(200, headers, stream=_recorded(events, self.rec.events, self.clock))
+        return Reply(200, headers, stream=_recorded(chunks, self.rec.events, self.clock))
 
     def params(self) -> dict[str, str]:
         """The query's parameters."""

@@ -52,6 +52,7 @@ class Request:
     events: list[tuple[str, bytes, float]] | None = None  # (event, SSE chunk, time) of a stream
     fault: str | None = None
     run_id: str | None = None  # the run the request concerned, where there is one
+    response_id: str | None = None  # the response the request concerned, where there is one
 
     def json(self) -> Any:
         """The reply's JSON body (None for streams and dropped connections)."""

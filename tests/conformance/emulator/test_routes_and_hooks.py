@@ -81,20 +81,20 @@ def test_a_deleted_thread_takes_its_runs() -> None:
         emu.next_wake(run_id)
 
 
-def _responses() -> RouteTable:
+def _widgets() -> RouteTable:
     """A miniature second family of endpoints, with its own state and no beta header."""
     routes = RouteTable()
 
-    @routes.post("/responses", beta=None)
+    @routes.post("/widgets", beta=None)
     def create(call: Call) -> Reply:
-        made: dict[str, Any] = call.state("responses", dict)
-        obj = {"id": call.store.new_id("resp"), "object": "response", "status": "queued"}
+        made: dict[str, Any] = call.state("widgets", dict)
+        obj = {"id": call.store.new_id("widget"), "object": "widget", "status": "queued"}
         made[obj["id"]] = obj
         return call.ok(obj)
 
-    @routes.get("/responses/{response_id}", beta=None)
+    @routes.get("/widgets/{widget_id}", beta=None)
     def get(call: Call) -> Reply:
-        made: dict[str, Any] = call.state("responses", dict)
+        made: dict[str, Any] = call.state("widgets", dict)
         return call.ok(made[call.ids[0]])
 
     return routes
@@ -102,17 +102,17 @@ def _responses() -> RouteTable:
 
 def test_another_family_of_endpoints_is_one_more_table() -> None:
     emu = Emulator()
-    emu.routes = RouteTable(ROUTES, _responses())
-    made = orjson.loads(emu.handle("POST", "/v1/responses", "", {}, b"").body)
-    reply = emu.handle("GET", f"/v1/responses/{made['id']}", "", {}, b"")
+    emu.routes = RouteTable(ROUTES, _widgets())
+    made = orjson.loads(emu.handle("POST", "/v1/widgets", "", {}, b"").body)
+    reply = emu.handle("GET", f"/v1/widgets/{made['id']}", "", {}, b"")
     assert (reply.status, orjson.loads(reply.body)) == (200, made)
     assert _get(emu, "/assistants").status == 200  # the Assistants routes still answer
     assert emu.handle("GET", "/v1/assistants", "", {}, b"").status == 400  # and want the header
     other = Emulator()  # only the emulator given the table answers it
-    reply = other.handle("POST", "/v1/responses", "", {}, b"")
+    reply = other.handle("POST", "/v1/widgets", "", {}, b"")
     assert (reply.status, orjson.loads(reply.body)) == (
         404,
-        error_body("invalid_url", method="POST", path="/v1/responses"),
+        error_body("invalid_url", method="POST", path="/v1/widgets"),
     )
 
 
