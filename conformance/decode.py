@@ -1,4 +1,5 @@
-"""Decoding only the fields the checker reads: bare run, run step and message objects, fast.
+"""Decoding only the fields the checker reads: bare run, run step, message and response
+objects, fast.
 
 A run object of an SDK dump is ~1.2 kB, most of it (instructions, tools, metadata) never read by
 the checker. `Shape` decodes the fields a set of names gives into a dict with `msgspec`, which
@@ -26,7 +27,12 @@ from runmodel import MARKS, RULES
 
 __all__ = ["CHECKED", "ENGINE_FIELDS", "KINDS", "WHOLE", "Shape", "Whole"]
 
-KINDS = {"thread.run": "run", "thread.run.step": "run_step", "thread.message": "message"}
+KINDS = {
+    "thread.run": "run",
+    "thread.run.step": "run_step",
+    "thread.message": "message",
+    "response": "response",
+}
 """The ``object`` types a shape decodes, and the model lifecycle of each (others are parsed
 whole)."""
 
@@ -34,6 +40,7 @@ ENGINE_FIELDS = {
     "run": ("thread_id", "required_action", "expires_at"),  # thread, tool call ids, expiry
     "run_step": ("run_id", "type", "step_details"),  # run, step type, tool call ids
     "message": ("run_id",),
+    "response": (),  # (its part reads requests and replies, never a bare object)
 }
 """The fields the checking engine reads of an object besides its field rules' (and its ``id``,
 ``object`` and ``status``), by lifecycle."""

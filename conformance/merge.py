@@ -422,6 +422,7 @@ def _run_to_dict(r: RunResult) -> dict[str, Any]:
         "level": r.level.value if r.level is not None else None,
         "needs": list(r.needs),
         "violations": [v.to_dict() for v in r.violations],
+        **({"lifecycle": r.lifecycle} if r.lifecycle != "run" else {}),
     }
 
 
@@ -436,6 +437,7 @@ def _run(d: dict[str, Any]) -> RunResult:
         Strictness(d["level"]) if d["level"] is not None else None,
         tuple(d["needs"]),
         tuple(_violation(v) for v in d["violations"]),
+        d.get("lifecycle", "run"),
     )
 
 

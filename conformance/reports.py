@@ -181,7 +181,7 @@ def to_text(report: Report, *, coverage: bool = False) -> str:
     for r in report.failing.values():
         where = f"  ({r.first_seen})" if r.first_seen else ""
         thread = f"  thread {r.thread_id}" if r.thread_id else ""
-        out.append(f"run {r.run_id}{thread}{where}")
+        out.append(f"{r.lifecycle} {r.run_id}{thread}{where}")
         if r.statuses:
             out.append(f"  seen: {' → '.join(r.statuses)}")
         for v in r.violations:
@@ -233,6 +233,7 @@ def _run_dict(r: RunResult) -> dict[str, Any]:
         "errors": r.errors,
         "warnings": r.warnings,
         "violations": [v.to_dict() for v in r.violations],
+        **({"lifecycle": r.lifecycle} if r.lifecycle != "run" else {}),
     }
 
 
@@ -269,7 +270,7 @@ def to_junit(report: Report) -> str:
     strict_warnings = s is not None and s.fail_on is Severity.WARNING  # --fail-on warning
     for r in report.runs():
         tests += 1
-        case = ET.SubElement(suite, "testcase", classname="runmodel.run", name=r.run_id)
+        case = ET.SubElement(suite, "testcase", classname=f"runmodel.{r.lifecycle}", name=r.run_id)
         if r.first_seen is not None:
             case.set("file", r.first_seen.file)
             if r.first_seen.line is not None:

@@ -54,6 +54,7 @@ from __future__ import annotations
 from .actions import RunTraffic  # (importing it registers the Assistants run's part)
 from .engine import EXPIRY_GRACE, Checker, check, edge_coverage
 from .parts import Host, Part, PartFactory, register_part, unregister_part
+from .responses import CLIENT_FACTS, ResponseTraffic  # (registers the response's part)
 from .results import (
     CheckFinished,
     CheckStarted,
@@ -85,6 +86,7 @@ Summary = CheckSummary  # the name before CheckSummary, kept importable
 __all__ = [
     "ACTIONS",
     "CANCEL",
+    "CLIENT_FACTS",
     "CREATE_MESSAGE",
     "CREATE_RUN",
     "EXPIRY_GRACE",
@@ -100,6 +102,7 @@ __all__ = [
     "Judgement",
     "Part",
     "PartFactory",
+    "ResponseTraffic",
     "RunChecked",
     "RunResult",
     "RunTraffic",

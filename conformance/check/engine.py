@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from runmodel import MESSAGE, RUN, STEP, Lifecycle, Strictness
+from runmodel import LIFECYCLES, LINKS, MESSAGE, RUN, STEP, Lifecycle, Strictness
 
 from ..observations import Exchange, InputProblem, Item, Location, Snapshot, StreamEvent
 from .clock import EXPIRY_GRACE, ServerClock
@@ -56,6 +56,9 @@ _RUN_ACTIVE, _RUN_TERMINAL = RUN.active, RUN.terminal
 _STATUS = {s: s for s in RUN.statuses}
 _RUN_STATUSES = frozenset(RUN.statuses)
 _LEVELS = (Strictness.STRICT, Strictness.PERMISSIVE, None)
+_CHILDREN = frozenset(link.lifecycle for link in LINKS)
+"""The lifecycles whose objects belong to a run (steps, messages); the others' objects are
+tracked on their own, as runs are (e.g. a response)."""
 
 
 def _v(code: str, severity: Severity, message: str, where: Where, **details: Any) -> Violation:
@@ -141,7 +144,7 @@ class Checker:
         self._settled: OrderedDict[str, None] = OrderedDict()  # settled runs, oldest first
         self._observations = 0
         # lifecycle -> status -> observations judged (an identical repeat is not judged again)
-        self._obs: dict[str, dict[Any, int]] = {lc.name: {} for lc in (RUN, STEP, MESSAGE)}
+        self._obs: dict[str, dict[Any, int]] = {name: {} for name in LIFECYCLES}
         self._pairs: dict[str, int] = {}  # lifecycle -> changed observations with a previous one
         self._run_obs = self._obs[RUN.name]  # (the hot path's: runs)
         self._run_pairs = 0  # (the hot path's: `_pairs` of runs)
@@ -260,15 +263,26 @@ class Checker:
         """The run's state (opened, if it is not open)."""
         return self._runs.get(oid) or self._open_run(oid)
 
+    def tracked(self, lifecycle: str, oid: str) -> RunState:
+        """The state of `oid`, an object of a lifecycle tracked on its own (a run, a
+        response): opened, if it is not open."""
+        return self._runs.get(oid) or self._open_run(oid, LIFECYCLES[lifecycle])
+
+    def status_of(self, oid: str) -> str | None:
+        """The last known status of run (or other object tracked on its own) `oid`, open or
+        closed; None when it was not seen."""
+        state = self._runs.get(oid)
+        return state.status if state is not None else self._closed.get(oid)
+
+    def observe_status(self, run: RunState, status: str, loc: Location, seq: int | None) -> None:
+        """A status a reply names without carrying the run (a refusal's text): a move."""
+        self._move(run, run.lc, run, status, (), loc, seq, False)
+        self._lock(run)
+
     def active_run(self, thread_id: str) -> RunState | None:
         """The thread's active run as last observed, if any."""
         active = self._active.get(thread_id)
         return self.run(active) if active is not None else None
-
-    def observe_status(self, run: RunState, status: str, loc: Location, seq: int | None) -> None:
-        """A status a reply names without carrying the run (a refusal's text): a move."""
-        self._move(run, RUN, run, status, (), loc, seq, False)
-        self._lock(run)
 
     def is_settled(self, lifecycle: str, oid: str) -> bool:
         """Whether a step or message is known to have settled."""
@@ -292,8 +306,10 @@ class Checker:
                 self._add(None, _malformed_status(kind, body, status, loc, seq))
             elif kind == "thread.run":
                 self._observe_run(body, loc, seq, wall, http)
-            else:
+            elif OBJECTS[kind].name in _CHILDREN:
                 self._observe_child(OBJECTS[kind], body, loc, seq)
+            else:
+                self._observe_own(OBJECTS[kind], body, loc, seq, http)
         elif kind == "list" and type(body.get("data")) is list:
             for element in body["data"]:
                 self.observe(element, loc, seq, wall, http)
@@ -352,6 +368,44 @@ class Checker:
             run.triggers = NO_TRIGGERS
         if run.status in _RUN_TERMINAL and not run.children:
             self._settled_run(run)
+
+    def _observe_own(
+        self, lc: Lifecycle, obj: dict[str, Any], loc: Location, seq: int | None, http: bool
+    ) -> None:
+        """An object of a lifecycle tracked on its own, as `_observe_run` observes a run (what
+        is the Assistants run's alone, its thread, tool calls and expiry, left out)."""
+        self._observations += 1
+        self.checkable += 1
+        oid = obj.get("id")
+        if type(oid) is not str:
+            self._add(None, _unidentified(lc, loc, seq))
+            return
+        own = self._runs.get(oid) or self._open_run(oid, lc)
+        own.observations += 1
+        status: Any = obj.get("status")
+        last = own.last
+        if status == own.status and (obj is last or obj == last) and not own.triggers:
+            own.via_http = http  # the same object again (polling)
+            return
+        counts = self._obs[lc.name]
+        counts[status] = counts.get(status, 0) + 1
+        if own.first_loc is None:
+            own.first_loc = loc
+        if status in lc:
+            self._move(own, lc, own, status, (), loc, seq, http, obj)
+        else:
+            self._add(own, _unknown(own, lc, oid, status, loc, seq))
+        if last is not None:
+            self._pairs[lc.name] = self._pairs.get(lc.name, 0) + 1
+        own.seen = self._judge(
+            own, oid, self._plans[lc.name], status, obj, last, own.said, own.seen, loc, seq
+        )
+        own.last, own.said = obj, status
+        own.via_http = http
+        if own.triggers:
+            own.triggers = NO_TRIGGERS
+        if own.status in lc.terminal:
+            self._settled_run(own)
 
     def _lock(self, run: RunState) -> None:
         """Keep the thread → active run map current (a thread is locked while its run is active)."""
@@ -424,9 +478,9 @@ class Checker:
             if run.status in _RUN_TERMINAL and not run.children:
                 self._settled_run(run)
 
-    def _open_run(self, oid: str) -> RunState:
+    def _open_run(self, oid: str, lc: Lifecycle = RUN) -> RunState:
         closed = self._closed.pop(oid, None)
-        run = RunState(oid, closed)
+        run = RunState(oid, closed, lc)
         self._runs[oid] = run
         if closed is None:
             self._runs_seen += 1
@@ -449,8 +503,8 @@ class Checker:
     def _close(self, run: RunState) -> None:
         self._settled.pop(run.oid, None)
         del self._runs[run.oid]
-        if run.status is not None:
-            self._closed.add(run.oid, _STATUS[run.status])  # the model's own str
+        if run.status is not None:  # (the model's own str)
+            self._closed.add(run.oid, _STATUS.get(run.status, run.status))
         found = run.found
         violations = (
             tuple(v if n == 1 else replace(v, count=n) for v, n in found.values()) if found else ()
@@ -465,6 +519,7 @@ class Checker:
             _LEVELS[run.level],
             tuple(run.needs or ()),
             violations,
+            run.lc.name,
         )
         self._emit(RunChecked(result))
 

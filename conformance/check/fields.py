@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from operator import itemgetter, ne
 from typing import Any
 
-from runmodel import MESSAGE, RULES, RUN, STEP, Evidence, FieldRule, Lifecycle
+from runmodel import LIFECYCLES, MESSAGE, RULES, RUN, STEP, Evidence, FieldRule, Lifecycle
 
 from ..observations import Location
 from .findings import Findings
@@ -170,11 +170,14 @@ def _identity(rule: FieldRule) -> bool:
     return set(rule.fields) <= {"id", "object"}
 
 
-_PLANS = {lc.name: _plan(lc) for lc in (RUN, STEP, MESSAGE)}
+_PLANS = {lc.name: _plan(lc) for lc in LIFECYCLES.values()}
+_REPORTED = (RUN.name, STEP.name, MESSAGE.name)
+"""The lifecycles whose rules' coverage is reported even when none was judged (the others'
+once one of their objects was observed: a report on runs alone stays as it was)."""
 
 
 class FieldRules:
-    """Judges the field rules on each observation of a run, step or message (`judge`); the
+    """Judges the field rules on each observation of an object of any lifecycle (`judge`); the
     findings go to `findings`. `quick=False`: no quick test, every rule that may have changed
     runs one by one (the reference the quick path is tested against; slower)."""
 
@@ -194,10 +197,12 @@ class FieldRules:
         applies to (`observed`: lifecycle -> status -> observations judged), each stateful rule
         once per changed observation with a previous one (`pairs`: lifecycle -> count)."""
         rules: dict[str, int] = {}
-        for lc in (RUN, STEP, MESSAGE):
+        for lc in LIFECYCLES.values():
+            if lc.name not in _REPORTED and not any(observed.get(lc.name, {}).values()):
+                continue
             plan = self.plans[lc.name]
             for s in lc.statuses:
-                n = observed[lc.name].get(s, 0)
+                n = observed.get(lc.name, {}).get(s, 0)
                 for planned in plan.first[s]:
                     code = planned.rule.code
                     rules[code] = rules.get(code, 0) + n

@@ -11,7 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from runmodel import MARKS, MESSAGE, RUN, STEP, Actor, Edge, Evidence, Lifecycle, Strictness
+from runmodel import (
+    LIFECYCLES,
+    MARKS,
+    MESSAGE,
+    RUN,
+    STEP,
+    Actor,
+    Edge,
+    Evidence,
+    Lifecycle,
+    Strictness,
+)
 
 from ..observations import Location
 from .findings import Findings
@@ -128,7 +139,8 @@ statuses on the way leave set for good (an observation with one null took anothe
 
 def _ways(lc: Lifecycle, lv: Strictness) -> dict[tuple[str, str], _Way]:
     """(previous, status) -> how the model explains the change at `lv`, for every change a
-    path explains from a status that is not terminal (`Moves.move` judges the rest)."""
+    path explains from a status that is not terminal (`Moves.move` judges the rest, the moves
+    out of a terminal status that a lifecycle's disputed edges admit at permissive among them)."""
     out: dict[tuple[str, str], _Way] = {}
     marks = MARKS[lc.name]
     for a in lc.statuses:
@@ -140,19 +152,20 @@ def _ways(lc: Lifecycle, lv: Strictness) -> dict[tuple[str, str], _Way]:
     return out
 
 
-_WAYS = {lv: {lc.name: _ways(lc, lv) for lc in (RUN, STEP, MESSAGE)} for lv in Strictness}
+_WAYS = {lv: {lc.name: _ways(lc, lv) for lc in LIFECYCLES.values()} for lv in Strictness}
+_REPORTED = (RUN.name, STEP.name, MESSAGE.name)
+"""The lifecycles whose edge counts are reported even when none was exercised (the others'
+once one was: a report on runs alone stays as it was before they were added)."""
 
 
 class Moves:
-    """Judges each status change of a run, step or message; counts the edges exercised
+    """Judges each status change of an object of any lifecycle; counts the edges exercised
     (`edges`: lifecycle -> (source, dest) -> count; ``("", initial)`` for a first sighting in
     the initial status). Findings go to `findings`, with the level each run's moves need."""
 
     def __init__(self, strictness: Strictness, findings: Findings) -> None:
         self.strictness = strictness
-        self.edges: dict[str, dict[tuple[str, str], int]] = {
-            lc.name: {} for lc in (RUN, STEP, MESSAGE)
-        }
+        self.edges: dict[str, dict[tuple[str, str], int]] = {name: {} for name in _REPORTED}
         self._ways = _WAYS[strictness]
         self._findings = findings
         self._need = findings.need
@@ -182,7 +195,9 @@ class Moves:
             statuses = obj.statuses
             if len(statuses) < 64 and (not statuses or statuses[-1] != cur):
                 statuses.append(cur)
-        counts = self.edges[lc.name]
+        counts = self.edges.get(lc.name)
+        if counts is None:
+            counts = self.edges[lc.name] = {}
         if prev is None:
             if cur == lc.initial:
                 counts["", cur] = counts.get(("", cur), 0) + 1
@@ -229,7 +244,11 @@ class Moves:
         fired: frozenset[str] | None = None
         path: tuple[Edge, ...] | None = None  # the edges taken anyway (counted), if any
         ev: Evidence | None
-        if prev in lc.terminal:
+        if prev in lc.terminal and (
+            lv is Strictness.STRICT or lc.best_path(prev, cur, lv, nonempty=nonempty) is None
+        ):
+            # (at permissive, a lifecycle's disputed edge may leave a terminal status: judged
+            # below like any other move; at strict, terminal statuses absorb)
             kind = hint = "terminal_left"
             ev = lc.status(prev).evidence
             message = f" left terminal status {prev!r} for {cur!r}"

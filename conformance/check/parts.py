@@ -36,6 +36,15 @@ class Host(Protocol):
         """The run's state (opened, if it is not open)."""
         ...
 
+    def tracked(self, lifecycle: str, oid: str) -> RunState:
+        """The state of `oid`, an object of a lifecycle tracked on its own, as runs are (e.g. a
+        response): opened, if it is not open."""
+        ...
+
+    def status_of(self, oid: str) -> str | None:
+        """The last known status of such an object, open or closed (None: not seen)."""
+        ...
+
     def active_run(self, thread_id: str) -> RunState | None:
         """The thread's active run as last observed, if any."""
         ...
@@ -47,7 +56,8 @@ class Host(Protocol):
     def observe(
         self, body: Any, loc: Location, seq: int | None, wall: float | None, http: bool
     ) -> None:
-        """Observe the objects a reply's body carries (runs, steps, messages, lists of them)."""
+        """Observe the objects a reply's body carries (runs, steps, messages, responses, lists
+        of them)."""
         ...
 
     def observe_status(self, run: RunState, status: str, loc: Location, seq: int | None) -> None:

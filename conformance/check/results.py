@@ -140,6 +140,7 @@ class RunResult:
     level: Strictness | None  # strictest level explaining every move; None: no level does
     needs: tuple[str, ...]  # untrusted edges its moves needed
     violations: tuple[Violation, ...]
+    lifecycle: str = "run"  # the model lifecycle of the object (a run, or e.g. a response)
 
     @property
     def errors(self) -> int:

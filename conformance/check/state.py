@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from runmodel import Lifecycle
+from runmodel import RUN, Lifecycle
 
 from ..observations import Location
 
@@ -22,7 +22,8 @@ _V = TypeVar("_V")
 
 
 class RunState:
-    """An open run: its last known status and observation, and what was found about it."""
+    """An open run, or another object of a lifecycle of its own (one no other object holds,
+    e.g. a response): its last known status and observation, and what was found about it."""
 
     __slots__ = (
         "calls",
@@ -30,6 +31,7 @@ class RunState:
         "first_loc",
         "found",
         "last",
+        "lc",
         "level",
         "needs",
         "observations",
@@ -43,8 +45,9 @@ class RunState:
         "via_http",
     )
 
-    def __init__(self, oid: str, status: str | None = None) -> None:
+    def __init__(self, oid: str, status: str | None = None, lc: Lifecycle = RUN) -> None:
         self.oid = oid
+        self.lc = lc
         self.thread_id: str | None = None
         self.status = status  # last known status (None: not known yet)
         self.last: dict[str, Any] | None = None  # last observed object, for stateful rules
@@ -118,6 +121,11 @@ class Recent(Generic[_K, _V]):
             self._old.pop(key, None)
             return young.pop(key)
         return self._old.pop(key, default)
+
+    def get(self, key: _K, default: _V | None = None) -> _V | None:
+        """What `key` holds, if it is remembered (`default` if not)."""
+        young = self._young
+        return young[key] if key in young else self._old.get(key, default)
 
     def __contains__(self, key: object) -> bool:
         return key in self._young or key in self._old

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from runmodel import MESSAGE, RUN, STEP, Evidence, Grade, Lifecycle, Strictness
+from runmodel import MESSAGE, RESPONSE, RUN, STEP, Evidence, Grade, Lifecycle, Strictness
 
 from ..observations import StreamEvent
 from .results import Severity, Violation
@@ -41,13 +41,16 @@ OBJECTS: dict[Any, Lifecycle] = {
     "thread.run": RUN,
     "thread.run.step": STEP,
     "thread.message": MESSAGE,
+    "response": RESPONSE,
 }
-"""The API's ``object`` names of the three lifecycles (event names are ``<object>.<what>``)."""
+"""The API's ``object`` names of the model's lifecycles (event names are ``<object>.<what>``;
+the checker routes each observed object to its lifecycle by this name)."""
 
 CREATE_THREAD_AND_RUN = "create_thread_and_run"
 """The route whose stream creates a thread, then a run (`CREATE_RUN`: a run on a thread)."""
 
 _PREFIX = {lc.name: obj for obj, lc in OBJECTS.items()}
+# (this module judges the Assistants streams: the run's, its steps' and messages' events)
 _CREATING = (CREATE_RUN, CREATE_THREAD_AND_RUN)
 _THREAD_CREATED, _DONE, _ERROR = "thread.created", "done", "error"
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from runmodel import RUN, Actor, Edge, Evidence, Lifecycle, Strictness, Trigger
+from runmodel import FACTS, RUN, Actor, Edge, Evidence, Fact, Lifecycle, Strictness, Trigger
 
 from ..errors import ERROR_EVIDENCE, format_call_ids
 from ..observations import Location
@@ -31,6 +31,7 @@ __all__ = [
     "Judgement",
     "Verdict",
     "allows",
+    "answered_unchanged",
     "assess_action",
     "judge_action",
     "legal_way",
@@ -139,6 +140,18 @@ def legal_way(
     return best
 
 
+def answered_unchanged(lc: Lifecycle, status: str) -> Fact | None:
+    """The lifecycle's fact that a cancel in the terminal `status` is a no-op answered with the
+    object unchanged (``<lifecycle>.cancel.idempotent`` for a status a cancel leads to,
+    ``<lifecycle>.cancel.finished`` for the other terminal ones); None where the model has no
+    such fact (a run's cancel there is refused)."""
+    if status not in lc.terminal:
+        return None
+    cancelled = {e.dest for e in lc.edges(Strictness.PERMISSIVE) if e.trigger == CANCEL}
+    kind = "idempotent" if status in cancelled else "finished"
+    return FACTS.get(f"{lc.name}.cancel.{kind}")
+
+
 def may_have_ended(lc: Lifecycle, status: str, lv: Strictness, unseen: tuple[Actor, ...]) -> bool:
     """Whether a run last seen in `status` may be terminal by now, unseen (its thread unlocked)."""
     return bool(lc.closure(status, lv, unseen) & lc.terminal)
@@ -214,6 +227,8 @@ def assess_action(
         return Judgement(None, _locked(lc, action, status, run_id, thread_id, path))
     if action not in _REFUSAL:
         raise ValueError(f"unknown client action {action!r}; known: {', '.join(ACTIONS)}")
+    if action == CANCEL and answered_unchanged(lc, status) is not None:
+        return Judgement(None, None)  # a no-op, answered with the object unchanged
     if action != CANCEL:  # tool outputs answer a round the client saw
         unseen = ()
     way = legal_way(lc, status, action, lv, unseen)

@@ -35,7 +35,7 @@ from .routes.responses import STORE_KEY
 from .routing import Call, RouteTable
 from .script import Script, default_script, parse_script
 from .state import Run, Store, ToolCaller
-from .wire import BASE_URL, JSON, Reply, Request, reply_headers
+from .wire import BASE_URL, JSON, Reply, Request, StreamDropped, reply_headers
 
 if TYPE_CHECKING:
     import openai
@@ -341,13 +341,15 @@ class Emulator(ResponseHooks):
             t = clock.now()
             rec = Request(seq, t, method, path, query, body)
             self.requests.append(rec)
-            if fault is not None and fault.kind != "slow":
+            if fault is not None and fault.kind not in _ANSWERED:
                 reply = self._fault(fault.kind, fault.seconds, rec)
                 rec.fault = fault.kind
             else:
-                if fault is not None:
-                    rec.fault = fault.kind
                 reply = self._dispatch(method, route, query, headers, body, t, rec)
+                if fault is not None and (fault.kind == "slow" or reply.stream is not None):
+                    rec.fault = fault.kind
+                    if fault.kind == "stream_drop" and reply.stream is not None:
+                        reply.stream = _cut(reply.stream, fault.events)
             _log_reply(rec, reply)
         if self.on_reply is not None:
             reply = self.on_reply(rec, reply)
@@ -408,6 +410,25 @@ class Emulator(ResponseHooks):
         except ApiError as exc:
             headers_out = [*reply_headers(JSON, rec), *exc.headers]
             return Reply(exc.status, headers_out, orjson.dumps(exc.body))
+
+
+_ANSWERED = ("slow", "stream_drop")  # faults whose request is answered all the same
+
+
+def _cut(stream: Iterator[bytes], events: int) -> Iterator[bytes]:
+    """The first `events` chunks of `stream`, then the connection breaks off (no chunk more is
+    taken from `stream`: a stream that waits on the clock for its next event is not woken)."""
+    try:
+        for _ in range(events):
+            chunk = next(stream, None)
+            if chunk is None:
+                return  # the stream ended before the break was due
+            yield chunk
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    raise StreamDropped(f"the emulator dropped the stream after {events} events")
 
 
 def _log_reply(rec: Request, reply: Reply) -> None:

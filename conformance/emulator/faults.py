@@ -1,8 +1,10 @@
-"""Injected faults: rate limits, server errors, dropped connections and slow replies.
+"""Injected faults: rate limits, server errors, dropped connections, slow replies, and streams
+that drop mid-way.
 
 A fault is decided before a request touches any state, so a faulted request has no effect (a
-slow reply is only late). Faults come from a schedule (the next N requests that match a method
-and a path pattern) or at random from a seeded generator, so a failing run can be replayed.
+slow reply is only late; a dropped stream's request takes effect, and its object goes on).
+Faults come from a schedule (the next N requests that match a method and a path pattern) or at
+random from a seeded generator, so a failing run can be replayed.
 """
 
 from __future__ import annotations
@@ -15,26 +17,33 @@ from typing import Literal
 
 __all__ = ["Fault", "FaultKind", "Faults", "parse_faults"]
 
-FaultKind = Literal["rate_limit", "server_error", "disconnect", "slow"]
-_KINDS: tuple[FaultKind, ...] = ("rate_limit", "server_error", "disconnect", "slow")
+FaultKind = Literal["rate_limit", "server_error", "disconnect", "slow", "stream_drop"]
+_KINDS: tuple[FaultKind, ...] = ("rate_limit", "server_error", "disconnect", "slow", "stream_drop")
 
 
 @dataclass(frozen=True, slots=True)
 class Fault:
-    """One injected fault; `seconds` is a rate limit's ``retry-after``, a slow reply's delay.
+    """One injected fault; `seconds` is a rate limit's ``retry-after``, a slow reply's delay;
+    `events` is how many events a dropped stream sends.
 
     rate_limit → 429 with ``retry-after``; server_error → 500; disconnect → the connection drops
-    before any reply (the HTTP library's connection error); slow → the reply comes `seconds` later.
+    before any reply (the HTTP library's connection error); slow → the reply comes `seconds` later;
+    stream_drop → the request is answered, but its stream breaks off after `events` events (the
+    HTTP library's protocol error, as when a server closes a chunked body early); a reply that
+    is not a stream is unaffected.
     """
 
     kind: FaultKind
     seconds: float = 1.0
+    events: int = 3
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
             raise ValueError(f"unknown fault {self.kind!r}; faults: {', '.join(_KINDS)}")
         if self.seconds < 0:
             raise ValueError("fault seconds must not be negative")
+        if self.events < 0:
+            raise ValueError("a dropped stream's events must not be negative")
 
 
 @dataclass(slots=True)
@@ -64,13 +73,18 @@ class Faults:
         path: str | None = None,
         count: int = 1,
         seconds: float | None = None,
+        events: int | None = None,
     ) -> None:
         """Give `fault` to the next `count` requests matching `method` and the glob `path`.
 
         `path` is matched without the ``/v1`` prefix, e.g. ``"/threads/*/runs/*"``.
         """
         if isinstance(fault, str):
-            fault = Fault(fault) if seconds is None else Fault(fault, seconds)
+            fault = Fault(
+                fault,
+                1.0 if seconds is None else seconds,
+                3 if events is None else events,
+            )
         with self._lock:
             self._scheduled.append(_Scheduled(fault, method and method.upper(), path, count))
 
@@ -81,8 +95,10 @@ class Faults:
         server_error: float = 0.0,
         disconnect: float = 0.0,
         slow: float = 0.0,
+        stream_drop: float = 0.0,
         retry_after: float = 1.0,
         slow_seconds: float = 5.0,
+        drop_after: float = 3,
         seed: int | None = None,
     ) -> None:
         """Fail each request at random with these probabilities (their sum must be at most 1)."""
@@ -91,6 +107,7 @@ class Faults:
             (server_error, Fault("server_error")),
             (disconnect, Fault("disconnect")),
             (slow, Fault("slow", slow_seconds)),
+            (stream_drop, Fault("stream_drop", events=int(drop_after))),
         ]
         if any(p < 0 for p, _ in rates) or sum(p for p, _ in rates) > 1:
             raise ValueError("fault probabilities must be non-negative and add up to at most 1")
@@ -131,8 +148,8 @@ class Faults:
 
 
 def parse_faults(text: str) -> dict[str, float]:
-    """Read ``"rate_limit=0.1,server_error=0.05,disconnect=0.01,slow=0.1"`` into keyword args
-    for `Faults.random`; ValueError names the bad part."""
+    """Read ``"rate_limit=0.1,server_error=0.05,disconnect=0.01,slow=0.1,stream_drop=0.1"``
+    into keyword args for `Faults.random`; ValueError names the bad part."""
     out: dict[str, float] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, eq, value = part.partition("=")

@@ -18,6 +18,7 @@ from typing import Any
 from ..serving import BackgroundServer, LoopbackHTTPServer
 from .api import Emulator
 from .clock import ClientInterrupted
+from .wire import StreamDropped
 
 __all__ = ["EmulatorServer"]
 
@@ -79,6 +80,13 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:  # the client went away mid-stream
             self.close_connection = True
             self._log(f"{reply.status} stream, cut by the client", last)
+            return
+        except StreamDropped:  # an injected fault: close without the body's last chunk
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+            self._log(f"{reply.status} stream, dropped mid-way", last)
             return
         self._log(f"{reply.status} stream", last)
 

@@ -3,7 +3,8 @@
 One implementation, parameterised by the HTTP module the SDK uses (``httpx`` for openai 2.x,
 ``httpx2`` for 3.x): `transport_for` builds ``BaseTransport`` / ``AsyncBaseTransport``
 subclasses of that module, so the client is an ordinary ``Client(transport=...)`` and nothing
-global is patched. A dropped connection raises the module's ``ConnectError``.
+global is patched. A dropped connection raises the module's ``ConnectError``; a stream dropped
+mid-way, its ``RemoteProtocolError`` (as over HTTP when a chunked body breaks off).
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from conformance import sdk
 
-from .wire import BASE_URL, Answers, Reply
+from .wire import BASE_URL, Answers, Reply, StreamDropped
 
 if TYPE_CHECKING:
     import openai
 
 __all__ = ["async_sdk_client", "async_transport", "http_module", "sdk_client", "transport"]
+
+_DROPPED = "peer closed connection without sending complete message body (incomplete chunked read)"
 
 
 def http_module(name: str | None = None) -> ModuleType:
@@ -38,7 +41,10 @@ def _classes(module: ModuleType) -> tuple[type[Any], type[Any]]:
             self._chunks = chunks
 
         def __iter__(self) -> Iterator[bytes]:
-            yield from self._chunks
+            try:
+                yield from self._chunks
+            except StreamDropped as exc:
+                raise module.RemoteProtocolError(_DROPPED) from exc
 
         def close(self) -> None:
             close = getattr(self._chunks, "close", None)
@@ -50,8 +56,11 @@ def _classes(module: ModuleType) -> tuple[type[Any], type[Any]]:
             self._chunks = chunks
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
-            for chunk in self._chunks:
-                yield chunk
+            try:
+                for chunk in self._chunks:
+                    yield chunk
+            except StreamDropped as exc:
+                raise module.RemoteProtocolError(_DROPPED) from exc
 
         async def aclose(self) -> None:
             close = getattr(self._chunks, "close", None)

@@ -13,13 +13,27 @@ from typing import Any, Protocol
 
 import orjson
 
-__all__ = ["BASE_URL", "JSON", "SSE", "Answers", "Reply", "Request", "reply_headers"]
+__all__ = [
+    "BASE_URL",
+    "JSON",
+    "SSE",
+    "Answers",
+    "Reply",
+    "Request",
+    "StreamDropped",
+    "reply_headers",
+]
 
 BASE_URL = "http://emulator.runmodel.invalid/v1"
 """The base URL of in-process clients (``.invalid``: it can never reach a real host)."""
 
 JSON = ("content-type", "application/json")
 SSE = ("content-type", "text/event-stream; charset=utf-8")
+
+
+class StreamDropped(Exception):
+    """Raised by a reply's stream where the connection breaks off mid-way (an injected fault):
+    each front-end turns it into what its clients see when a server closes a body early."""
 
 
 @dataclass(slots=True)

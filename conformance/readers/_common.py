@@ -9,7 +9,12 @@ from ..observations import Exchange, Item, Snapshot, StreamEvent
 
 __all__ = ["OBJECT_KEYS", "SNAPSHOT_OBJECTS", "SNIFF", "TRIED", "kind_of", "numbered"]
 
-SNAPSHOT_OBJECTS = {"thread.run": "run", "thread.run.step": "run_step", "thread.message": "message"}
+SNAPSHOT_OBJECTS = {
+    "thread.run": "run",
+    "thread.run.step": "run_step",
+    "thread.message": "message",
+    "response": "response",
+}
 """The API ``object`` types read as snapshots, and the model lifecycle each belongs to."""
 
 SNIFF = 65536  # bytes read to detect a format

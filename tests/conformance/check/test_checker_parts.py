@@ -9,6 +9,7 @@ import pytest
 
 from conformance.check import (
     Host,
+    ResponseTraffic,
     RunTraffic,
     Severity,
     Violation,
@@ -17,6 +18,7 @@ from conformance.check import (
 )
 from conformance.errors import format_error
 from conformance.observations import Exchange, StreamEvent
+from tests.conformance.check.response_scenarios import response
 from tests.helpers.checktrace import Trace, checked, error, run
 
 _CANCEL = "/threads/thread_1/runs/run_1/cancel"
@@ -50,12 +52,12 @@ def responses() -> Iterator[None]:
     try:
         yield
     finally:
-        unregister_part("response")
+        register_part("response", ResponseTraffic)
 
 
 def _trace() -> Trace:
     t = Trace()
-    t.http("POST", "/responses", {"id": "resp_1", "object": "response", "status": "queued"})
+    t.http("POST", "/responses", response("queued"))
     t.http("GET", "/threads/thread_1/runs/run_1", run("completed"))
     refusal = error(format_error("cancel_not_allowed", status="completed"))
     t.http("POST", _CANCEL, refusal, status=400)
@@ -70,7 +72,11 @@ def test_a_registered_part_judges_its_own_traffic() -> None:
 
 
 def test_without_it_the_run_part_takes_everything() -> None:
-    out = checked(_trace())
+    unregister_part("response")
+    try:
+        out = checked(_trace())
+    finally:
+        register_part("response", ResponseTraffic)
     assert out.codes == ["client.cancel_illegal"]
 
 

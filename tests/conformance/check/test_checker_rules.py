@@ -9,14 +9,17 @@ import pytest
 
 from conformance.check import Severity
 from conformance.observations import Location
-from runmodel import LIFECYCLES, RULES, FieldRule
+from runmodel import LIFECYCLES, LINKS, RULES, FieldRule
+from tests.conformance.check.response_scenarios import response
 from tests.helpers.checktrace import FILE, T0, Trace, checked, message, mutations, run, step
 
 BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
     "run": run,
     "run_step": step,
     "message": message,
+    "response": response,
 }
+CHILDREN = {link.lifecycle for link in LINKS}  # objects of a run; the others are their own
 ALL_RULES = [r for rules in RULES.values() for r in rules]
 # objects are told apart by id and object type: one whose id or type changed is another object,
 # so these rules hold by construction in the checker (and in any id-keyed client)
@@ -55,7 +58,7 @@ def test_each_rule_is_checked(rule: FieldRule) -> None:
     assert len(found) == 1, out.codes
     (v,) = found
     assert (v.subject, v.loc, v.rule) == (base["id"], Location(FILE, line), rule.code)
-    rid = bad["id"] if rule.lifecycle == "run" else bad.get("run_id")
+    rid = bad.get("run_id") if rule.lifecycle in CHILDREN else bad["id"]
     assert v.run_id == (rid if isinstance(rid, str) else None)
     assert v.severity is (Severity.ERROR if rule.evidence.trusted else Severity.WARNING)
     assert (v.grade, v.sources) == (rule.evidence.label, rule.evidence.sources)
@@ -63,7 +66,9 @@ def test_each_rule_is_checked(rule: FieldRule) -> None:
 
 def test_identity_rules_are_the_id_and_object_rules_only() -> None:
     assert sorted(r.code for r in IDENTITY) == [
-        f"{lc}.{f}.immutable" for lc in ("message", "run", "run_step") for f in ("id", "object")
+        *(f"{lc}.{f}.immutable" for lc in ("message",) for f in ("id", "object")),
+        "response.id.immutable",
+        *(f"{lc}.{f}.immutable" for lc in ("run", "run_step") for f in ("id", "object")),
     ]
     t = Trace()
     t.snap(run("queued"))

@@ -1,0 +1,178 @@
+"""What a check of a background-responses client tells its user: the contracts, the options of
+one check, the counterexamples and the summary of a passing search, and how they are rendered
+(as the run's are: `Action` lines compressed the same way)."""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from runmodel import RESPONSE, RunmodelError, Strictness
+
+from ..response_strategies import ResponseScenario
+from .options import HANG_AFTER
+from .results import Action, compress
+
+__all__ = [
+    "GIVE_UP_AFTER",
+    "POLL_INTERVAL",
+    "ResponseCheckFailed",
+    "ResponseContract",
+    "ResponseCounterexample",
+    "ResponseOptions",
+    "ResponseSummary",
+]
+
+POLL_INTERVAL = 1.0
+"""The least sleep between two polls of a response unless told otherwise (the Responses API
+sends no ``openai-poll-after-ms``)."""
+GIVE_UP_AFTER = 900.0
+"""Virtual seconds a client may keep polling a response the server never moves again before it
+is judged endless (longer than the ten minutes a background response is kept to be polled)."""
+
+
+class ResponseContract(str, enum.Enum):
+    """What a background-responses client promises.
+
+    poller: ``f(client, response_id)`` polls a background response the kit created and returns
+    it terminal (as the server last had it), at the pace it is given; stops once terminal; and
+    cancels the response if it gives up on it.
+    stream: ``f(client)`` creates a response with ``background=True, stream=True``, resumes a
+    dropped stream from the last sequence number it received, and returns the events (or the
+    response), ending on a terminal one.
+    tool-loop: ``f(client, tools)`` creates a background response with the tools, answers every
+    round of function calls with a new background response chained by
+    ``previous_response_id``, and returns the terminal response that ends the loop.
+    """
+
+    POLLER = "poller"
+    STREAM = "stream"
+    TOOL_LOOP = "tool-loop"
+
+    @property
+    def arguments(self) -> str:
+        """How the contract calls the client, in words."""
+        return {"poller": "(client, response_id)", "stream": "(client)"}.get(
+            self.value, "(client, tools)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseOptions:
+    """Everything that shapes how a lifecycle is played and judged (and reproduced)."""
+
+    contract: ResponseContract
+    strictness: Strictness
+    settle_polls: int = 10
+    poll_interval: float | None = None
+    cancel: bool = True
+    stay: bool = True
+    tools: tuple[Mapping[str, Any], ...] = ()
+    ignore: frozenset[str] = frozenset()
+    hang_after: float = HANG_AFTER
+
+    @property
+    def least(self) -> float:
+        """The least sleep between two polls of a response."""
+        return self.poll_interval if self.poll_interval is not None else POLL_INTERVAL
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseCounterexample:
+    """A lifecycle that breaks a client: which property, the responses' paths, what happened."""
+
+    prop: str
+    contract: ResponseContract
+    scenario: ResponseScenario
+    path: tuple[str, ...]
+    message: str
+    actions: tuple[Action, ...]
+
+    def render(self, reproduce: str | None = None) -> str:
+        """The report a developer reads: the path and the failure first, then the evidence."""
+        lines = [
+            f"{' → '.join(self.path)}: {self.message}",
+            "",
+            f"  contract:  {self.contract.value} (property: {self.prop})",
+            f"  scenario:  {self.scenario}",
+            "  the client did (virtual seconds since it began):",
+            *(f"    {line}" for line in compress(self.actions)),
+        ]
+        if reproduce:
+            lines += ["", f"  reproduce: {reproduce}"]
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "property": self.prop,
+            "contract": self.contract.value,
+            "scenario": str(self.scenario),
+            "path": list(self.path),
+            "message": self.message,
+            "actions": compress(self.actions),
+        }
+
+
+class ResponseCheckFailed(RunmodelError, AssertionError):
+    """Properties failed; the message is each one's smallest counterexample, rendered (in order
+    of root cause); `counterexample` is the first."""
+
+    def __init__(
+        self, found: Sequence[ResponseCounterexample], reproduce: Sequence[str | None]
+    ) -> None:
+        self.counterexamples = tuple(found)
+        self.counterexample = self.counterexamples[0]
+        self.reproduce = tuple(reproduce)
+        texts = [c.render(r) for c, r in zip(self.counterexamples, reproduce, strict=False)]
+        if len(texts) > 1:
+            props = ", ".join(c.prop for c in self.counterexamples)
+            texts = [
+                f"{len(texts)} properties failed ({props}), each with its smallest lifecycle:",
+                *(f"\n[{i}] {t}" for i, t in enumerate(texts, 1)),
+            ]
+        super().__init__("\n".join(texts))
+
+
+@dataclass(slots=True)
+class ResponseSummary:
+    """What a passing check explored: lifecycles, and the model's statuses and edges reached."""
+
+    contract: ResponseContract
+    strictness: Strictness
+    examples: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    edges: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def add(self, *paths: tuple[str, ...]) -> None:
+        """One lifecycle played: the paths of the responses it covered."""
+        self.examples += 1
+        for path in paths:
+            self.statuses.update(path)
+            self.edges.update(itertools.pairwise(path))
+
+    def render(self) -> str:
+        model = RESPONSE.edges(self.strictness)
+        missing = [f"{e.source} → {e.dest}" for e in model if (e.source, e.dest) not in self.edges]
+        lines = [
+            f"every property of the {self.contract.value} contract held in {self.examples} "
+            f"lifecycle{'' if self.examples == 1 else 's'} ({self.strictness.value})",
+            f"  statuses reached: {len(self.statuses)} of {len(RESPONSE.statuses)}",
+            f"  edges exercised:  {len(model) - len(missing)} of {len(model)}",
+        ]
+        if missing:
+            lines.append(f"  not reached: {', '.join(missing)}")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "lifecycle": RESPONSE.name,
+            "contract": self.contract.value,
+            "strictness": self.strictness.value,
+            "examples": self.examples,
+            "statuses": dict(sorted(self.statuses.items())),
+            "edges": {f"{a} → {b}": n for (a, b), n in sorted(self.edges.items())},
+        }
