@@ -346,7 +346,7 @@ def judge_trace(trace: Path, played: list[Played], strictness: str) -> list[Outc
     """Check the finished trace; give each scenario the server-side errors of its runs."""
     from runmodel import Strictness
 
-    from .check import RunChecked, Severity, ViolationFound, check
+    from .check import CLIENT_FACTS, RunChecked, Severity, ViolationFound, check
     from .readers import read
 
     findings: dict[str, list[str]] = {}
@@ -357,7 +357,8 @@ def judge_trace(trace: Path, played: list[Played], strictness: str) -> list[Outc
         elif isinstance(event, ViolationFound):
             found = [(event.violation.run_id, event.violation)]
         for run_id, v in found:
-            if v.severity is Severity.ERROR and not v.code.startswith("client."):
+            client = v.code.startswith("client.") or v.code in CLIENT_FACTS
+            if v.severity is Severity.ERROR and not client:
                 findings.setdefault(run_id or "", []).append(f"{v.code}: {v.message}")
     out = []
     for p in played:
