@@ -343,7 +343,8 @@ def play_scenarios(
 
 
 def judge_trace(trace: Path, played: list[Played], strictness: str) -> list[Outcome]:
-    """Check the finished trace; give each scenario the server-side errors of its runs."""
+    """Check the finished trace; give each scenario the server-side errors of its runs (and
+    responses: a scenario's `Played.runs` names either)."""
     from runmodel import Strictness
 
     from .check import CLIENT_FACTS, RunChecked, Severity, ViolationFound, check

@@ -46,6 +46,8 @@ def _edge(lc: str, e: Edge) -> Treatment:
     ev = e.evidence
     fact = f"{lc}: {e.source} → {e.dest} ({e.trigger})"
     move = f"a move only it explains: `{lc}.illegal_transition` (error, naming it under needs)"
+    if e.source in LIFECYCLES[lc].terminal:  # (at strict, terminal statuses absorb)
+        move = f"a move only it explains: `{lc}.terminal_left` (error)"
     if ev.trusted:  # a trusted edge that is also disputed: admitted everywhere
         same = "admitted"
         return Treatment(fact, f"{e.actor.value} edge", ev, same, same, same, same)
@@ -69,7 +71,7 @@ def _edge(lc: str, e: Edge) -> Treatment:
             "takes it when the run's clock passes expires_at",
         )
     else:
-        serve = ("never takes it", "takes it when a run's script asks")
+        serve = ("never takes it", f"takes it when a {lc}'s script asks")
     return Treatment(fact, f"{e.actor.value} edge", ev, move, "admitted (listed as used)", *serve)
 
 

@@ -4,7 +4,9 @@ graded data: importing this module adds the ``response`` lifecycle to the model.
 Every fact carries the grade and sources of `docs/responses-evidence.md`, and names the fact's
 id there (``RB-E4``) among its sources. Source names: ``guide`` (the background-mode guide),
 ``guide-l10n`` (its localised copies), ``spec`` (openai-openapi), ``sdk`` (the openai Python
-SDK), issue and PR numbers in the named repositories.
+SDK), ``rec:<test>`` (a real recording in ``tests/fixtures/responses/real``), ``af-adr-0009``
+(microsoft/agent-framework's long-running operations design record, with its observations of
+the live API), issue and PR numbers in the named repositories.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ class ResponseTrigger:
 
 _ev = Evidence.of
 SERVER, CLIENT = Actor.SERVER, Actor.CLIENT
-_STATUS = ("D", "RB-S1", "spec", "sdk")
+_STATUS = ("D", "RB-S1", "RB-S2", "spec", "sdk")
+_FINAL = (*_STATUS[:3], "RB-E9", *_STATUS[3:])  # and nothing documented leaves it
 
 
 def _edge(source: str, dest: str, trigger: str, actor: Actor, ev: Evidence) -> Edge:
@@ -52,20 +55,20 @@ RESPONSE = Lifecycle(
         Status(
             "completed",
             "ended; output holds the message and any function_call items to answer",
-            _ev(*_STATUS),
+            _ev(*_FINAL),
             terminal=True,
         ),
-        Status("failed", "ended with error {code, message}", _ev(*_STATUS), terminal=True),
+        Status("failed", "ended with error {code, message}", _ev(*_FINAL), terminal=True),
         Status(
             "incomplete",
             "ended early; incomplete_details.reason says why",
-            _ev(*_STATUS),
+            _ev(*_FINAL),
             terminal=True,
         ),
         Status(
             "cancelled",
             "cancelled by the client (background responses only)",
-            _ev(*_STATUS, note="terminal: the guide polls while queued or in_progress (RB-S2)"),
+            _ev(*_FINAL, note="terminal: the guide polls while queued or in_progress (RB-S2)"),
             terminal=True,
         ),
     ],
@@ -76,19 +79,31 @@ RESPONSE = Lifecycle(
         ResponseTrigger.CREATE,
         CLIENT,
         _ev(
-            "D",
+            "D/O",
             "RB-E1",
             "RB-S6",
             "guide",
             "spec",
-            note="a background create answers queued; a foreground one answers when it ends, "
-            "so its first status seen is in_progress (streamed) or terminal",
+            "rec:CanCancelBackgroundResponses",
+            "rec:CanUseStreamingBackgroundResponses",
+            note="a background create answers queued (every create seen did); a foreground one "
+            "answers when it ends, so its first status seen is in_progress (streamed) or terminal",
         ),
     ),
     edges=[
-        _edge("queued", "in_progress", ResponseTrigger.START, SERVER, _ev("D", "RB-E2", "guide")),
         _edge(
-            "in_progress", "completed", ResponseTrigger.COMPLETE, SERVER, _ev("D", "RB-E3", "spec")
+            "queued",
+            "in_progress",
+            ResponseTrigger.START,
+            SERVER,
+            _ev("D/O", "RB-E2", "guide", "rec:CanUseStreamingBackgroundResponses"),
+        ),
+        _edge(
+            "in_progress",
+            "completed",
+            ResponseTrigger.COMPLETE,
+            SERVER,
+            _ev("D/O", "RB-E3", "spec", "rec:CanUseStreamingBackgroundResponses"),
         ),
         _edge("in_progress", "failed", ResponseTrigger.FAIL, SERVER, _ev("D", "RB-E3", "spec")),
         _edge(
@@ -111,11 +126,14 @@ RESPONSE = Lifecycle(
             ResponseTrigger.CANCEL,
             CLIENT,
             _ev(
-                "D/I",
+                "D/O",
                 "RB-E4",
-                "RB-E5",
+                "RB-E10",
                 "guide",
-                note="documented for an in-flight response; a cancel while queued is not shown",
+                "rec:CanCancelBackgroundResponses",
+                "rec:CanCancelBackgroundResponsesAsync",
+                note="documented for an in-flight response; seen: a cancel right after a "
+                "background create answers 200 cancelled",
             ),
         ),
         # inferred and disputed: admitted only at the permissive level
@@ -134,9 +152,13 @@ RESPONSE = Lifecycle(
             _ev(
                 "X",
                 "RB-E8",
+                "RB-E11",
                 "RB-C6",
                 "ms-learn-qa#2339607",
-                note="Azure: read cancelled, then completed minutes later; cancel is best effort",
+                "openai-python#2643",
+                "af-adr-0009",
+                note="Azure, then OpenAI: read cancelled, then completed later (the stream went "
+                "on to response.completed); cancel is best effort",
             ),
         ),
     ],
@@ -154,7 +176,13 @@ _RULES: list[FieldRule] = [
         "response.completed_at.set",
         "response",
         "completed_at is set in completed",
-        _ev("D", "RB-F1", "spec", "sdk"),
+        _ev(
+            "D",
+            "RB-F1",
+            "spec",
+            "sdk",
+            note="responses recorded in 2025 carry no completed_at key at all (RB-F13)",
+        ),
         ("completed_at",),
         _s("completed"),
     ),
@@ -178,7 +206,15 @@ _RULES: list[FieldRule] = [
         "response.error.null",
         "response",
         "error is null outside failed",
-        _ev("I", "RB-F10", note="only the set side is documented"),
+        _ev(
+            "O/I",
+            "RB-F10",
+            "RB-F12",
+            "rec:CanUseStreamingBackgroundResponses",
+            "rec:FunctionCallWorks",
+            "rec:MaxTokens",
+            note="only the set side is documented; null in every other status seen",
+        ),
         ("error",),
         _ALL - {"failed"},
     ),
@@ -186,7 +222,7 @@ _RULES: list[FieldRule] = [
         "response.incomplete_details.set",
         "response",
         "incomplete_details is set in incomplete",
-        _ev("D", "RB-F4", "spec"),
+        _ev("D/O", "RB-F4", "spec", "rec:MaxTokens"),
         ("incomplete_details",),
         _s("incomplete"),
     ),
@@ -194,7 +230,15 @@ _RULES: list[FieldRule] = [
         "response.incomplete_details.null",
         "response",
         "incomplete_details is null outside incomplete",
-        _ev("I", "RB-F10", note="only the set side is documented"),
+        _ev(
+            "O/I",
+            "RB-F10",
+            "RB-F12",
+            "rec:CanUseStreamingBackgroundResponses",
+            "rec:CanCancelBackgroundResponses",
+            "rec:FunctionCallWorks",
+            note="only the set side is documented; null in every other status seen",
+        ),
         ("incomplete_details",),
         _ALL - {"incomplete"},
     ),
@@ -202,7 +246,7 @@ _RULES: list[FieldRule] = [
         "response.output.set",
         "response",
         "output is an array in every status ([] while queued)",
-        _ev("D/O", "RB-F6", "spec", "litellm#19899"),
+        _ev("D/O", "RB-F6", "spec", "litellm#19899", "rec:CanCancelBackgroundResponses"),
         ("output",),
         _ALL,
     ),
@@ -210,7 +254,7 @@ _RULES: list[FieldRule] = [
         "response.usage.queued",
         "response",
         "usage is null while queued",
-        _ev("O", "RB-F8", "litellm#19899"),
+        _ev("O", "RB-F8", "litellm#19899", "rec:CanCancelBackgroundResponses"),
         ("usage",),
         _s("queued"),
     ),
@@ -218,7 +262,15 @@ _RULES: list[FieldRule] = [
         "response.usage.completed",
         "response",
         "usage is set in completed",
-        _ev("I", "RB-F7", "spec", note="set in the spec's completed example; not stated"),
+        _ev(
+            "D/O",
+            "RB-F7",
+            "RB-F12",
+            "spec",
+            "rec:CanUseStreamingBackgroundResponses",
+            "rec:FunctionCallWorks",
+            note="set in the spec's completed example and in every completed response seen",
+        ),
         ("usage",),
         _s("completed"),
     ),
@@ -295,23 +347,41 @@ _FACTS = (
     _fact(
         "stream.no_gap",
         "sequence numbers rise by exactly one",
-        _ev("I", "RB-ST6", note="implied by the cursor; the step is not stated"),
+        _ev(
+            "O/I",
+            "RB-ST6",
+            "rec:CanUseStreamingBackgroundResponses",
+            note="seen 0…17 and, resumed, 3…17; the step is not stated",
+        ),
     ),
     _fact(
         "stream.starts_at_zero",
         "a stream's first event (response.created) has sequence_number 0",
-        _ev("O", "RB-ST4", "RB-ST6", "Azure/azure-dev#9704"),
+        _ev(
+            "O",
+            "RB-ST4",
+            "RB-ST6",
+            "Azure/azure-dev#9704",
+            "rec:CanUseStreamingBackgroundResponses",
+        ),
     ),
     _fact(
         "stream.resume_suffix",
         "a resumed stream (starting_after=N) sends only the events after N",
-        _ev("O", "RB-ST10", "openai-node#1984"),
+        _ev("O", "RB-ST10", "openai-node#1984", "rec:CanUseStreamingBackgroundResponses"),
     ),
     _fact(
         "stream.opening",
         "a stream opens with response.created, then response.queued (background) — the two "
         "may come in either order",
-        _ev("O/X", "RB-ST4", "RB-ST5", "docs.mka1.com"),
+        _ev(
+            "O/X",
+            "RB-ST4",
+            "RB-ST5",
+            "docs.mka1.com",
+            "rec:CanUseStreamingBackgroundResponses",
+            note="OpenAI sends created (0) then queued (1); one other server documents the reverse",
+        ),
     ),
     _fact(
         "stream.event_status",
@@ -326,24 +396,65 @@ _FACTS = (
     ),
     _fact(
         "stream.no_cancelled_event",
-        "there is no response.cancelled stream event; a cancelled response's stream just ends",
-        _ev("D", "RB-ST2", "spec", note="what an open stream emits on cancel is an open question"),
+        "there is no response.cancelled stream event: a stream never announces a cancel",
+        _ev(
+            "D",
+            "RB-ST2",
+            "spec",
+            note="on OpenAI an open stream went on after a cancel, to response.completed (RB-E11)",
+        ),
     ),
     _fact(
         "stream.replay_window",
         "a stream can be resumed for about 5 minutes after its creation",
-        _ev("O", "RB-ST9", "openai-python#2828"),
+        _ev(
+            "O",
+            "RB-ST9",
+            "openai-python#2828",
+            "af-adr-0009",
+            note="400 'can no longer be streamed … more than 5 minutes old'; store=true does not "
+            "lengthen it",
+        ),
     ),
     _fact(
         "stream.background_only",
-        "only a background response's stream can be resumed; a foreground one answers 404",
-        _ev("D/O", "RB-ST7", "RB-ST8", "guide", "community.openai.com/t/1362217"),
+        "only a background response's stream can be resumed; a foreground one answers an error",
+        _ev(
+            "D/O",
+            "RB-ST7",
+            "RB-ST8",
+            "RB-ST19",
+            "guide",
+            "community.openai.com/t/1362217",
+            "af-adr-0009",
+            note="seen as 404 'not found' and as 400 'not created with background=true'",
+        ),
+    ),
+    _fact(
+        "stream.needs_stream",
+        "a background response's stream can be opened again only if it was created with "
+        "stream=true",
+        _ev("D", "RB-ST17", "guide", note="the guide's Limits, item 3"),
+    ),
+    _fact(
+        "stream.keepalive",
+        "a background stream may carry keepalive events (type keepalive, with a "
+        "sequence_number) that neither the spec nor the SDK lists; a consumer skips them",
+        _ev("O", "RB-ST18", "litellm#39617", note="about one every 30 s while the response waits"),
     ),
     # cancel
     _fact(
         "cancel.background_only",
-        "only a response created with background=true can be cancelled; another answers 400",
-        _ev("D/I", "RB-C1", "RB-C5", "spec", "sdk", note="the 400 and its text are not documented"),
+        "only a response created with background=true can be cancelled; another answers an error",
+        _ev(
+            "D/O",
+            "RB-C1",
+            "RB-C5",
+            "spec",
+            "sdk",
+            "af-adr-0009",
+            note="seen: 'Cannot cancel a synchronous response'; the status code is not documented",
+        ),
     ),
     _fact(
         "cancel.idempotent",
@@ -352,8 +463,18 @@ _FACTS = (
     ),
     _fact(
         "cancel.finished",
-        "cancelling a completed, failed or incomplete response answers 200 with it unchanged",
-        _ev("X", "RB-C4", "sglang#38087", "ogx#5268", note="ogx answers 409"),
+        "cancelling a completed, failed or incomplete response leaves it unchanged; the reply is "
+        "200 with it, or an error",
+        _ev(
+            "X",
+            "RB-C4",
+            "af-adr-0009",
+            "litellm#39617",
+            "sglang#38087",
+            "ogx#5268",
+            note="OpenAI seen answering both 200 completed and 400 'Cannot cancel a completed "
+            "response.'; ogx answers 409",
+        ),
     ),
     _fact(
         "cancel.race",
@@ -376,13 +497,20 @@ _FACTS = (
         "round.chain",
         "a function round's answer is a new response whose previous_response_id is the one "
         "that asked",
-        _ev("D", "RB-T2", "spec"),
+        _ev("D/O", "RB-T2", "RB-T8", "spec", "rec:FunctionCallWorks"),
     ),
     _fact(
         "round.all_outputs",
         "the answer holds a function_call_output for every function_call call_id; a missing "
         "one answers 400 (param input)",
-        _ev("O", "RB-T4", "openai-agents-python#673", "tjardoo/openai-client#124"),
+        _ev(
+            "O",
+            "RB-T4",
+            "RB-T8",
+            "openai-agents-python#673",
+            "tjardoo/openai-client#124",
+            "rec:FunctionCallWorks",
+        ),
     ),
     _fact(
         "round.no_orphans",

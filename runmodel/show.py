@@ -1,4 +1,5 @@
-"""The model as text and as JSON: statuses, edges, field rules and links, with grades.
+"""The model as text and as JSON: statuses, edges, field rules, protocol facts and links, with
+grades.
 
 ``runmodel model`` prints these.
 Text is for people (aligned columns, wrapped to 100 characters); JSON is for programs (stable
@@ -12,9 +13,9 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from . import LIFECYCLES, LINKS, RULES
+from . import FACTS, LIFECYCLES, LINKS, RULES
 from ._core import Edge, Evidence, Grade, Lifecycle, Status, Strictness
-from .fields import FieldRule, Link
+from .fields import Fact, FieldRule, Link
 
 __all__ = ["model_json", "model_text"]
 
@@ -28,9 +29,10 @@ _NEW = "(new)"  # the source of the creating edge
 
 
 def model_json(names: Sequence[str], strictness: Strictness) -> str:
-    """The named lifecycles, their rules and their links as stable, indented JSON text.
+    """The named lifecycles, their rules, protocol facts and links as stable, indented JSON.
 
-    Facts that `strictness` does not admit are left out.
+    Facts that `strictness` does not admit are left out. A lifecycle's ``facts`` key is there
+    only when it has protocol facts (the Assistants lifecycles have none).
     """
     doc = {
         "format": "runmodel-model",
@@ -65,6 +67,7 @@ def model_json(names: Sequence[str], strictness: Strictness) -> str:
                     for r in RULES[lc.name]
                     if strictness.admits(r.evidence)
                 ],
+                **_facts_json(lc.name, strictness),
             }
             for lc in (LIFECYCLES[n] for n in names)
         ],
@@ -95,6 +98,27 @@ def _edge(e: Edge) -> dict[str, Any]:
     }
 
 
+def _facts_json(name: str, strictness: Strictness) -> dict[str, Any]:
+    """``{"facts": [...]}`` for a lifecycle with protocol facts, else nothing."""
+    if not _has_facts(name):
+        return {}
+    return {
+        "facts": [
+            {"code": f.code, "summary": f.summary, **_evidence(f.evidence)}
+            for f in _facts(name, strictness)
+        ]
+    }
+
+
+def _has_facts(name: str) -> bool:
+    return any(f.lifecycle == name for f in FACTS.values())
+
+
+def _facts(name: str, strictness: Strictness) -> list[Fact]:
+    """The lifecycle's protocol facts that `strictness` admits, in model order."""
+    return [f for f in FACTS.values() if f.lifecycle == name and strictness.admits(f.evidence)]
+
+
 def _evidence(ev: Evidence) -> dict[str, Any]:
     return {
         "grade": ev.label,
@@ -118,7 +142,8 @@ def _links(names: Sequence[str], strictness: Strictness) -> list[Link]:
 
 
 def model_text(names: Sequence[str], strictness: Strictness) -> str:
-    """The named lifecycles, their rules and their links as aligned text, 100 columns wide.
+    """The named lifecycles, their rules, protocol facts and links as aligned text, 100 columns
+    wide.
 
     Facts that `strictness` does not admit are left out.
     """
@@ -133,9 +158,11 @@ def model_text(names: Sequence[str], strictness: Strictness) -> str:
         lc = LIFECYCLES[name]
         edges = lc.edges(strictness)
         rules = [r for r in RULES[name] if strictness.admits(r.evidence)]
+        facts = _facts(name, strictness)
+        counted = f", {len(facts)} protocol facts" if _has_facts(name) else ""
         out.append(
             f"{name} lifecycle: {len(lc.statuses)} statuses, {len(edges)} edges, "
-            f"{len(rules)} field rules"
+            f"{len(rules)} field rules{counted}"
         )
         out += _table(
             "statuses",
@@ -170,6 +197,11 @@ def model_text(names: Sequence[str], strictness: Strictness) -> str:
             ("CODE", "GRADE", "SUMMARY [SOURCES]"),
             [((r.code, r.evidence.label, _cited(r)), r.evidence.note) for r in rules],
         )
+        out += _table(
+            "protocol facts",
+            ("CODE", "GRADE", "SUMMARY [SOURCES]"),
+            [((f.code, f.evidence.label, _cited(f)), f.evidence.note) for f in facts],
+        )
     links = _links(names, strictness)
     if links:
         out.append("links between a run and its steps and messages")
@@ -190,7 +222,7 @@ def _kind(lc: Lifecycle, status: str) -> str:
     return ", ".join(marks)
 
 
-def _cited(fact: Status | FieldRule | Link) -> str:
+def _cited(fact: Status | FieldRule | Fact | Link) -> str:
     """A fact's meaning or summary followed by its sources in brackets."""
     text = fact.meaning if isinstance(fact, Status) else fact.summary
     return f"{text} [{', '.join(fact.evidence.sources)}]"

@@ -39,14 +39,14 @@ _ENDED = RESPONSE.terminal
 _ASKED_STATUS = RESPONSE.target(ResponseTrigger.COMPLETE)  # whose function calls a round answers
 
 CLIENT_FACTS = frozenset(
-    f"{_LC}.round.{what}" for what in ("all_outputs", "no_orphans", "parent_ended")
+    ("response.round.all_outputs", "response.round.no_orphans", "response.round.parent_ended")
 )
 """The facts whose breach is the client's (a function round's answer); the server's acceptance
 of such an answer is reported as ``server.accepted_illegal``."""
 
 
-def _fact(name: str) -> Fact:
-    return FACTS[f"{_LC}.{name}"]
+def _fact(code: str) -> Fact:
+    return FACTS[code]
 
 
 def _severity(fact: Fact) -> Severity:
@@ -150,7 +150,7 @@ class ResponseTraffic:
         if status is not None and status != _ASKED_STATUS:
             self._flag(
                 parent,
-                "round.parent_ended",
+                "response.round.parent_ended",
                 f"function_call_output for {prev} while it is {status}",
                 where,
                 observed=f"a round answering {prev} in status {status}",
@@ -164,14 +164,14 @@ class ResponseTraffic:
         if missing:
             self._flag(
                 parent,
-                "round.all_outputs",
+                "response.round.all_outputs",
                 f"the round answering {prev} lacks outputs for {', '.join(missing)}",
                 where,
                 observed=f"function_call_output for {', '.join(outputs)}",
                 allowed=f"one for each call id {prev} asked: {want}",
             )
             if new is not None:
-                fact = _fact("round.all_outputs")
+                fact = _fact("response.round.all_outputs")
                 self._add(
                     host.tracked(_LC, new),
                     Violation.of(
@@ -190,7 +190,7 @@ class ResponseTraffic:
         if extra:
             self._flag(
                 parent,
-                "round.no_orphans",
+                "response.round.no_orphans",
                 f"the round answering {prev} has outputs for calls it did not ask: "
                 f"{', '.join(extra)}",
                 where,
@@ -219,7 +219,7 @@ class ResponseTraffic:
         if ok and self._background.get(rid) is False:
             self._flag(
                 state,
-                "cancel.background_only",
+                "response.cancel.background_only",
                 f"HTTP {ex.status} to a cancel of {rid}, created without background",
                 where,
                 observed=f"HTTP {ex.status}",
@@ -285,7 +285,7 @@ class ResponseTraffic:
         if s.ended is not None:
             self._flag(
                 state,
-                "stream.one_terminal",
+                "response.stream.one_terminal",
                 f"{name} after the stream's {s.ended}",
                 where,
                 observed=f"{name} after {s.ended}",
@@ -313,7 +313,7 @@ class ResponseTraffic:
         if type(n) is not int:
             self._flag(
                 state,
-                "stream.sequence_number",
+                "response.stream.sequence_number",
                 f"{name} without an integer sequence_number",
                 where,
                 observed=f"sequence_number {n!r}",
@@ -325,7 +325,7 @@ class ResponseTraffic:
             if n <= s.after:
                 self._flag(
                     state,
-                    "stream.increasing",
+                    "response.stream.increasing",
                     f"{name} #{n} repeats an event before the resumption (starting_after="
                     f"{s.after})",
                     where,
@@ -335,7 +335,7 @@ class ResponseTraffic:
             elif n != s.after + 1:
                 self._flag(
                     state,
-                    "stream.resume_suffix",
+                    "response.stream.resume_suffix",
                     f"the stream resumed after {s.after} starts at #{n}",
                     where,
                     observed=f"first sequence_number {n}",
@@ -345,7 +345,7 @@ class ResponseTraffic:
             if s.route != "" and n != 0:
                 self._flag(
                     state,
-                    "stream.starts_at_zero",
+                    "response.stream.starts_at_zero",
                     f"the stream starts at #{n}",
                     where,
                     observed=f"first sequence_number {n}",
@@ -354,7 +354,7 @@ class ResponseTraffic:
         elif n <= last:
             self._flag(
                 state,
-                "stream.increasing",
+                "response.stream.increasing",
                 f"{name} #{n} after #{last}",
                 where,
                 observed=f"sequence_number {last} then {n}",
@@ -363,7 +363,7 @@ class ResponseTraffic:
         elif n != last + 1:
             self._flag(
                 state,
-                "stream.no_gap",
+                "response.stream.no_gap",
                 f"{name} #{n} after #{last}: {n - last - 1} missing",
                 where,
                 observed=f"sequence_number {last} then {n}",
@@ -392,7 +392,7 @@ class ResponseTraffic:
             ):
                 self._flag(
                     state,
-                    "stream.opening",
+                    "response.stream.opening",
                     f"the stream opens with {name}" if s.count == 1 else f"{name} second",
                     where,
                     observed=f"event {s.count}: {name}",
@@ -401,7 +401,7 @@ class ResponseTraffic:
         if name == _CANCELLED_EVENT:
             self._flag(
                 state,
-                "stream.no_cancelled_event",
+                "response.stream.no_cancelled_event",
                 f"a {name} event",
                 where,
                 observed=name,
@@ -415,7 +415,7 @@ class ResponseTraffic:
         if got != want:
             self._flag(
                 state,
-                "stream.event_status",
+                "response.stream.event_status",
                 f"{name} carries status {got!r}",
                 where,
                 observed=f"{name} with status {got!r}",

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from runmodel import RUN, Lifecycle, Strictness
+from runmodel import LINKS, RUN, Lifecycle, Strictness
 
 from ..observations import (
     Exchange,
@@ -63,7 +63,10 @@ Pos = tuple[int, int]
 """(file index in the whole input, item index in that file)."""
 
 _THREAD_PATH = re.compile(r"/threads/(?P<thread>[^/]+)(?:/runs/(?P<run>[^/]+))?")
+_RESPONSE_PATH = re.compile(r"/responses/(?P<id>[^/]+)")
 _CHILD_OBJECTS = frozenset(("thread.run.step", "thread.message"))
+_OWN = {kind: lc for kind, lc in OBJECTS.items() if lc.name not in {k.lifecycle for k in LINKS}}
+"""The objects tracked on their own, as runs are (a run, a response), by ``object`` type."""
 _RUN_STATUSES = frozenset(RUN.statuses)
 _TERMINAL = frozenset(RUN.terminal)
 _NO_RUNS: tuple[str, ...] = ()
@@ -83,9 +86,15 @@ def _object_keys(obj: Any, keys: list[str], children: list[str]) -> None:
     tid, oid = obj.get("thread_id"), obj.get("id")
     if type(tid) is str:
         keys.append("t:" + tid)
-    if kind == "thread.run":
+    if kind in _OWN:
         if type(oid) is str:
             keys.append("r:" + oid)
+        prev = obj.get("previous_response_id")  # (a function round: with the one it answers)
+        if type(prev) is str:
+            keys.append("r:" + prev)
+        return
+    if type(obj.get("response")) is dict:  # a response's stream event
+        _object_keys(obj["response"], keys, children)
         return
     rid = obj.get("run_id")
     if type(rid) is str:
@@ -112,9 +121,14 @@ def item_keys(item: Item) -> tuple[list[str], list[str]]:
             keys.append("t:" + m["thread"])
             if m["run"]:
                 keys.append("r:" + m["run"])
+        m = _RESPONSE_PATH.search(item.path)
+        if m is not None:
+            keys.append("r:" + m["id"])
         body = item.request_body
         if type(body) is dict and type(body.get("thread_id")) is str:
             keys.append("t:" + body["thread_id"])
+        if type(body) is dict and type(body.get("previous_response_id")) is str:
+            keys.append("r:" + body["previous_response_id"])
         _object_keys(item.response_body, keys, children)
     keys.sort(key=lambda k: k[0] != "t")  # stable: threads first
     return keys, children
@@ -210,6 +224,19 @@ class Journal:
     open_streams: bool = False  # streams still open at its end
 
 
+_ENDING = frozenset(
+    f"{kind}.{status}" for kind, lc in _OWN.items() if lc is not RUN for status in lc.terminal
+)
+"""The events that end a stream without a done event (a response's terminal event)."""
+
+
+def _ends(ev: StreamEvent) -> bool:
+    """Whether `ev` ends its stream though it is not ``done`` (``response.completed``)."""
+    data = ev.data
+    name = data.get("type", ev.event) if ev.event == "message" and type(data) is dict else ev.event
+    return name in _ENDING
+
+
 class _Streams:
     """Which streams are open, as the engine sees them: opened by a streamed reply, or by an
     event of a stream not seen open; ended by ``done``."""
@@ -234,7 +261,7 @@ class _Streams:
                 self.orphans = True
                 self.seen.add(sid)
                 self.open.add(sid)
-            if item.event == "done":
+            if item.event == "done" or _ends(item):
                 self.done += 1
                 self.open.discard(sid)
         return False
@@ -286,29 +313,34 @@ class _Window:
         if type(body) is not dict:
             return
         kind = body.get("object")
+        if kind is None and type(body.get("response")) is dict:  # a response's stream event
+            body = body["response"]
+            kind = body.get("object")
         if type(kind) is str and (kind == "thread.run" or kind in OBJECTS):
             status = body.get("status")
             if status is not None and type(status) is not str:
                 return
-            if kind == "thread.run":
-                self._run(body)
+            if kind in _OWN:
+                self._run(body, _OWN[kind])
             else:
                 self._child(OBJECTS[kind], body)
         elif kind == "list" and type(body.get("data")) is list:
             for element in body["data"]:
                 self._body(element)
 
-    def _run(self, obj: dict[str, Any]) -> None:
+    def _run(self, obj: dict[str, Any], lc: Lifecycle = RUN) -> None:
         oid = obj.get("id")
         if type(oid) is not str:
             return
         status = obj.get("status")
-        if status in _RUN_STATUSES:
+        if type(status) is str and status in (_RUN_STATUSES if lc is RUN else lc):
             self.status[oid] = status
-        self._maybe_settled(oid)
+        self._maybe_settled(oid, lc)
 
-    def _maybe_settled(self, oid: str) -> None:
-        if oid in self.fifo or self.status.get(oid) not in _TERMINAL:
+    def _maybe_settled(self, oid: str, lc: Lifecycle = RUN) -> None:
+        if oid in self.fifo or self.status.get(oid) not in (
+            _TERMINAL if lc is RUN else lc.terminal
+        ):
             return
         if not self.children.get(oid):
             self.settle(oid)

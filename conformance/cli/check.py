@@ -247,6 +247,7 @@ def _run_parallel(args: argparse.Namespace) -> int:
         )
     for path, why in merged.unusable:
         print(f"runmodel check: {path}: unusable: {why}", file=sys.stderr)
+    journal = journal if args.mergeable else None  # (--jobs checked in one process: no shard)
     text = render(merged, args.format, coverage=args.coverage, journal=journal)
     return _write(text, args.output) or int(merged.summary.exit_code)
 

@@ -1,4 +1,5 @@
-"""``runmodel serve``: the emulator over loopback HTTP, until Ctrl-C or SIGTERM."""
+"""``runmodel serve``: the emulator over loopback HTTP (Assistants runs and Responses API
+responses), until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
@@ -26,6 +27,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help='every run\'s script, e.g. "start+1, require_action(2)+3, start+1, complete+1" '
         "(default: a plain reply, or one function round when the run has a function tool)",
     )
+    parser.add_argument(
+        "--response-script",
+        metavar="SCRIPT",
+        help='every response\'s script (POST /v1/responses), e.g. "start+1, complete(2)+3", '
+        '"start+1, fail(server_error)+2" or "start+1, stop_incomplete(max_output_tokens)+2" '
+        "(default: a plain reply, or one function call when the response has a function tool "
+        "and answers no earlier round)",
+    )
     add_strictness(parser, help="which model edges scripts may use (default: strict)")
     parser.add_argument(
         "--latency",
@@ -51,7 +60,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--faults",
         metavar="SPEC",
-        help='random faults, e.g. "rate_limit=0.1,server_error=0.05,disconnect=0.01,slow=0.1"',
+        help='random faults, e.g. "rate_limit=0.1,server_error=0.05,disconnect=0.01,slow=0.1"; '
+        "stream_drop=P breaks a stream off after 3 events",
     )
     parser.add_argument(
         "--seed", type=int, default=0, help="seed for ids and random faults (default: 0)"
@@ -65,17 +75,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--verbose",
         "-v",
         action="store_true",
-        help="print each request on stderr: method, path, status, the run's status",
+        help="print each request on stderr: method, path, status, the run's or response's status",
     )
 
 
 def _options(args: argparse.Namespace) -> str:
     """The options the emulator runs with, for the banner: what a user may want to check."""
     script = args.script or "default (a plain reply; one function round with a function tool)"
+    response = args.response_script or "default (a plain reply; one call with a function tool)"
     return (
         f"script: {script}; faults: {args.faults or 'none'}; speed: {args.speed:g}x; "
         f"latency: {args.latency:g} s; poll-after-ms: {args.poll_after_ms}; "
-        f"strictness: {args.strictness}; seed: {args.seed}"
+        f"strictness: {args.strictness}; seed: {args.seed}; response script: {response}"
     )
 
 
@@ -83,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C or SIGTERM; exit 0 then, 2 on unusable arguments."""
     from ..emulator import Clock, Emulator
     from ..emulator.faults import parse_faults
+    from ..emulator.response_script import parse_response_script
     from ..emulator.script import ScriptError, parse_script
     from ..emulator.server import EmulatorServer
     from ..serving import is_loopback, raise_interrupt
@@ -111,12 +123,21 @@ def run(args: argparse.Namespace) -> int:
     except ScriptError as exc:
         return fail(f"--script: {exc}")
     try:
+        response_script = (
+            None
+            if args.response_script is None
+            else parse_response_script(args.response_script, strictness=args.strictness)
+        )
+    except ScriptError as exc:
+        return fail(f"--response-script: {exc}")
+    try:
         rates = parse_faults(args.faults) if args.faults else {}
     except ValueError as exc:
         return fail(f"--faults: {exc}")
     emulator = Emulator(
         strictness=args.strictness,
         script=script,
+        response_script=response_script,
         clock=Clock(real=True, speed=args.speed),
         latency=args.latency,
         poll_after_ms=args.poll_after_ms,

@@ -9,9 +9,16 @@ Real client code runs through the real ``openai`` SDK, in-process and with no ne
         my_code(client, thread_id, run_id)
     emu.requests                               # every request: method, path, time, status, body
 
+The same emulator serves the Responses API (``client.responses``: background or not, streamed
+or not, resumed with ``starting_after``), each response on its own `ResponseScript`::
+
+    emu.response_script = "start+1, complete(2)+3"   # or emu.response_script_chooser = ...
+    resp = client.responses.create(model="gpt-4.1", input="hi", background=True)
+    emu.responses[resp.id].history                  # each status: trigger, actor, time
+
 Harnesses watch and steer through public hooks: ``before_request``, ``on_reply`` and
-``on_request`` see each request, and ``runs``, ``thread_of`` and ``next_wake`` read runs without
-moving them. The endpoints are `routes`, one module per family.
+``on_request`` see each request, and ``runs``, ``thread_of``, ``responses`` and ``next_wake``
+read runs and responses without moving them. The endpoints are `routes`, one module per family.
 
 ``runmodel serve`` (`server.EmulatorServer`, not imported here: in-process use needs no HTTP
 server) offers the same emulator over loopback HTTP.
@@ -30,11 +37,15 @@ from .api import (
 )
 from .clock import ClientInterrupted, Clock, Sleep, TimeBudgetExceeded, virtual_time
 from .faults import Fault, Faults
+from .response_hooks import ResponseScriptChooser
+from .response_script import ResponseMove, ResponseScript, parse_response_script
+from .responses import Change, Response
 from .script import Move, Script, ScriptError, default_script, parse_script
 
 __all__ = [
     "BASE_URL",
     "LESSON_ASSISTANT",
+    "Change",
     "ClientInterrupted",
     "Clock",
     "Emulator",
@@ -44,12 +55,17 @@ __all__ = [
     "Reply",
     "Request",
     "RequestBudgetExceeded",
+    "Response",
+    "ResponseMove",
+    "ResponseScript",
+    "ResponseScriptChooser",
     "Script",
     "ScriptChooser",
     "ScriptError",
     "Sleep",
     "TimeBudgetExceeded",
     "default_script",
+    "parse_response_script",
     "parse_script",
     "virtual_time",
 ]

@@ -3,8 +3,9 @@
 Every front-end (the in-process transports for the openai SDK, the HTTP server) calls
 `Emulator.handle`. Each request first lets the virtual clock move by the configured latency,
 may draw an injected fault (which then has no effect on state), applies every scripted move that
-has come due, and answers as the Assistants API does: JSON objects with every key the SDK's
-models declare, documented 400s, OpenAI-style 404s, and server-sent events for ``stream=True``.
+has come due, and answers as the Assistants API (or the Responses API) does: JSON objects with
+every key the SDK's models declare, documented 400s, OpenAI-style 404s, and server-sent events
+for ``stream=True``.
 The endpoints themselves live in `routes`, one module per family, found through its table.
 """
 

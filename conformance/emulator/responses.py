@@ -46,6 +46,7 @@ previous_response_id)."""
 _TERMINAL = RESPONSE.terminal
 _CANCELLED = RESPONSE.target(ResponseTrigger.CANCEL)
 _EVENT_PREFIX = "response."
+_CREATED = "response.created"
 _ENDS = frozenset(_EVENT_PREFIX + s for s in RESPONSE.terminal)
 DEFAULT_REPLY = "Your order comes to 1,350 yuan: 1,000 for the book and 350 for the gadget."
 
@@ -113,7 +114,7 @@ class Response:
         return [i["call_id"] for i in self.obj["output"] if i.get("type") == "function_call"]
 
 
-def sse(event: str, data: Mapping[str, Any]) -> bytes:
+def _sse(event: str, data: Mapping[str, Any]) -> bytes:
     """One SSE chunk of the Responses API: the event's type and its data as JSON."""
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
@@ -167,8 +168,8 @@ class ResponseStore:
         RESPONSE_FIELDS.enter(obj, RESPONSE.initial, t)
         self.responses[resp.id] = resp
         resp.history.append(Change(RESPONSE.initial, RESPONSE.created_by.trigger, Actor.CLIENT, t))
-        self._emit(resp, "response.created", {"response": _copy(obj)})
-        if resp.background:
+        if resp.background:  # a foreground stream opens when the response starts (`_enter`)
+            self._emit(resp, _CREATED, {"response": _copy(obj)})
             self._emit(resp, _EVENT_PREFIX + RESPONSE.initial, {"response": _copy(obj)})
         self._schedule(resp, t)
         return resp
@@ -253,6 +254,8 @@ class ResponseStore:
     def _enter(self, resp: Response, dest: str, trigger: str, actor: Actor, t: float) -> None:
         RESPONSE_FIELDS.enter(resp.obj, dest, t)
         resp.history.append(Change(dest, trigger, actor, t))
+        if not resp.events:  # a foreground response is first seen as it starts, not queued
+            self._emit(resp, _CREATED, {"response": _copy(resp.obj)})
         if dest != _CANCELLED:  # no response.cancelled stream event exists
             self._emit(resp, _EVENT_PREFIX + dest, {"response": _copy(resp.obj)})
 
@@ -343,7 +346,7 @@ class ResponseStore:
                 ended = resp.status in _TERMINAL or resp.deleted
                 wake = None if fresh or ended else self.next_wake(resp)
             for name, data in fresh:
-                yield name, sse(name, data)
+                yield name, _sse(name, data)
                 if name in _ENDS:
                     return
             if fresh:

@@ -15,6 +15,8 @@ import traceback
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from runmodel import RESPONSE
+
 from ..serving import BackgroundServer, LoopbackHTTPServer
 from .api import Emulator
 from .clock import ClientInterrupted
@@ -33,8 +35,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _log(self, status: str, run_status: str | None) -> None:
         if self.server.owner.verbose:
-            run = f" (run {run_status})" if run_status else ""
+            run = f" ({self._kind()} {run_status})" if run_status else ""
             print(f"  {self.command} {self.path} → {status}{run}", file=sys.stderr, flush=True)
+
+    def _kind(self) -> str:
+        return "response" if self.path.startswith("/v1/responses") else "run"
 
     def _answer(self) -> None:
         length = int(self.headers.get("content-length") or 0)
@@ -107,7 +112,8 @@ class EmulatorServer(BackgroundServer):
         super().__init__(_Handler, host, port)
         self.emulator = emulator
         self.verbose = verbose
-        """Print one line per request on stderr: method, path, status, the run's status."""
+        """Print one line per request on stderr: method, path, status, the run's or response's
+        status."""
 
     @property
     def base_url(self) -> str:
@@ -116,19 +122,22 @@ class EmulatorServer(BackgroundServer):
 
 
 def _run_status(body: bytes) -> str | None:
-    """The run status a JSON reply shows, if it is a run."""
-    if b'"thread.run"' not in body:
+    """The status a JSON reply shows, if it is a run or a response."""
+    if b'"thread.run"' not in body and b'"response"' not in body:
         return None
     with contextlib.suppress(ValueError):
         obj = json.loads(body)
-        if isinstance(obj, dict) and obj.get("object") == "thread.run":
-            return str(obj.get("status"))
+        if isinstance(obj, dict) and obj.get("object") in ("thread.run", "response"):
+            return None if obj.get("status") is None else str(obj["status"])
     return None
 
 
 def _streamed_status(chunk: bytes) -> str | None:
-    """The run status an SSE chunk announces (``event: thread.run.<status>``), if any."""
-    if not chunk.startswith(b"event: thread.run."):
-        return None
-    name = chunk.split(b"\n", 1)[0].removeprefix(b"event: thread.run.").decode(errors="replace")
-    return None if name.startswith("step") else name
+    """The status an SSE chunk announces (``event: thread.run.<status>`` or a response's
+    lifecycle event), if any."""
+    line = chunk.split(b"\n", 1)[0]
+    if line.startswith(b"event: thread.run."):
+        name = line.removeprefix(b"event: thread.run.").decode(errors="replace")
+        return None if name.startswith("step") else name
+    name = line.removeprefix(b"event: response.").decode(errors="replace")
+    return name if line.startswith(b"event: response.") and name in RESPONSE.statuses else None

@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from runmodel import RunmodelError
+
 __all__ = [
     "BASE_URL",
     "JSON",
@@ -31,7 +33,7 @@ JSON = ("content-type", "application/json")
 SSE = ("content-type", "text/event-stream; charset=utf-8")
 
 
-class StreamDropped(Exception):
+class StreamDropped(RunmodelError):
     """Raised by a reply's stream where the connection breaks off mid-way (an injected fault):
     each front-end turns it into what its clients see when a server closes a body early."""
 

@@ -117,7 +117,7 @@ def _legend(diagram: Diagram) -> str:
         )
     kinds = [
         cell(
-            f"{kind.value}: {kind.description}",
+            f"{kind.value}: {legend.describe(kind)}",
             border="2" if kind is NodeKind.TERMINAL else "1",
             bgcolor=_NODE_STYLE[kind].get("fillcolor", "white"),
             style="rounded",
@@ -126,7 +126,7 @@ def _legend(diagram: Diagram) -> str:
     ]
     rows = [
         ("edge label: trigger · actor · grades", grades),
-        ("line colour: who moves the run", actors),
+        (f"line colour: who moves the {diagram.name.replace('_', ' ')}", actors),
         ("box: the status", kinds),
     ]
     body = "".join(

@@ -89,7 +89,7 @@ def _legend(diagram: Diagram) -> list[str]:
     else:
         lines.append("strict view: I and X edges hidden")
     if NodeKind.TERMINAL in legend.kinds:
-        lines.append(f"bold, arrow to the end dot: terminal ({NodeKind.TERMINAL.description})")
+        lines.append(f"bold, arrow to the end dot: terminal ({legend.describe(NodeKind.TERMINAL)})")
     if NodeKind.SETTLED in legend.kinds:
         lines.append(f"filled: settled ({NodeKind.SETTLED.description})")
     if legend.coverage:

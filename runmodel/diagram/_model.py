@@ -105,6 +105,14 @@ class Legend:
     actors: tuple[Actor, ...]
     kinds: tuple[NodeKind, ...]
     coverage: bool
+    terminal_exits: bool = False
+    """Whether a shown edge leaves a terminal status (only an untrusted one can)."""
+
+    def describe(self, kind: NodeKind) -> str:
+        """What a kind of status means in this diagram, for its legend."""
+        if kind is NodeKind.TERMINAL and self.terminal_exits:
+            return "nothing trusted leaves it"
+        return kind.description
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +171,7 @@ def extract(
         actors=tuple(a for a in Actor if any(d.actor is a for d in drawn)),
         kinds=tuple(k for k in NodeKind if any(n.kind is k for n in nodes)),
         coverage=coverage is not None,
+        terminal_exits=any(d.source in lifecycle.terminal for d in edges),
     )
     return Diagram(lifecycle.name, strictness, nodes, created_by, edges, legend)
 

@@ -25,6 +25,7 @@ from conformance.decode import CHECKED, ENGINE_FIELDS, KINDS, WHOLE, Shape, Whol
 from conformance.readers import SNAPSHOT_OBJECTS, read
 from conformance.strategies import run_objects
 from runmodel import MARKS, RULES
+from tests.conformance.check.response_scenarios import response
 from tests.helpers.checktrace import T0, message, run, step
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,6 +160,9 @@ def object_lines(draw: st.DrawFn) -> bytes:
                 step("in_progress", kind="tool_calls", calls=["call_1"]),
                 message("completed"),
                 message(None),
+                response("queued"),
+                response("completed", calls=["call_1"]),
+                response("failed"),
             ]
         )
     )
@@ -249,6 +253,32 @@ def traces(draw: st.DrawFn) -> bytes:
     return b"".join(out)
 
 
+@st.composite
+def response_traces(draw: st.DrawFn) -> bytes:
+    """Interleaved response lives (background, polled: legal), with field changes and repeats."""
+    rng = draw(st.randoms(use_true_random=False))
+    lives = []
+    for n in range(draw(st.integers(1, 3))):
+        end = draw(st.sampled_from(["completed", "failed", "incomplete", "cancelled"]))
+        path = ["queued", *(["in_progress"] if end != "cancelled" or draw(st.booleans()) else [])]
+        life = [response(status, rid=f"resp_{n}") for status in [*path, end]]
+        for i in draw(st.lists(st.integers(0, len(life) - 1), max_size=3)):
+            life[i] = {**life[i], draw(FIELDS): draw(JSON)}
+        lives.append(list(_lines(life, rng)))
+    out: list[bytes] = []
+    while any(lives):
+        lines = rng.choice([s for s in lives if s])
+        out.append(lines.pop(0))
+    return b"".join(out)
+
+
+@settings(max_examples=30)
+@given(response_traces())
+def test_random_response_traces_check_the_same_both_ways(data: bytes) -> None:
+    assert decoded_lines(data) > 0  # (the fast path is exercised)
+    assert_same_check(data)
+
+
 @settings(max_examples=30)
 @given(traces())
 def test_random_traces_check_the_same_both_ways(data: bytes) -> None:
@@ -302,11 +332,13 @@ def test_real_recordings_check_the_same_both_ways(path: Path) -> None:
 
 
 def _objects(path: Path) -> Iterator[dict[str, Any]]:
-    """The run, step and message objects a recording's replies and events hold."""
+    """The run, step, message and response objects a recording's replies and events hold."""
     for item in read(path):
         body = getattr(item, "response_body", None) or getattr(item, "data", None)
         if isinstance(body, dict) and body.get("object") == "list":
             body = {"data": body.get("data")}
+        elif isinstance(body, dict) and isinstance(body.get("response"), dict):
+            body = body["response"]  # a response's stream event
         for obj in body.get("data", [body]) if isinstance(body, dict) else ():
             if isinstance(obj, dict) and obj.get("object") in KINDS:
                 yield obj

@@ -1,4 +1,5 @@
-"""``runmodel model``: the printout carries every status, edge, rule and link with its grade."""
+"""``runmodel model``: the printout carries every status, edge, rule, protocol fact and link with
+its grade."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from runmodel import LIFECYCLES, LINKS, RULES, RUN, STEP, Strictness
+from runmodel import FACTS, LIFECYCLES, LINKS, RESPONSE, RULES, RUN, STEP, Strictness
 from runmodel.cli import main
 
 
@@ -75,6 +76,39 @@ def test_text_lists_rules_and_links_with_codes_grades_and_sources(
     for link in LINKS:
         _row(links, link.code, link.evidence.label)
         assert f"[{', '.join(link.evidence.sources)}]" in " ".join(links.split())
+
+
+def test_text_lists_each_lifecycles_protocol_facts_with_grades_sources_and_notes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = _out(capsys)
+    flat = " ".join(text.split())
+    for lc in LIFECYCLES.values():
+        section = _section(text, lc.name)
+        facts = [f for f in FACTS.values() if f.lifecycle == lc.name]
+        assert ("\nprotocol facts\n" in section) is bool(facts), lc.name
+        assert (f"{len(facts)} protocol facts" in section.splitlines()[1]) is bool(facts)
+        for f in facts:
+            row = _row(section, f.code, f.evidence.label)
+            assert f.summary.split()[0] in row
+            assert f"[{', '.join(f.evidence.sources)}]" in flat
+            assert " ".join(f.evidence.note.split()) in flat
+    assert FACTS
+    assert any(f.lifecycle == RESPONSE.name for f in FACTS.values())
+
+
+def test_strict_text_leaves_out_untrusted_protocol_facts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    text = _section(_out(capsys, "--strictness", "strict"), RESPONSE.name)
+    facts = [f for f in FACTS.values() if f.lifecycle == RESPONSE.name]
+    assert {f.evidence.trusted for f in facts} == {True, False}
+    for f in facts:
+        assert (re.search(rf"^  {re.escape(f.code)} ", text, re.M) is not None) is (
+            f.evidence.trusted
+        ), f.code
+    trusted = sum(f.evidence.trusted for f in facts)
+    assert f", {trusted} protocol facts" in text.splitlines()[1]
 
 
 def test_text_fits_in_100_columns(capsys: pytest.CaptureFixture[str]) -> None:
@@ -158,6 +192,33 @@ def test_json_strict_and_one_lifecycle(capsys: pytest.CaptureFixture[str]) -> No
     assert all(e["level"] == "strict" for e in step["edges"])
     expected = [k.code for k in LINKS if k.lifecycle == STEP.name and k.evidence.trusted]
     assert [k["code"] for k in doc["links"]] == expected
+
+
+def test_json_gives_protocol_facts_only_to_lifecycles_that_have_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for strictness in Strictness:
+        doc = _json(capsys, "--strictness", strictness.value)
+        for got in doc["lifecycles"]:
+            facts = [f for f in FACTS.values() if f.lifecycle == got["name"]]
+            if not facts:
+                assert "facts" not in got, got["name"]
+                continue
+            assert [
+                (f["code"], f["summary"], f["grade"], f["level"], f["sources"], f["note"])
+                for f in got["facts"]
+            ] == [
+                (
+                    f.code,
+                    f.summary,
+                    f.evidence.label,
+                    f.evidence.level.value,
+                    list(f.evidence.sources),
+                    f.evidence.note,
+                )
+                for f in facts
+                if strictness.admits(f.evidence)
+            ]
 
 
 def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

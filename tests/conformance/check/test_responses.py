@@ -365,6 +365,8 @@ def test_every_fact_the_part_judges_has_a_twin() -> None:
         not in (
             "response.stream.replay_window",  # (a time window: not judged from a trace)
             "response.stream.background_only",  # (a 404 is no lifecycle matter)
+            "response.stream.needs_stream",  # (a refused resumption: likewise)
+            "response.stream.keepalive",  # (a permission: a keepalive is numbered as any event)
             "response.cancel.race",  # (the moves judge what a raced cancel answers)
             "response.round.chain",  # (the chain is what a round is: it defines the judgement)
             "response.round.background_again",  # (each round's own create tells)
@@ -408,3 +410,11 @@ def test_each_finding_is_tied_to_its_response(tmp_path: Path) -> None:
     assert result.lifecycle == RESPONSE.name
     assert [v.code for v in result.violations] == ["response.illegal_transition"]
     assert isinstance(result.violations[0], Violation)
+
+
+def test_a_keepalive_event_is_numbered_as_any_other(tmp_path: Path) -> None:
+    s = streamed()
+    e = _events(s)[5]
+    e["event"] = "keepalive"
+    e["data"] = {"type": "keepalive", "sequence_number": e["data"]["sequence_number"]}
+    assert _checked(s, tmp_path).violations == []

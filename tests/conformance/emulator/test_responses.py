@@ -18,7 +18,7 @@ from conformance.emulator.response_script import (
     default_response_script,
     parse_response_script,
 )
-from runmodel import FIELDS, RESPONSE, Actor, Strictness
+from runmodel import FACTS, FIELDS, RESPONSE, Actor, Strictness
 
 ACTIVE = ("queued", "in_progress")
 
@@ -286,3 +286,36 @@ def test_default_scripts() -> None:
     assert default_response_script({"tools": [tool]}).calls == 1
     assert default_response_script({"tools": [tool], "previous_response_id": "resp_1"}).calls == 0
     assert default_response_script({}).calls == 0
+
+
+def test_faults_reach_responses_and_change_nothing(emu: Emulator) -> None:
+    emu.faults.schedule("rate_limit", method="POST", path="/responses", seconds=0.5)
+    emu.faults.schedule("server_error", method="GET", path="/responses/*")
+    client = emu.client(max_retries=2)
+    with emu.virtual_time():
+        rid = client.responses.create(model="m", input="x", background=True).id
+        assert client.responses.retrieve(rid).status == "queued"
+    assert len(emu.responses) == 1  # the refused create made nothing
+    assert [(r.method, r.status, r.fault) for r in emu.requests] == [
+        ("POST", 429, "rate_limit"),
+        ("POST", 200, None),
+        ("GET", 500, "server_error"),
+        ("GET", 200, None),
+    ]
+    assert [r.response_id for r in emu.requests] == [None, rid, None, rid]
+
+
+def test_the_facts_the_emulator_follows_are_the_models() -> None:
+    """The emulator's docstrings and replies cite these facts; the model must still hold them."""
+    followed = [
+        "response.cancel.background_only",
+        "response.cancel.idempotent",
+        "response.cancel.finished",
+        "response.stream.no_cancelled_event",
+        "response.stream.starts_at_zero",
+        "response.stream.resume_suffix",
+        "response.stream.background_only",
+        "response.round.all_outputs",
+        "response.round.no_orphans",
+    ]
+    assert [code for code in followed if code not in FACTS] == []

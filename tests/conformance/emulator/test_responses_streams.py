@@ -118,7 +118,9 @@ def test_a_foreground_stream_has_no_queued_event_and_cannot_be_resumed(
     emu: Emulator, client: openai.OpenAI
 ) -> None:
     events = _parsed(list(client.responses.create(model="m", input="x", stream=True)))
-    assert "response.queued" not in _types(events)
+    assert _types(events)[:2] == ["response.created", "response.in_progress"]
+    assert events[0]["response"]["status"] == "in_progress"  # never seen queued
+    assert _seqs(events) == list(range(len(events)))
     assert _types(events)[-1] == "response.completed"
     rid = events[0]["response"]["id"]
     with pytest.raises(openai.NotFoundError):
