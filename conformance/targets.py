@@ -44,6 +44,7 @@ def _load_file(file: str) -> ModuleType:
     if spec is None or spec.loader is None:
         raise TargetError(f"{file}: not a Python file")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # listed, so that virtual time reaches its own `sleep` names
     folder = str(path.resolve().parent)
     sys.path.insert(0, folder)
     try:

@@ -1,5 +1,9 @@
 """``runmodel fuzz FILE.py:FUNCTION``: property-test a client function from the command line.
 
+``--contract poller|stream|tool-loop`` checks a client of background responses (the Responses
+API) instead of runs: a poller ``f(client, response_id)``, a stream consumer ``f(client)``, a tool
+loop ``f(client, tools)``.
+
 Exit codes: 0 every property held, 1 a counterexample (printed), 2 unusable arguments (a file
 that cannot be loaded, a missing function, a function the contract cannot call, an openai SDK
 the kit cannot drive, a script that is not one), 130 interrupted (what was found so far is
@@ -21,7 +25,18 @@ from runmodel import RunmodelError
 
 from ._options import add_strictness
 
-__all__ = ["ProgressLine", "configure", "load_function", "reproduce_command", "run"]
+__all__ = [
+    "RESPONSE_CONTRACTS",
+    "ProgressLine",
+    "configure",
+    "load_function",
+    "reproduce_command",
+    "run",
+]
+
+RESPONSE_CONTRACTS = ("poller", "stream", "tool-loop")
+"""The contracts of a background-responses client (the others are a run's)."""
+_RUN_ONLY = ("setup", "assistant", "future_status", "raises_on_failure")
 
 
 class _Unusable(RunmodelError):
@@ -38,11 +53,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--contract",
-        choices=("waiter", "driver", "app"),
+        choices=("waiter", "driver", "app", *RESPONSE_CONTRACTS),
         default="waiter",
         help="waiter: returns a settled run; driver: answers every round, returns when "
         "terminal; app: creates its own runs (on the thread and assistant it is given) and "
-        "leaves none active",
+        "leaves none active. Background responses: poller: f(client, response_id) returns the "
+        "response terminal, at the pace given, cancelling what it gives up on; stream: "
+        "f(client) creates a background stream and resumes it after a drop from the last event "
+        "received; tool-loop: f(client, tools) answers every round of function calls with a "
+        "chained background response",
     )
     parser.add_argument(
         "--setup",
@@ -84,12 +103,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="no other party cancels the run",
     )
     parser.add_argument(
+        "--no-stay",
+        action="store_true",
+        help="(responses) the server moves every response to its end: leave out a response "
+        "left queued or in progress for good",
+    )
+    parser.add_argument(
         "--poll-interval",
         type=float,
         default=None,
         metavar="SECONDS",
         help="the least sleep between two polls the client is configured with "
-        "(default: the server's openai-poll-after-ms, 1 s)",
+        "(default: the server's openai-poll-after-ms, 1 s; for responses, which send no "
+        "hint, 1 s)",
     )
     parser.add_argument(
         "--assistant",
@@ -164,7 +190,7 @@ def reproduce_command(args: argparse.Namespace) -> str:
     ]
     if getattr(args, "setup", None):
         words.append(f"--setup {args.setup}")
-    for flag in ("raises_on_failure", "no_cancel", "future_status"):
+    for flag in ("raises_on_failure", "no_cancel", "no_stay", "future_status"):
         if getattr(args, flag, False):
             words.append("--" + flag.replace("_", "-"))
     if getattr(args, "poll_interval", None) is not None:
@@ -214,6 +240,11 @@ class ProgressLine:
 
 def run(args: argparse.Namespace) -> int:
     """Fuzz the function; print a counterexample or a summary."""
+    if args.contract in RESPONSE_CONTRACTS:
+        return _run_responses(args)
+    if getattr(args, "no_stay", False):
+        print("runmodel fuzz: --no-stay is for the response contracts", file=sys.stderr)
+        return 2
     from ..emulator import ScriptError
     from ..harness import CannotCheck, CheckInterrupted, ClientCheckFailed, check_client
 
@@ -285,3 +316,95 @@ def _print_failure(failed: Any, form: str) -> None:
         print(json.dumps({"result": "counterexample", **first, "counterexamples": every}, indent=2))
     else:
         print(failed)
+
+
+def _response_options(args: argparse.Namespace) -> dict[str, Any]:
+    """check_response_client's options from the command line (`_Unusable` for the run's own
+    options and for files it cannot use)."""
+    from ..harness.response_stage import response_tools
+    from ..tools import ToolsError, load_tools
+
+    for name in _RUN_ONLY:
+        if getattr(args, name, None):
+            flag = "--" + name.replace("_", "-")
+            raise _Unusable(f"{flag} is for the run contracts, not --contract {args.contract}")
+    options: dict[str, Any] = {"cancel": not args.no_cancel, "stay": not args.no_stay}
+    if args.poll_interval is not None:
+        if not args.poll_interval >= 0:
+            raise _Unusable("--poll-interval must be a number of seconds, 0 or more")
+        options["poll_interval"] = args.poll_interval
+    if args.tools is not None:
+        if args.contract != "tool-loop":
+            raise _Unusable(f"--tools is for --contract tool-loop, not {args.contract}")
+        try:
+            options["tools"] = response_tools(load_tools(args.tools))
+        except ToolsError as exc:
+            raise _Unusable(f"--tools {exc}") from None
+        if not options["tools"]:
+            raise _Unusable(f"--tools {args.tools}: no function tool")
+    if args.max_examples < 1:
+        raise _Unusable("--max-examples must be at least 1")
+    if args.hang_after is not None:
+        if not args.hang_after > 0:
+            raise _Unusable("--hang-after must be a positive number of seconds")
+        options["hang_after"] = args.hang_after
+    return options
+
+
+def _run_responses(args: argparse.Namespace) -> int:
+    """Fuzz a background-responses client; print a counterexample or a summary."""
+    from ..emulator import ScriptError
+    from ..harness import CannotCheck, CheckInterrupted
+    from ..harness.response_results import ResponseCheckFailed
+    from ..harness.response_search import check_response_client
+
+    try:
+        options = _response_options(args)
+        fn = load_function(args.target, None, args.contract)
+    except _Unusable as exc:
+        print(f"runmodel fuzz: {exc}", file=sys.stderr)
+        return 2
+    progress = ProgressLine(sys.stderr)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # the client's own prints, per example
+            summary = check_response_client(
+                fn,
+                args.contract,
+                strictness=args.strictness,
+                max_examples=args.max_examples,
+                seed=args.seed,
+                scenario=args.scenario,
+                reproduce=reproduce_command(args),
+                progress=progress,
+                **options,
+            )
+    except CannotCheck as exc:
+        progress.clear()
+        print(f"runmodel fuzz: {args.target}: {exc}", file=sys.stderr)
+        return 2
+    except ScriptError as exc:
+        progress.clear()
+        print(f"runmodel fuzz: --scenario: {exc}", file=sys.stderr)
+        return 2
+    except ResponseCheckFailed as failed:
+        progress.clear()
+        _print_failure(failed, args.format)
+        return 1
+    except CheckInterrupted as stopped:
+        progress.clear()
+        tried = stopped.summary.examples
+        print(
+            f"runmodel fuzz: interrupted after {tried} lifecycle{'s' * (tried != 1)}",
+            file=sys.stderr,
+        )
+        if stopped.found is not None:
+            _print_failure(stopped.found, args.format)
+        else:
+            print(f"interrupted: nothing failed so far\n{stopped.summary.render()}")
+        return 130
+    progress.clear()
+    if args.format == "json":
+        print(json.dumps({"result": "passed", **summary.as_dict()}, indent=2))
+    else:
+        print(summary.render())
+    return 0

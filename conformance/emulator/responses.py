@@ -175,7 +175,12 @@ class ResponseStore:
         return resp
 
     def _check_round(self, previous: Any, inputs: list[_Obj], t: float) -> None:
-        """A function round's answer holds an output for every call asked, and no other."""
+        """A function round's answer holds an output for every call asked, and no other
+        (facts ``response.round.all_outputs`` and ``.no_orphans``, with the messages observed).
+
+        An unknown or deleted ``previous_response_id`` answers 400 ``previous_response_not_found``
+        as OpenAI was seen answering it (maximhq/bifrost#2441, bigduu/Bamboo-agent#513). A
+        parent still queued or in_progress has asked nothing yet, so any output is an orphan."""
         asked: list[str] = []
         if previous is not None:
             parent = self.responses.get(str(previous))
@@ -292,12 +297,13 @@ class ResponseStore:
 
     def cancel(self, resp: Response, t: float) -> None:
         """The client cancels: 400 for a foreground response (fact
-        ``response.cancel.background_only``); an ended one is left unchanged and answered as it
-        is, at every strictness: a cancelled one (``response.cancel.idempotent``), and a
-        completed, failed or incomplete one too (``response.cancel.finished``, disputed: OpenAI
-        documents only that a second cancel "simply returns the final Response object", and a
-        cancel that races the end answers whatever status won, so a strict server answers a
-        cancel after the end the same way; the 409 of another server is not OpenAI's)."""
+        ``response.cancel.background_only``; the message sglang copies, RB-C5). An ended one is
+        left unchanged and answered as it is, at every strictness: a cancelled one (fact
+        ``response.cancel.idempotent``), and a completed, failed or incomplete one too (fact
+        ``response.cancel.finished``, disputed: OpenAI documents only that a second cancel
+        "simply returns the final Response object", and a cancel that races the end answers
+        whatever status won, so a strict server answers a cancel after the end the same way;
+        the 409 of another server is not OpenAI's)."""
         self.advance(resp, t)
         if not resp.background:
             raise response_error(

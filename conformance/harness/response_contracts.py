@@ -163,7 +163,8 @@ def returns(j: ResponseJudging) -> list[Finding]:
     """What is wrong with how the client ended, if anything: it returns the terminal response
     as the server has it (a stream consumer may return its events, ending on the terminal one);
     a client that gives up raises only once it has cancelled what it leaves."""
-    if _refused(j) or any(f[0] == "cancels_what_it_abandons" for f in j.found):
+    earlier = {"cancels_what_it_abandons", INCREASING, NO_GAP}  # the cause of a wrong end
+    if _refused(j) or any(f[0] in earlier for f in j.found):
         return []
     message = _how_it_ended(j)
     return [("returns", message, j.last)] if message is not None else []

@@ -327,10 +327,10 @@ class ResponseStage:
                 self._advance(resp)
                 pending = [e for e in resp.events if e[2]["sequence_number"] > after]
             for _, kind, data in pending:
-                if drop is not None and sent >= drop:
-                    return
                 yield b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
                 after, sent = data["sequence_number"], sent + 1
+                if drop is not None and sent >= drop:
+                    return
             wake = self.next_wake(resp.id)
             if wake is None:
                 return

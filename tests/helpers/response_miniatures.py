@@ -27,17 +27,30 @@ def guide_poller(client: Any, response_id: str) -> Any:
     return resp
 
 
-def good_poller(client: Any, response_id: str, deadline: float = 300.0) -> Any:
-    """Polls every 2 s while active; past its deadline it cancels the response and returns
-    what the cancel answers."""
+def _poll(
+    client: Any,
+    response_id: str,
+    *,
+    active: set[str] | frozenset[str] = frozenset(ACTIVE),
+    pause: float = 2.0,
+    deadline: float = 300.0,
+) -> Any:
+    """Poll while the status is in `active`, every `pause` seconds; past the deadline, cancel
+    the response and return what the cancel answers."""
     give_up = time.monotonic() + deadline
     resp = client.responses.retrieve(response_id)
-    while resp.status in ACTIVE:
+    while resp.status in active:
         if time.monotonic() > give_up:
             return client.responses.cancel(response_id)
-        sleep(2)
+        sleep(pause)
         resp = client.responses.retrieve(response_id)
     return resp
+
+
+def good_poller(client: Any, response_id: str) -> Any:
+    """Polls every 2 s while active; past its deadline it cancels the response and returns
+    what the cancel answers."""
+    return _poll(client, response_id)
 
 
 def abandoning_poller(client: Any, response_id: str) -> Any:
@@ -54,37 +67,23 @@ def abandoning_poller(client: Any, response_id: str) -> Any:
 
 def queued_only_poller(client: Any, response_id: str) -> Any:
     """Polls only while queued: returns a response still in progress."""
-    resp = client.responses.retrieve(response_id)
-    while resp.status == "queued":
-        sleep(2)
-        resp = client.responses.retrieve(response_id)
-    return resp
+    return _poll(client, response_id, active={"queued"})
 
 
 def until_completed_poller(client: Any, response_id: str) -> Any:
-    """Polls until completed, forever on any other terminal status."""
-    resp = client.responses.retrieve(response_id)
-    while resp.status != "completed":
-        sleep(2)
-        resp = client.responses.retrieve(response_id)
-    return resp
+    """Polls until completed: on failed (or any other terminal status) it keeps polling."""
+    statuses = {"queued", "in_progress", "failed", "incomplete", "cancelled"}
+    return _poll(client, response_id, active=statuses)
 
 
 def hasty_poller(client: Any, response_id: str) -> Any:
     """Sleeps a quarter of the interval it is given."""
-    resp = client.responses.retrieve(response_id)
-    while resp.status in ACTIVE:
-        sleep(0.25)
-        resp = client.responses.retrieve(response_id)
-    return resp
+    return _poll(client, response_id, pause=0.25)
 
 
 def refetching_poller(client: Any, response_id: str) -> Any:
     """Once terminal, fetches the response once more (after a pause) to return it."""
-    resp = client.responses.retrieve(response_id)
-    while resp.status in ACTIVE:
-        sleep(2)
-        resp = client.responses.retrieve(response_id)
+    _poll(client, response_id)
     sleep(2)
     return client.responses.retrieve(response_id)
 
@@ -110,17 +109,17 @@ def _stream_consumer(step: int | None) -> Any:
         done = _consume(stream, events)
         response_id = events[0].response.id
         for _ in range(20):
-            if done:
-                return events
-            resp = client.responses.retrieve(response_id)
-            if resp.status not in ACTIVE:
-                return events  # cancelled: its stream just ends
+            if done or client.responses.retrieve(response_id).status == "cancelled":
+                return events  # a cancelled response's stream just ends
             if step is None:
                 stream = client.responses.retrieve(response_id, stream=True)
             else:
                 after = events[-1].sequence_number + step
                 stream = client.responses.retrieve(response_id, stream=True, starting_after=after)
+            before = len(events)
             done = _consume(stream, events)
+            if len(events) == before:
+                return events  # nothing more to read
         return events
 
     return consume
@@ -138,13 +137,12 @@ skipping_stream.__doc__ = "Resumes after last + 1 (loses an event)."
 
 
 def _wait(client: Any, resp: Any) -> Any:
-    while resp.status in ACTIVE:
-        sleep(2)
-        resp = client.responses.retrieve(resp.id)
-    return resp
+    return _poll(client, resp.id) if resp.status in ACTIVE else resp
 
 
-def _tool_loop(*, answer_all: bool = True, chain: bool = True, background_again: bool = True) -> Any:
+def _tool_loop(
+    *, answer_all: bool = True, chain: bool = True, background_again: bool = True
+) -> Any:
     def loop(client: Any, tools: list[dict[str, Any]]) -> Any:
         resp = client.responses.create(model=MODEL, input=PROMPT, tools=tools, background=True)
         for _ in range(10):

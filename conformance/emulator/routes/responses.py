@@ -2,8 +2,11 @@
 ``stream=true&starting_after=N``), cancel, delete, and list input items.
 
 A foreground create (``background`` false) answers once the response has ended, or streams it;
-a background create answers ``queued`` at once. The responses live in the emulator's
-`responses.ResponseStore` (`STORE_KEY` in the shared state).
+a background create answers ``queued`` at once. Only a background response's stream can be
+resumed (a foreground one answers 404, fact ``response.stream.background_only``); one created
+without ``stream`` is streamed too, from its event log (whether OpenAI allows that is not
+known). The responses live in the emulator's `responses.ResponseStore` (`STORE_KEY` in the
+shared state).
 """
 
 from __future__ import annotations

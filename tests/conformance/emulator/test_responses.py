@@ -3,6 +3,7 @@ each status, foreground create, delete, input items, and response scripts agains
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import openai
@@ -319,3 +320,16 @@ def test_the_facts_the_emulator_follows_are_the_models() -> None:
         "response.round.no_orphans",
     ]
     assert [code for code in followed if code not in FACTS] == []
+
+
+def test_the_async_client_too(emu: Emulator) -> None:
+    emu.response_script = "start+1, complete+2"
+    aclient = emu.async_client(max_retries=0)
+
+    async def main() -> list[str]:
+        fore = await aclient.responses.create(model="m", input="x")
+        back = await aclient.responses.create(model="m", input="x", background=True)
+        cancelled = await aclient.responses.cancel(back.id)
+        return [fore.status, back.status, cancelled.status]
+
+    assert asyncio.run(main()) == ["completed", "queued", "cancelled"]

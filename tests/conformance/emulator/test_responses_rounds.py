@@ -5,12 +5,14 @@ answer is a new response chained by previous_response_id holding an output for e
 from __future__ import annotations
 
 import itertools
+import typing
 from typing import Any
 
 import openai
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openai.types.responses import ResponseError
 
 from conformance.emulator import Emulator
 from conformance.emulator.response_script import ResponseScript, scripts
@@ -139,10 +141,19 @@ def _legal(seen: list[str], level: Strictness) -> None:
             assert RESPONSE.reachable(before, after, level), f"{before} → {after}"
 
 
+_SDK_CODES = frozenset(typing.get_args(ResponseError.model_fields["code"].annotation))
+
+
+def _parsed_by_this_sdk(script: ResponseScript) -> bool:
+    """openai 1.x's strict validation refuses two of the spec's error codes (bio_policy and
+    data_residency_mismatch are not in its Literal): such scripts are left to the other SDKs."""
+    return all(m.trigger != "fail" or m.arg in _SDK_CODES for m in script.moves)
+
+
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), level=st.sampled_from(list(Strictness)))
 def test_any_legal_script_plays_with_only_legal_statuses(data: Any, level: Strictness) -> None:
-    script: ResponseScript = data.draw(scripts(level))
+    script: ResponseScript = data.draw(scripts(level).filter(_parsed_by_this_sdk))
     step = data.draw(st.sampled_from([0.5, 2.0, 7.0]))
     cancel_at = data.draw(st.one_of(st.none(), st.integers(0, 4)))
     emu = Emulator(strictness=level, response_script=script)
