@@ -21,18 +21,19 @@ from hypothesis import strategies as st
 from runmodel import RESPONSE, VALUES, Actor, ResponseTrigger, Strictness
 
 from .emulator import ScriptError
+from .emulator.response_script import ResponseMove, ResponseScript
 
 __all__ = [
     "DELAYS",
     "MAX_CALLS",
     "MAX_ROUNDS",
-    "ResponseMove",
+    "STAY_DELAY",
+    "ResponsePlan",
     "ResponseScenario",
-    "ResponseScript",
+    "parse_response_plan",
     "parse_response_scenario",
-    "parse_response_script",
+    "response_plans",
     "response_scenarios",
-    "response_scripts",
 ]
 
 DELAYS: tuple[float, ...] = (1.0, 2.0, 5.0, 30.0, 120.0, 600.0)
@@ -42,29 +43,19 @@ MAX_CALLS = 3
 MAX_ROUNDS = 3
 """The most function rounds a tool loop is played."""
 STAY = "stay"
+STAY_DELAY = 1e9
+"""How an emulator script says "never again": the response's next move comes this many virtual
+seconds later, past any client's time budget."""
 
 _ERROR_CODES = VALUES["response.error.code"].values
 _REASONS = VALUES["response.incomplete_details.reason"].values
 
 
 @dataclass(frozen=True, slots=True)
-class ResponseMove:
-    """One move of the server: its trigger, the virtual seconds before it, and its argument (a
-    completion's number of function calls, a failure's error code, an incomplete reason)."""
-
-    trigger: str
-    delay: float = 1.0
-    arg: int | str | None = None
-
-    def __str__(self) -> str:
-        arg = f"({self.arg})" if self.arg not in (None, 0) else ""
-        return f"{self.trigger}{arg}+{self.delay:g}"
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseScript:
-    """A response's moves from ``queued``, in order; a script that ends before a terminal status
-    leaves the response there for good (the server never picks it up again)."""
+class ResponsePlan:
+    """A response's moves from ``queued``, in order (the emulator's `ResponseMove`s); a plan
+    that ends before a terminal status leaves the response there for good (the server never
+    picks it up again), which an emulator script cannot say."""
 
     moves: tuple[ResponseMove, ...] = ()
 
@@ -90,6 +81,18 @@ class ResponseScript:
         words = [str(m) for m in self.moves]
         return ", ".join([*words, STAY] if self.stays else words)
 
+    def script(self, strictness: Strictness) -> ResponseScript:
+        """The emulator's script of this plan: a plan that stays ends by moves `STAY_DELAY`
+        seconds away (the shortest way to a terminal status)."""
+        moves = list(self.moves)
+        status = self.statuses(strictness)[-1]
+        delay = STAY_DELAY
+        while status not in RESPONSE.terminal:  # the server's first move, each time
+            edge = RESPONSE.triggers(status, Actor.SERVER, strictness)[0]
+            moves.append(ResponseMove(edge.trigger, delay))
+            status, delay = edge.dest, 0.0
+        return ResponseScript(tuple(moves), strictness=strictness)
+
 
 @dataclass(frozen=True, slots=True)
 class ResponseScenario:
@@ -97,12 +100,12 @@ class ResponseScenario:
     loop's rounds are several), after how many events the first stream drops (None: never), and
     when, in seconds after its creation, a third party cancels the first response."""
 
-    scripts: tuple[ResponseScript, ...]
+    scripts: tuple[ResponsePlan, ...]
     drop_after: int | None = None
     cancel_at: float | None = None
 
-    def script(self, index: int) -> ResponseScript:
-        """The script of the `index`-th response created (past the drawn ones: it completes)."""
+    def script(self, index: int) -> ResponsePlan:
+        """The plan of the `index`-th response created (past the drawn ones: it completes)."""
         return self.scripts[index] if index < len(self.scripts) else PLAIN
 
     def __str__(self) -> str:
@@ -114,8 +117,8 @@ class ResponseScenario:
         return text
 
 
-PLAIN = ResponseScript(
-    (ResponseMove(ResponseTrigger.START), ResponseMove(ResponseTrigger.COMPLETE))
+PLAIN = ResponsePlan(
+    (ResponseMove(ResponseTrigger.START, 1.0), ResponseMove(ResponseTrigger.COMPLETE, 1.0))
 )
 
 
@@ -142,7 +145,7 @@ def _arg(trigger: str, text: str | None) -> int | str | None:
 def _move(word: str) -> ResponseMove:
     head, plus, delay_text = word.partition("+")
     try:
-        delay = float(delay_text) if plus else 1.0
+        delay = float(delay_text) if plus else 0.0
     except ValueError:
         raise ScriptError(f"{word!r}: expected TRIGGER+SECONDS, e.g. start+1") from None
     if not delay >= 0:
@@ -154,8 +157,8 @@ def _move(word: str) -> ResponseMove:
     return ResponseMove(trigger.strip(), delay, _arg(trigger.strip(), arg_text))
 
 
-def parse_response_script(text: str, strictness: Strictness = Strictness.STRICT) -> ResponseScript:
-    """A response script from its text form, checked against the model at `strictness`
+def parse_response_plan(text: str, strictness: Strictness = Strictness.STRICT) -> ResponsePlan:
+    """A response plan from its text form, checked against the model at `strictness`
     (`ScriptError` says which move is wrong and why)."""
     words = [w.strip() for w in text.split(",") if w.strip()]
     stays = bool(words) and words[-1] == STAY
@@ -179,7 +182,7 @@ def parse_response_script(text: str, strictness: Strictness = Strictness.STRICT)
             f"{text!r}: the response is left {status}; end with a terminal move, or with "
             f"{STAY!r} if the server never moves it again"
         )
-    return ResponseScript(tuple(moves))
+    return ResponsePlan(tuple(moves))
 
 
 def _number(text: str, what: str, kind: type[Any]) -> Any:
@@ -207,14 +210,14 @@ def parse_response_scenario(
             cancel_at = _number(value.strip(), "cancel_at", float)
         else:
             raise ScriptError(f"{part!r}: expected drop_after=N or cancel_at=SECONDS")
-    scripts = tuple(parse_response_script(s, strictness) for s in parts[0].split("|"))
+    scripts = tuple(parse_response_plan(s, strictness) for s in parts[0].split("|"))
     return ResponseScenario(scripts, drop_after, cancel_at)
 
 
 @st.composite
-def response_scripts(
+def response_plans(
     draw: st.DrawFn, strictness: Strictness, *, calls: bool = False, stay: bool = True
-) -> ResponseScript:
+) -> ResponsePlan:
     """One response's script: legal server moves at `strictness`, each after a drawn delay;
     with `calls`, a completion asks for up to `MAX_CALLS` function calls; with `stay`, the
     server may leave the response non-terminal for good."""
@@ -235,7 +238,7 @@ def response_scripts(
             arg = draw(st.sampled_from(_REASONS), label="reason")
         moves.append(ResponseMove(edge.trigger, delay, arg))
         status = edge.dest
-    return ResponseScript(tuple(moves))
+    return ResponsePlan(tuple(moves))
 
 
 @st.composite
@@ -253,9 +256,9 @@ def response_scenarios(
     on (a stream consumer has nothing to poll)."""
     loop = contract == "tool-loop"
     stays = stay and contract != "stream"
-    scripts = [draw(response_scripts(strictness, calls=loop, stay=stays), label="response")]
+    scripts = [draw(response_plans(strictness, calls=loop, stay=stays), label="response")]
     while loop and scripts[-1].calls and len(scripts) < MAX_ROUNDS:
-        scripts.append(draw(response_scripts(strictness, calls=True, stay=stays), label="round"))
+        scripts.append(draw(response_plans(strictness, calls=True, stay=stays), label="round"))
     if loop and scripts[-1].calls:  # the last round drawn answers with no more calls
         scripts.append(PLAIN)
     drop_after = None

@@ -5,8 +5,9 @@ Every fact carries the grade and sources of `docs/responses-evidence.md`, and na
 id there (``RB-E4``) among its sources. Source names: ``guide`` (the background-mode guide),
 ``guide-l10n`` (its localised copies), ``spec`` (openai-openapi), ``sdk`` (the openai Python
 SDK), ``rec:<test>`` (a real recording in ``tests/fixtures/responses/real``), ``af-adr-0009``
-(microsoft/agent-framework's long-running operations design record, with its observations of
-the live API), issue and PR numbers in the named repositories.
+(the draft of microsoft/agent-framework's design record 0009 on long-running operations, with its
+authors' calls to the live API and their answers), issue and PR numbers in the named
+repositories.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ RESPONSE = Lifecycle(
             "spec",
             "rec:CanCancelBackgroundResponses",
             "rec:CanUseStreamingBackgroundResponses",
+            "rec:test_background_mode_vcr",
             note="a background create answers queued (every create seen did); a foreground one "
             "answers when it ends, so its first status seen is in_progress (streamed) or terminal",
         ),
@@ -96,14 +98,26 @@ RESPONSE = Lifecycle(
             "in_progress",
             ResponseTrigger.START,
             SERVER,
-            _ev("D/O", "RB-E2", "guide", "rec:CanUseStreamingBackgroundResponses"),
+            _ev(
+                "D/O",
+                "RB-E2",
+                "guide",
+                "rec:CanUseStreamingBackgroundResponses",
+                "rec:test_background_mode_vcr",
+            ),
         ),
         _edge(
             "in_progress",
             "completed",
             ResponseTrigger.COMPLETE,
             SERVER,
-            _ev("D/O", "RB-E3", "spec", "rec:CanUseStreamingBackgroundResponses"),
+            _ev(
+                "D/O",
+                "RB-E3",
+                "spec",
+                "rec:CanUseStreamingBackgroundResponses",
+                "rec:test_background_mode_vcr",
+            ),
         ),
         _edge("in_progress", "failed", ResponseTrigger.FAIL, SERVER, _ev("D", "RB-E3", "spec")),
         _edge(
@@ -177,10 +191,12 @@ _RULES: list[FieldRule] = [
         "response",
         "completed_at is set in completed",
         _ev(
-            "D",
+            "D/O",
             "RB-F1",
+            "RB-F15",
             "spec",
             "sdk",
+            "rec:test_background_mode_vcr",
             note="responses recorded in 2025 carry no completed_at key at all (RB-F13)",
         ),
         ("completed_at",),
@@ -190,7 +206,15 @@ _RULES: list[FieldRule] = [
         "response.completed_at.null",
         "response",
         "completed_at is null outside completed",
-        _ev("D", "RB-F1", "spec", "sdk", note='"Only present when the status is completed"'),
+        _ev(
+            "D/O",
+            "RB-F1",
+            "RB-F15",
+            "spec",
+            "sdk",
+            "rec:test_background_mode_vcr",
+            note='"Only present when the status is completed"',
+        ),
         ("completed_at",),
         _ALL - {"completed"},
     ),
@@ -351,7 +375,8 @@ _FACTS = (
             "O/I",
             "RB-ST6",
             "rec:CanUseStreamingBackgroundResponses",
-            note="seen 0…17 and, resumed, 3…17; the step is not stated",
+            "rec:test_background_mode_streaming_starting_after_vcr",
+            note="seen 0…17 and 0…16, and resumed, 3…17 and 1…16; the step is not stated",
         ),
     ),
     _fact(
@@ -363,12 +388,30 @@ _FACTS = (
             "RB-ST6",
             "Azure/azure-dev#9704",
             "rec:CanUseStreamingBackgroundResponses",
+            "rec:test_background_mode_streaming_starting_after_vcr",
         ),
     ),
     _fact(
         "stream.resume_suffix",
         "a resumed stream (starting_after=N) sends only the events after N",
-        _ev("O", "RB-ST10", "openai-node#1984", "rec:CanUseStreamingBackgroundResponses"),
+        _ev(
+            "O",
+            "RB-ST10",
+            "openai-node#1984",
+            "rec:CanUseStreamingBackgroundResponses",
+            "rec:test_background_mode_streaming_starting_after_vcr",
+        ),
+    ),
+    _fact(
+        "stream.replay_history",
+        "a resumed stream replays the stored events after N as first sent, lifecycle events "
+        "included: their statuses are the response's past, not moves",
+        _ev(
+            "O",
+            "RB-ST20",
+            "rec:test_background_mode_streaming_starting_after_vcr",
+            note="resumed after the end, it replays queued, in_progress, completed again",
+        ),
     ),
     _fact(
         "stream.opening",
@@ -380,6 +423,7 @@ _FACTS = (
             "RB-ST5",
             "docs.mka1.com",
             "rec:CanUseStreamingBackgroundResponses",
+            "rec:test_background_mode_streaming_starting_after_vcr",
             note="OpenAI sends created (0) then queued (1); one other server documents the reverse",
         ),
     ),
@@ -485,7 +529,13 @@ _FACTS = (
     _fact(
         "poll.while_active",
         "poll while queued or in_progress; any other status is final",
-        _ev("D", "RB-S2", "RB-P2", "guide", note="the guide polls every 2 s"),
+        _ev(
+            "D",
+            "RB-S2",
+            "RB-P2",
+            "guide",
+            note="the guide polls every 2 s; seen: queued, in_progress, completed by polls",
+        ),
     ),
     _fact(
         "poll.retention",
@@ -495,9 +545,18 @@ _FACTS = (
     # function-call rounds
     _fact(
         "round.chain",
-        "a function round's answer is a new response whose previous_response_id is the one "
-        "that asked",
-        _ev("D/O", "RB-T2", "RB-T8", "spec", "rec:FunctionCallWorks"),
+        "a function round's answer is a new response that points at the one that asked "
+        "(previous_response_id) or repeats its function_call items in its input",
+        _ev(
+            "D/O",
+            "RB-T2",
+            "RB-T8",
+            "RB-T9",
+            "spec",
+            "rec:FunctionCallWorks",
+            "rec:test_background_mode_with_tool_vcr",
+            note="with store=false there is no parent to point at: the input repeats the call",
+        ),
     ),
     _fact(
         "round.all_outputs",
@@ -507,9 +566,11 @@ _FACTS = (
             "O",
             "RB-T4",
             "RB-T8",
+            "RB-T9",
             "openai-agents-python#673",
             "tjardoo/openai-client#124",
             "rec:FunctionCallWorks",
+            "rec:test_background_mode_with_tool_vcr",
         ),
     ),
     _fact(

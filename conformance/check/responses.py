@@ -1,13 +1,14 @@
 """Recorded Responses API traffic, judged by the protocol facts of the model's ``response``
 lifecycle (`runmodel.FACTS`): the response's part of the checker (`ResponseTraffic`).
 
-Its moves and field rules are the model's and the checker judges them as a run's; this part
-judges what the objects alone do not show: a client's cancel and the server's answer to it, each
-stream's ``sequence_number`` (across a resumption too, ``GET /v1/responses/{id}?stream=true&
-starting_after=N``) and event order, and a function round (a create whose
-``previous_response_id`` answers the ``function_call`` items of a completed response). A breach
-is reported under the fact's code, its severity given by the fact's grade (an error when the
-fact is trusted, documented or observed, else a warning).
+Its moves and field rules are the model's and the checker judges them as a run's (but for a
+resumed stream's replay of statuses the response has left: its past, fact
+``response.stream.replay_history``). This part judges what the objects alone do not show: a
+client's cancel and the server's answer to it, each stream's ``sequence_number`` (across a
+resumption too, ``GET /v1/responses/{id}?stream=true&starting_after=N``) and event order, and a
+function round (a create whose ``previous_response_id`` answers the ``function_call`` items of a
+completed response). A breach is reported under the fact's code, its severity given by the
+fact's grade (an error when the fact is trusted, documented or observed, else a warning).
 """
 
 from __future__ import annotations
@@ -296,9 +297,19 @@ class ResponseTraffic:
         if s.ended is not None and self._streams.get(sid) is s:
             del self._streams[sid]  # (remembered a while: an event after the end is found)
             self._ended.add(sid, s)
-        if type(response) is dict:
+        if type(response) is dict and (s.route != "resume" or self._live(state, response)):
             self._seen(response, ev.loc, ev.seq, ev.wall)
         return True
+
+    @staticmethod
+    def _live(state: RunState | None, response: dict[str, Any]) -> bool:
+        """Whether a resumed stream's lifecycle event tells the response's present: a resumed
+        stream replays its past as first sent (fact stream.replay_history), so a status the
+        response has already left is history, not a move."""
+        known, status = state.status if state else None, response.get("status")
+        if known is None or status == known or type(status) is not str or status not in RESPONSE:
+            return True
+        return RESPONSE.reachable(known, status)
 
     def _number(
         self,

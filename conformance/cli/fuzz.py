@@ -1,8 +1,8 @@
 """``runmodel fuzz FILE.py:FUNCTION``: property-test a client function from the command line.
 
-``--contract poller|stream|tool-loop`` checks a client of background responses (the Responses
-API) instead of runs: a poller ``f(client, response_id)``, a stream consumer ``f(client)``, a tool
-loop ``f(client, tools)``.
+``--contract poller|poller-app|stream|tool-loop`` checks a client of background responses (the
+Responses API) instead of runs: a poller ``f(client, response_id)`` (or ``f(client)`` that
+creates its own), a stream consumer ``f(client)``, a tool loop ``f(client, tools)``.
 
 Exit codes: 0 every property held, 1 a counterexample (printed), 2 unusable arguments (a file
 that cannot be loaded, a missing function, a function the contract cannot call, an openai SDK
@@ -34,7 +34,7 @@ __all__ = [
     "run",
 ]
 
-RESPONSE_CONTRACTS = ("poller", "stream", "tool-loop")
+RESPONSE_CONTRACTS = ("poller", "poller-app", "stream", "tool-loop")
 """The contracts of a background-responses client (the others are a run's)."""
 _RUN_ONLY = ("setup", "assistant", "future_status", "raises_on_failure")
 
@@ -58,10 +58,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="waiter: returns a settled run; driver: answers every round, returns when "
         "terminal; app: creates its own runs (on the thread and assistant it is given) and "
         "leaves none active. Background responses: poller: f(client, response_id) returns the "
-        "response terminal, at the pace given, cancelling what it gives up on; stream: "
-        "f(client) creates a background stream and resumes it after a drop from the last event "
-        "received; tool-loop: f(client, tools) answers every round of function calls with a "
-        "chained background response",
+        "response terminal, at the pace given, cancelling what it gives up on; poller-app: "
+        "f(client) creates its own background response and polls it so; stream: f(client) "
+        "creates a background stream and resumes it after a drop from the last event received; "
+        "tool-loop: f(client, tools) answers every round of function calls with a chained "
+        "background response",
     )
     parser.add_argument(
         "--setup",
@@ -321,7 +322,7 @@ def _print_failure(failed: Any, form: str) -> None:
 def _response_options(args: argparse.Namespace) -> dict[str, Any]:
     """check_response_client's options from the command line (`_Unusable` for the run's own
     options and for files it cannot use)."""
-    from ..harness.response_stage import response_tools
+    from ..harness.response_runner import response_tools
     from ..tools import ToolsError, load_tools
 
     for name in _RUN_ONLY:

@@ -11,11 +11,24 @@ The parts: `search` (the search and the replays), `runner` (one lifecycle, playe
 client followed while it runs), `watchdog` (the real-time budget), `verdicts` (the registry of
 contracts, keyed by lifecycle and contract name), `run_contracts` (the run's contracts),
 `results` (what a user gets back), `server` (what the harness needs of the emulator).
+
+Background responses (the Responses API) have their own: `check_response_client(fn,
+contract=...)` with the poller, stream and tool-loop contracts (`response_contracts`, registered
+under the response lifecycle), played on the emulator by `response_runner` and searched by
+`response_search` with the strategies of `conformance.response_strategies`.
 """
 
 from __future__ import annotations
 
 from .options import DEFAULT_ASSISTANT, FUTURE_STATUS, HANG_AFTER
+from .response_contracts import RESPONSE_PROPERTIES
+from .response_results import (
+    ResponseCheckFailed,
+    ResponseContract,
+    ResponseCounterexample,
+    ResponseSummary,
+)
+from .response_search import check_response_client, play_response
 from .results import (
     Action,
     CannotCheck,
@@ -39,6 +52,7 @@ __all__ = [
     "FUTURE_STATUS",
     "HANG_AFTER",
     "PROPERTIES",
+    "RESPONSE_PROPERTIES",
     "Action",
     "CannotCheck",
     "CheckInterrupted",
@@ -49,8 +63,14 @@ __all__ = [
     "Counterexample",
     "PolledTooFast",
     "Progress",
+    "ResponseCheckFailed",
+    "ResponseContract",
+    "ResponseCounterexample",
+    "ResponseSummary",
     "SearchSummary",
     "check_client",
+    "check_response_client",
     "play",
     "play_all",
+    "play_response",
 ]

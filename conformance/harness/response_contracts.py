@@ -1,5 +1,5 @@
 """The contracts of a background-responses client (poller, stream, tool-loop): their properties,
-each judged from what the client did and what the stage's responses did, registered under the
+each judged from what the client did and what the emulator's responses did, registered under the
 response lifecycle. A property that a protocol fact of the model states is named by the fact's
 code (``response.stream.increasing``); the others are named for what they check."""
 
@@ -12,7 +12,6 @@ from urllib.parse import parse_qsl
 from runmodel import FACTS, RESPONSE, ResponseTrigger
 
 from .response_results import GIVE_UP_AFTER, ResponseContract
-from .response_stage import output_call_ids
 from .response_watch import ResponseJudging, TrackedResponse, seen_response, stream_of
 from .results import ClientBlocked, PolledTooFast
 from .verdicts import DELETED, Finding, Judge, Property, register
@@ -27,10 +26,18 @@ __all__ = [
     "RESPONSE_CONTRACTS",
     "RESPONSE_PROPERTIES",
     "WHILE_ACTIVE",
+    "all_outputs",
     "answers_every_round",
+    "background_again",
     "cancels_what_it_abandons",
+    "chains",
+    "no_loss",
+    "no_orphans",
+    "no_repeat",
+    "output_call_ids",
     "returns",
     "sleeps_between_polls",
+    "stops_when_terminal",
     "terminates",
 ]
 
@@ -90,7 +97,9 @@ def terminates(j: ResponseJudging) -> list[Finding]:
     shown = sum(
         1
         for r in j.watch.requests()
-        if r.run_id == rid and (s := seen_response(r, rid)) is not None and s["status"] == status
+        if r.response_id == rid
+        and (s := seen_response(r, rid)) is not None
+        and s["status"] == status
     )
     if status in RESPONSE.terminal:
         message = (
@@ -115,7 +124,7 @@ def stops_when_terminal(j: ResponseJudging) -> list[Finding]:
         for rec in j.watch.requests():
             if seen_terminal is not None and j.watch.is_poll(rec) == rid:
                 extra += 1
-            seen = seen_response(rec, rid) if rec.run_id == rid else None
+            seen = seen_response(rec, rid) if rec.response_id == rid else None
             if seen_terminal is None and seen is not None and seen["status"] in RESPONSE.terminal:
                 seen_terminal = str(seen["status"])
         if extra:
@@ -201,9 +210,14 @@ def _ended_events(j: ResponseJudging, events: list[Any]) -> str | None:
     if status == RESPONSE.target(ResponseTrigger.CANCEL):
         return None  # a cancelled response's stream just ends (response.stream.no_cancelled_event)
     kinds = [_field(e, "type") for e in events]
+    last = kinds[-1] if kinds else "nothing"
+    if status not in RESPONSE.terminal:
+        return (
+            f"the client returned its events ending with {last}, while the response was still "
+            f"{status}: a stream consumer ends on a terminal event"
+        )
     ends = f"response.{status}"
-    if not kinds or kinds[-1] != ends:
-        last = kinds[-1] if kinds else "nothing"
+    if last != ends:
         return (
             f"the client returned its events ending with {last}, not the terminal "
             f"{ends} (the response was {status})"
@@ -219,7 +233,7 @@ def _stream_requests(j: ResponseJudging, rid: str) -> list[tuple[Any, int | None
     for (None for the create's own stream)."""
     out: list[tuple[Any, int | None]] = []
     for rec in j.watch.requests():
-        if rec.events is None or rec.run_id != rid:
+        if rec.events is None or rec.response_id != rid:
             continue
         if rec.method == "POST":
             out.append((rec, None))
@@ -304,9 +318,10 @@ def _rounds(j: ResponseJudging) -> list[tuple[Any, dict[str, Any], TrackedRespon
     for rec, body in j.creates():
         asking = None
         for tracked in j.responses:
-            resp = j.stage.responses[tracked.response_id]
-            done = [h for h in resp.history if h[0] == RESPONSE.target(ResponseTrigger.COMPLETE)]
-            if resp.calls and done and done[0][1] <= rec.at and resp.id not in answered:
+            resp = j.emu.responses[tracked.response_id]
+            completed = RESPONSE.target(ResponseTrigger.COMPLETE)
+            done = [h.at for h in resp.history if h.status == completed]
+            if resp.calls() and done and done[0] <= rec.at and resp.id not in answered:
                 asking = tracked
         if asking is not None:
             answered.add(asking.response_id)
@@ -315,7 +330,21 @@ def _rounds(j: ResponseJudging) -> list[tuple[Any, dict[str, Any], TrackedRespon
 
 
 def _asked(j: ResponseJudging, tracked: TrackedResponse) -> list[str]:
-    return [c[0] for c in j.stage.responses[tracked.response_id].calls]
+    return j.emu.responses[tracked.response_id].calls()
+
+
+def output_call_ids(body: Any) -> set[str]:
+    """The call ids a create's body answers (its ``function_call_output`` items)."""
+    items = body.get("input") if isinstance(body, dict) else None
+    return (
+        {
+            str(i.get("call_id"))
+            for i in items or ()
+            if isinstance(i, dict) and i.get("type") == "function_call_output"
+        }
+        if isinstance(items, list)
+        else set()
+    )
 
 
 def chains(j: ResponseJudging) -> list[Finding]:
@@ -411,6 +440,7 @@ _END = (
 )
 _PROPERTIES: dict[ResponseContract, Sequence[Property]] = {
     ResponseContract.POLLER: (*_PACE, *_END),
+    ResponseContract.POLLER_APP: (*_PACE, *_END),
     ResponseContract.STREAM: (
         *_PACE[:2],
         _prop(INCREASING, no_repeat),

@@ -47,17 +47,20 @@ class ResponseContract(str, enum.Enum):
     tool-loop: ``f(client, tools)`` creates a background response with the tools, answers every
     round of function calls with a new background response chained by
     ``previous_response_id``, and returns the terminal response that ends the loop.
+    poller-app: ``f(client)`` creates its own background response and polls it as a poller
+    does (the guide's whole example).
     """
 
     POLLER = "poller"
+    POLLER_APP = "poller-app"
     STREAM = "stream"
     TOOL_LOOP = "tool-loop"
 
     @property
     def arguments(self) -> str:
         """How the contract calls the client, in words."""
-        return {"poller": "(client, response_id)", "stream": "(client)"}.get(
-            self.value, "(client, tools)"
+        return {"poller": "(client, response_id)", "tool-loop": "(client, tools)"}.get(
+            self.value, "(client)"
         )
 
 

@@ -145,12 +145,7 @@ class _Search:
     def fail(self, found: list[ResponseCounterexample]) -> ResponseCheckFailed:
         found = sorted(found, key=lambda f: self.order.index(f.prop))
         how = self.reproduce if self.reproduce is not None else _reproduce(self.fn, self.options)
-        lines = [
-            how.replace('"{scenario}"', repr(str(f.scenario))).replace(
-                "{scenario}", str(f.scenario)
-            )
-            for f in found
-        ]
+        lines = [how.replace("{scenario}", str(f.scenario)) for f in found]
         return ResponseCheckFailed(found, lines)
 
     def tell(self, phase: str) -> None:
@@ -276,6 +271,7 @@ def _check_target(fn: Any, contract: ResponseContract) -> None:
     args: tuple[Any, ...] = {
         ResponseContract.POLLER: (None, "resp_id"),
         ResponseContract.STREAM: (None,),
+        ResponseContract.POLLER_APP: (None,),
         ResponseContract.TOOL_LOOP: (None, []),
     }[contract]
     try:

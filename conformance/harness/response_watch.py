@@ -1,6 +1,7 @@
-"""Following a background-responses client while it runs (the responses it covers, its pace, the
-stop raised into one that keeps polling a response that will not change) and what every
-property of its contract reads once it is done (`ResponseJudging`)."""
+"""Following a background-responses client while it runs on the emulator (the responses it
+covers, its pace, a third party's cancel, the stop raised into one that keeps polling a response
+that will not change) and what every property of its contract reads once it is done
+(`ResponseJudging`)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from runmodel import RESPONSE
+from runmodel import RESPONSE, Actor, ResponseTrigger
 
-from ..emulator import Request, Sleep
+from ..emulator import Emulator, Request, Sleep
 from ..emulator.clock import ClientInterrupted
+from ..response_strategies import STAY_DELAY, ResponseScenario
 from .record import json_body, segments
 from .response_results import GIVE_UP_AFTER, ResponseContract, ResponseOptions
-from .response_stage import ResponseStage
 from .results import Action, ClientHung, PolledTooFast
 from .verdicts import DELETED, Finding, PlayOutcome, describe
 from .watchdog import raised_where
@@ -68,11 +69,15 @@ class ResponseWatch:
     client that keeps polling a response that is terminal or that the server never moves
     again."""
 
-    def __init__(self, stage: ResponseStage, options: ResponseOptions) -> None:
-        self.stage = stage
+    def __init__(self, emu: Emulator, options: ResponseOptions, plan: ResponseScenario) -> None:
+        self.emu = emu
         self.options = options
+        self.plan = plan
         self.tracked: dict[str, TrackedResponse] = {}
-        self.start = stage.clock.now()
+        self.external: set[int] = set()  # the third party's requests
+        self.cancelled = False  # the third party's cancel has been played
+        self.busy = False
+        self.start = emu.clock.now()
         self.previous: Request | None = None
         self.sleep_mark = 0
         self.too_fast: str | None = None
@@ -87,29 +92,55 @@ class ResponseWatch:
         return tracked
 
     def on_request(self, rec: Request) -> None:
-        created = rec.method == "POST" and segments(rec.path) == ["responses"]
-        if created and rec.status == 200 and rec.run_id and rec.run_id not in self.tracked:
-            self.track(rec.run_id)
-        self._pace(rec)
-        self._hang(rec)
+        if self.busy:
+            return
+        self.busy = True
+        try:
+            created = rec.method == "POST" and segments(rec.path) == ["responses"]
+            rid = rec.response_id
+            if created and rec.status == 200 and rid and rid not in self.tracked:
+                self.track(rid)
+            self._pace(rec)
+            self._other_party(rec.at)
+            self._hang(rec)
+        finally:
+            self.busy = False
+
+    def _other_party(self, now: float) -> None:
+        """A third party cancels the first response once its time has come (if it may)."""
+        cancel_at = self.plan.cancel_at
+        if cancel_at is None or self.cancelled or not self.tracked:
+            return
+        first = self.emu.responses[next(iter(self.tracked))]
+        if now - first.history[0].at < cancel_at:
+            return
+        self.cancelled = True
+        if first.deleted:
+            return
+        status = self.emu.response_object(first.id)["status"]
+        moves = RESPONSE.triggers(status, Actor.CLIENT, self.options.strictness)
+        if not any(e.trigger == ResponseTrigger.CANCEL for e in moves):
+            return
+        self.emu.handle("POST", f"/v1/responses/{first.id}/cancel", "", {}, b"")
+        self.external.add(self.emu.requests[-1].seq)
 
     def is_poll(self, rec: Request | None) -> str | None:
         """The tracked response a request polls (a plain GET of it), if any."""
-        if rec is None or rec.method != "GET" or rec.run_id not in self.tracked:
+        if rec is None or rec.method != "GET" or rec.response_id not in self.tracked:
             return None
-        if "stream=true" in rec.query or segments(rec.path)[-1] != rec.run_id:
+        if "stream=true" in rec.query or segments(rec.path)[-1] != rec.response_id:
             return None
-        return rec.run_id
+        return rec.response_id
 
     def _slept(self) -> float:
-        sleeps = self.stage.clock.sleeps
+        sleeps = self.emu.clock.sleeps
         return sum(s.seconds for s in sleeps[self.sleep_mark :])
 
     def _pace(self, rec: Request) -> None:
         """Two polls of a response in a row need the given interval's sleep between them; a
         client that polls faster is stopped (or, once that is a known finding, noted)."""
         slept = self._slept()
-        self.sleep_mark = len(self.stage.clock.sleeps)
+        self.sleep_mark = len(self.emu.clock.sleeps)
         previous, self.previous = self.previous, rec
         polled = self.is_poll(rec)
         if polled is None or self.is_poll(previous) != polled:
@@ -125,22 +156,22 @@ class ResponseWatch:
                 raise self._stopping(PolledTooFast(message))
             self.too_fast = self.too_fast or message
 
-    def before_request(self, method: str, path: str, query: str) -> None:
+    def before_request(self, method: str, path: str) -> None:
         """Once polling too fast is a known finding, a poll that comes too soon waits first,
         so that the search goes on to find what else is wrong at a patient client's pace."""
         if "sleeps_between_polls" not in self.options.ignore or method != "GET":
             return
         last = self.is_poll(self.previous)
-        if last is None or "stream=true" in query or segments(path)[-1] != last:
+        if last is None or segments(path)[-1] != last:
             return
-        self.stage.clock.advance(self.options.least - self._slept())
+        self.emu.clock.advance(self.options.least - self._slept())
 
     def _hang(self, rec: Request) -> None:
         for tracked in self.tracked.values():
-            resp = self.stage.responses[tracked.response_id]
-            if resp.deleted or rec.run_id != tracked.response_id:
+            resp = self.emu.responses[tracked.response_id]
+            if resp.deleted or rec.response_id != tracked.response_id:
                 continue
-            status = self.stage.response_object(tracked.response_id)["status"]
+            status = self.emu.response_object(tracked.response_id)["status"]
             if status in RESPONSE.terminal:
                 if tracked.settled_status is None:
                     tracked.settled_status = status
@@ -152,8 +183,10 @@ class ResponseWatch:
                         ClientHung(f"the client kept asking after the response became {status}")
                     )
                 continue
-            never_moves = self.stage.next_wake(tracked.response_id) is None
-            if never_moves and rec.at - resp.moved_at > GIVE_UP_AFTER:
+            wake = self.emu.next_wake(tracked.response_id)
+            moved_at = resp.history[-1].at
+            never_moves = wake is None or wake - moved_at >= STAY_DELAY
+            if never_moves and rec.at - moved_at > GIVE_UP_AFTER:
                 tracked.settled_status = status
                 self.hung = tracked
                 raise self._stopping(
@@ -172,7 +205,8 @@ class ResponseWatch:
     # -- what the client did ----------------------------------------------------------------------
 
     def requests(self) -> Iterable[Request]:
-        return iter(self.stage.requests)
+        """The requests the client made (not the third party's)."""
+        return (r for r in self.emu.requests if r.seq not in self.external)
 
     def short(self, text: str) -> str:
         """A path with the responses' ids shown by their labels."""
@@ -186,8 +220,7 @@ class ResponseWatch:
         stream, the sequence numbers it sent)."""
         out: list[Action] = []
         events = sorted(
-            [(r.seq, r) for r in self.stage.requests]
-            + [(s.seq, s) for s in self.stage.clock.sleeps],
+            [(r.seq, r) for r in self.requests()] + [(s.seq, s) for s in self.emu.clock.sleeps],
             key=lambda x: x[0],
         )
         for _, ev in events:
@@ -197,7 +230,8 @@ class ResponseWatch:
                 query = dict(parse_qsl(ev.query))
                 if query:
                     what += "?" + "&".join(f"{k}={v}" for k, v in sorted(query.items()))
-                seen = seen_response(ev, ev.run_id) if ev.run_id is not None else None
+                rid = ev.response_id
+                seen = seen_response(ev, rid) if rid is not None else None
                 shown = str(seen["status"]) if seen is not None else None
                 if ev.events is not None:
                     numbers = stream_of(ev)
@@ -211,11 +245,11 @@ class ResponseWatch:
 
 @dataclass
 class ResponseJudging:
-    """Everything a property reads: the outcome, the stage, the watch and the options; the
+    """Everything a property reads: the outcome, the emulator, the watch and the options; the
     findings so far, and whether judging stopped (a stopped client is judged by that alone)."""
 
     out: PlayOutcome
-    stage: ResponseStage
+    emu: Emulator
     watch: ResponseWatch
     options: ResponseOptions
     found: list[Finding] = field(default_factory=list)
@@ -224,11 +258,9 @@ class ResponseJudging:
     """Each tracked response's status once the client was done (``deleted`` if it was)."""
 
     def __post_init__(self) -> None:
-        stage = self.stage
+        emu = self.emu
         self.final = {
-            rid: DELETED
-            if stage.responses[rid].deleted
-            else str(stage.response_object(rid)["status"])
+            rid: DELETED if emu.responses[rid].deleted else str(emu.response_object(rid)["status"])
             for rid in self.watch.tracked
         }
 

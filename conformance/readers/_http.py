@@ -123,6 +123,8 @@ def vcr_interaction(inter: Any, loc: Location) -> Iterator[Item]:
         yield InputProblem(loc, "input.bad_entry", "the request needs a string 'method'")
         return
     ok, request_body = _vcr_body(request.get("body"))
+    if request_body is None and "parsed_body" in request:  # pydantic-ai's cassettes: JSON kept
+        request_body = _parsed_body(request["parsed_body"])
     if not ok:
         yield InputProblem(loc, "input.bad_entry", "the request body must be a string")
         return
@@ -135,6 +137,8 @@ def vcr_interaction(inter: Any, loc: Location) -> Iterator[Item]:
         code = response["code"]
     headers = _vcr_headers(response.get("headers"))
     ok, body = _vcr_body(response.get("body"))
+    if body is None and "parsed_body" in response:
+        body = _parsed_body(response["parsed_body"])
     if type(code) is not int or headers is None or not ok:
         yield InputProblem(
             loc,
@@ -145,6 +149,17 @@ def vcr_interaction(inter: Any, loc: Location) -> Iterator[Item]:
     if isinstance(body, bytes):
         body = _inflate(body, headers.get("content-encoding", ""))
     yield from exchange_items(loc, None, method, uri, request_body, code, headers, body)
+
+
+def _parsed_body(value: Any) -> bytes | str | None:
+    """A body a cassette keeps as its parsed JSON (``parsed_body``, pydantic-ai's serializer),
+    as the bytes it stands for; text kept as a string stays text."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value)
+    except (orjson.JSONEncodeError, TypeError):  # (YAML can hold what JSON cannot: kept out)
+        return None
 
 
 def _vcr_body(body: Any) -> tuple[bool, bytes | str | None]:

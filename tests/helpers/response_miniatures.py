@@ -27,6 +27,21 @@ def guide_poller(client: Any, response_id: str) -> Any:
     return resp
 
 
+def guide_example(client: Any) -> Any:
+    """The background-mode guide's whole example: create in the background, then poll."""
+    resp = client.responses.create(
+        model="o3",
+        input="Write a very long novel about otters in space.",
+        background=True,
+    )
+    while resp.status in {"queued", "in_progress"}:
+        print(f"Current status: {resp.status}")
+        sleep(2)
+        resp = client.responses.retrieve(resp.id)
+    print(f"Final status: {resp.status}\nOutput:\n{resp.output_text}")
+    return resp
+
+
 def _poll(
     client: Any,
     response_id: str,
@@ -51,6 +66,13 @@ def good_poller(client: Any, response_id: str) -> Any:
     """Polls every 2 s while active; past its deadline it cancels the response and returns
     what the cancel answers."""
     return _poll(client, response_id)
+
+
+def good_example(client: Any) -> Any:
+    """The guide's example with a deadline: creates its response, then polls it as
+    `good_poller` does."""
+    resp = client.responses.create(model="o3", input="Write a novel.", background=True)
+    return _poll(client, resp.id)
 
 
 def abandoning_poller(client: Any, response_id: str) -> Any:
@@ -92,11 +114,15 @@ def refetching_poller(client: Any, response_id: str) -> Any:
 
 
 def _consume(stream: Any, events: list[Any]) -> bool:
-    """Read a stream to its end; whether it ended on a terminal event."""
-    for event in stream:
-        events.append(event)
-        if event.type in {"response.completed", "response.failed", "response.incomplete"}:
-            return True
+    """Read a stream to its end (or until the connection breaks); whether it ended on a
+    terminal event."""
+    try:
+        for event in stream:
+            events.append(event)
+            if event.type in {"response.completed", "response.failed", "response.incomplete"}:
+                return True
+    except Exception:  # the connection broke off: the caller resumes
+        return False
     return False
 
 

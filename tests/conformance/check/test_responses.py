@@ -367,6 +367,7 @@ def test_every_fact_the_part_judges_has_a_twin() -> None:
             "response.stream.background_only",  # (a 404 is no lifecycle matter)
             "response.stream.needs_stream",  # (a refused resumption: likewise)
             "response.stream.keepalive",  # (a permission: a keepalive is numbered as any event)
+            "response.stream.replay_history",  # (how a resumption is read: tested on its own)
             "response.cancel.race",  # (the moves judge what a raced cancel answers)
             "response.round.chain",  # (the chain is what a round is: it defines the judgement)
             "response.round.background_again",  # (each round's own create tells)
@@ -418,3 +419,27 @@ def test_a_keepalive_event_is_numbered_as_any_other(tmp_path: Path) -> None:
     e["event"] = "keepalive"
     e["data"] = {"type": "keepalive", "sequence_number": e["data"]["sequence_number"]}
     assert _checked(s, tmp_path).violations == []
+
+
+def test_a_resumption_replays_the_past_without_moving_the_response(tmp_path: Path) -> None:
+    """A stream resumed after its end replays queued and in_progress (fact
+    stream.replay_history): history, not a move out of completed."""
+    s = streamed()
+    again = s.http(
+        "GET",
+        "/responses/resp_streamed",
+        None,
+        query={"stream": "true", "starting_after": "0"},
+        stream=True,
+    )
+    for e in _events(s)[1:]:
+        s.event(
+            again,
+            e["event"],
+            e["data"]["sequence_number"],
+            **{k: v for k, v in e["data"].items() if k not in ("type", "sequence_number")},
+        )
+    out = _checked(s, tmp_path)
+    assert out.violations == []
+    (result,) = out.results
+    assert result.statuses == ("queued", "in_progress", "completed")

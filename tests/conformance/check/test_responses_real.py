@@ -1,6 +1,6 @@
-"""Real recorded Responses API traffic (`tests/fixtures/responses/real/`, openai-dotnet's session
-records) checked against the model: each conforms at both strictnesses, or each of its findings
-is listed here with why."""
+"""Real recorded Responses API traffic (`tests/fixtures/responses/real/`: openai-dotnet's session
+records, pydantic-ai's cassettes) checked against the model: each conforms at both strictnesses,
+or each of its findings is listed here with why."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from runmodel import RULES_BY_CODE, Strictness
 from tests.conformance.check.response_scenarios import FIXTURES
 from tests.helpers.checktrace import Outcome
 
-REAL = sorted((FIXTURES / "real").glob("*.json"))
+REAL = sorted(p for p in (FIXTURES / "real").glob("*.*") if p.suffix in (".json", ".yaml"))
 STREAMING = "CanUseStreamingBackgroundResponses"
 
 EXPLAINED: dict[str, list[tuple[str, str]]] = {
@@ -38,7 +38,7 @@ def _name(p: Path) -> str:
 
 
 def test_the_real_recordings_are_there() -> None:
-    assert len(REAL) >= 5
+    assert len(REAL) >= 8
     assert STREAMING in {_name(p) for p in REAL}
 
 
@@ -72,3 +72,14 @@ def test_the_real_stream_and_its_resumption_are_judged(tmp_path: Path) -> None:
     twin = tmp_path / path.name
     twin.write_text(broken, encoding="utf-8")
     assert "response.stream.increasing" in Outcome(list(check(read(twin)))).codes
+
+
+def test_a_real_resumption_after_the_end_replays_the_past() -> None:
+    """pydantic-ai's stream resumed after its end replays queued, in_progress, completed
+    (fact stream.replay_history): read as history, the response stays completed."""
+    (path,) = [p for p in REAL if "starting_after" in p.name]
+    out = Outcome(list(check(read(path))))
+    assert out.violations == []
+    (result,) = out.results
+    assert result.statuses == ("queued", "in_progress", "completed")
+    assert out.summary.observations > len(result.statuses)

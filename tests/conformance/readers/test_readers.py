@@ -455,7 +455,17 @@ def test_problem_codes_are_documented() -> None:
     doc = (paths.REPO / "docs" / "trace-format.md").read_text()
     for code in PROBLEM_CODES:
         assert f"`{code}`" in doc
-    assert set(SNAPSHOT_OBJECTS) == {"thread.run", "thread.run.step", "thread.message"}
+    assert set(SNAPSHOT_OBJECTS) == {"thread.run", "thread.run.step", "thread.message", "response"}
+    for kind in SNAPSHOT_OBJECTS:
+        assert f"`{kind}`" in doc or f'"object":"{kind}"' in doc
+
+
+def test_a_bare_response_object_is_a_snapshot(tmp_path: Path) -> None:
+    obj = {"id": "resp_1", "object": "response", "status": "queued", "output": []}
+    path = _write(tmp_path, json.dumps(obj) + "\n" + json.dumps({**obj, "status": "completed"}))
+    snaps = [i for i in read(path) if isinstance(i, Snapshot)]
+    assert [s.obj["status"] for s in snaps] == ["queued", "completed"]
+    assert [s.loc.line for s in snaps] == [1, 2]
 
 
 # -- floods, and files no format fits -----------------------------------------------------------
@@ -602,3 +612,28 @@ def test_a_broken_go_vcr_cassette_keeps_its_whole_interactions(tmp_path: Path, n
     assert [i.format for i in items if isinstance(i, TraceInfo)] == ["go-vcr-yaml"]
     assert [p.loc.where for p in items if isinstance(p, InputProblem)] == ["interactions[0]"]
     assert len([i for i in items if isinstance(i, Exchange)]) == 11
+
+
+def test_a_cassette_keeping_parsed_bodies_reads_them(tmp_path: Path) -> None:
+    """pydantic-ai's VCR serializer keeps JSON bodies parsed, under ``parsed_body``."""
+    text = (
+        "interactions:\n"
+        "- request:\n"
+        "    method: POST\n"
+        "    uri: https://api.openai.com/v1/responses\n"
+        "    headers: {content-type: [application/json]}\n"
+        "    parsed_body: {model: gpt-4o, background: true}\n"
+        "  response:\n"
+        "    status: {code: 200, message: OK}\n"
+        "    headers: {content-type: [application/json]}\n"
+        "    parsed_body: {id: resp_1, object: response, status: queued, output: []}\n"
+    )
+    path = _write(tmp_path, text)
+    (ex,) = [i for i in read(path) if isinstance(i, Exchange)]
+    assert ex.request_body == {"model": "gpt-4o", "background": True}
+    assert ex.response_body == {
+        "id": "resp_1",
+        "object": "response",
+        "status": "queued",
+        "output": [],
+    }
