@@ -291,8 +291,7 @@ class _Timed:
 
 def bench_harness(examples: int, rounds: int) -> list[Row]:
     """A retrieve inside the harness (the poller contract) against the same retrieve outside."""
-    from conformance.harness.response_results import ResponseCheckFailed
-    from conformance.harness.response_search import check_response_client
+    from conformance.harness import ResponseCheckFailed, check_response_client
 
     inside = _Timed()
 

@@ -464,8 +464,7 @@ def _responses_check_step(term: _Terminal, out: Path, trace: Path) -> tuple[Path
 def _responses_fuzz_step(term: _Terminal, out: Path, max_examples: int) -> tuple[Path, Path]:
     """7. The guide's poller and a careful one fuzzed as pollers: the counterexample's file and
     the guide client's file."""
-    from ..harness.response_results import ResponseCheckFailed
-    from ..harness.response_search import check_response_client
+    from ..harness import ResponseCheckFailed, check_response_client
 
     term.heading("7. Property-test the background-mode guide's poller against every lifecycle")
     client_file = out / "guide_client.py"
