@@ -163,7 +163,7 @@ def _cancel_running(c: _Context) -> None:
     if r.status != "in_progress":
         raise Skip(f"the response was {r.status}, never seen in_progress to cancel")
     r = c.wait(c.client.responses.cancel(r.id))
-    time.sleep(30 * _POLL_SECONDS)  # read again later: a cancelled response stays cancelled
+    time.sleep(5 * _POLL_SECONDS)  # read again later: a cancelled response stays cancelled
     c.client.responses.retrieve(r.id)
 
 
