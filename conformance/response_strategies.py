@@ -231,7 +231,8 @@ def response_plans(
         delay = draw(st.sampled_from(DELAYS), label="delay")
         arg: int | str | None = None
         if edge.trigger == ResponseTrigger.COMPLETE:
-            arg = draw(st.integers(0, MAX_CALLS), label="calls") if calls else 0
+            # sampled, not integers(): as likely to ask for several calls as for none
+            arg = draw(st.sampled_from(range(MAX_CALLS + 1)), label="calls") if calls else 0
         elif edge.trigger == ResponseTrigger.FAIL:
             arg = draw(st.sampled_from(_ERROR_CODES[:3]), label="code")
         elif edge.trigger == ResponseTrigger.STOP_INCOMPLETE:
@@ -266,5 +267,6 @@ def response_scenarios(
         drop_after = draw(st.none() | st.integers(1, 8), label="drop_after")
     cancel_at = None
     if cancel:
-        cancel_at = draw(st.none() | st.sampled_from(DELAYS), label="cancel_at")
+        # a third party cancels in about one lifecycle in three
+        cancel_at = draw(st.sampled_from((None,) * 12 + DELAYS), label="cancel_at")
     return ResponseScenario(tuple(scripts), drop_after, cancel_at)

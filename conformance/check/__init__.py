@@ -9,12 +9,15 @@ Modules: `engine` (the `Checker`, a coordinator of parts), `moves` (status chang
 model), `fields` (field rules), `links` (steps and messages against their run), `clock` (the
 server's clock, expiry), `parts` (each lifecycle's own traffic, registered by lifecycle name:
 `register_part`), `actions` (the Assistants run's part: the client's requests and the server's
-replies), `streams` (its streaming protocol), `verdicts` (whether a client's action is legal:
+replies), `streams` (its streaming protocol), `responses` (the response's part: cancels, streams
+and function rounds, by the model's facts), `verdicts` (whether a client's action is legal:
 `judge_action`, the one judgement the checker and the harness share), `findings` (where
 findings go), `state` (what is kept per open run, step or message), `results` (what is
 reported).
 
-Violation codes (``<lc>`` is ``run``, ``run_step`` or ``message``). Severity *rule*, *edge* or
+Violation codes (``<lc>`` is ``run``, ``run_step``, ``message`` or ``response``; a response is
+tracked on its own, as a run is, and reported as one `RunResult` with ``lifecycle``
+``response``). Severity *rule*, *edge* or
 *link* means: error when that fact's evidence is trusted (documented or observed), else warning.
 Inferred and disputed edges are admitted only at the permissive level: at strict, a move or an
 action that needs one is an error naming it (``needs``); `conformance.grading` lists every such
@@ -44,6 +47,11 @@ fact and how the checker and the emulator treat it.
   inferred or disputed edges).
 - ``stream.order``, ``stream.delta_before_created``, ``stream.after_done``,
   ``stream.event_mismatch`` (error); ``stream.unknown_event``, ``stream.unfinished`` (warning).
+- ``response.stream.*``, ``response.cancel.*``, ``response.round.*`` (fact): a breach of the
+  response lifecycle's protocol facts (`runmodel.FACTS`), judged by its part (`responses`):
+  error when the fact is trusted, else warning; the round facts are the client's
+  (`CLIENT_FACTS`), and a 2xx reply to a round lacking outputs is also
+  ``server.accepted_illegal``.
 - ``input.*`` (error): a reader's problems, passed through; ``input.unusable``: a file with
   nothing checkable, no run, run step or message and no request on one (exit code 2);
   ``input.unidentified_object``: an object without an id.

@@ -320,7 +320,7 @@ def polled() -> Scenario:
     return s
 
 
-def _events(s: Scenario, ex: int, start: int, stop: int, r: str) -> None:
+def write_events(s: Scenario, ex: int, start: int, stop: int, r: str) -> None:
     """The events numbered `start` to `stop` - 1 of background response `r`'s stream."""
     item = response("completed", rid=r)["output"][0]
     script: list[tuple[str, dict[str, Any]]] = [
@@ -352,7 +352,7 @@ def streamed() -> Scenario:
     """Background mode with stream=true, read to its end."""
     s = Scenario("streamed")
     ex = s.http("POST", "/responses", None, request={**_CREATE, "stream": True}, stream=True)
-    _events(s, ex, 0, STREAM_EVENTS, "resp_streamed")
+    write_events(s, ex, 0, STREAM_EVENTS, "resp_streamed")
     return s
 
 
@@ -364,7 +364,7 @@ def resumed() -> Scenario:
     s = Scenario("resumed")
     r = "resp_resumed"
     ex = s.http("POST", "/responses", None, request={**_CREATE, "stream": True}, stream=True)
-    _events(s, ex, 0, RESUMED_AFTER + 1, r)
+    write_events(s, ex, 0, RESUMED_AFTER + 1, r)
     again = s.http(
         "GET",
         f"/responses/{r}",
@@ -372,7 +372,7 @@ def resumed() -> Scenario:
         query={"stream": "true", "starting_after": str(RESUMED_AFTER)},
         stream=True,
     )
-    _events(s, again, RESUMED_AFTER + 1, STREAM_EVENTS, r)
+    write_events(s, again, RESUMED_AFTER + 1, STREAM_EVENTS, r)
     return s
 
 

@@ -241,22 +241,22 @@ def _finished_refused() -> tuple[Scenario, int]:
     return s, s.http("POST", "/responses/resp_polled/cancel", body, status=409)
 
 
-def _round_answer(s: Scenario) -> dict[str, Any]:
+def round_answer(s: Scenario) -> dict[str, Any]:
     return s.find(
         lambda e: e["kind"] == "exchange" and "previous_response_id" in (e["request"]["body"] or {})
     )
 
 
-def _missing_output() -> tuple[Scenario, int]:
+def missing_output() -> tuple[Scenario, int]:
     s = function_round()
-    answer = _round_answer(s)
+    answer = round_answer(s)
     answer["request"]["body"]["input"] = answer["request"]["body"]["input"][:1]
     return s, int(answer["seq"])
 
 
 def _orphan_output() -> tuple[Scenario, int]:
     s = function_round()
-    answer = _round_answer(s)
+    answer = round_answer(s)
     answer["request"]["body"]["input"].append(
         {"type": "function_call_output", "call_id": "call_z", "output": "{}"}
     )
@@ -267,10 +267,10 @@ def _parent_running() -> tuple[Scenario, int]:
     s = function_round()
     asked = s.entries[1]  # GET of the parent: completed with the calls; now still in progress
     asked["response"]["body"] = response("in_progress", rid="resp_asks")
-    return s, int(_round_answer(s)["seq"])
+    return s, int(round_answer(s)["seq"])
 
 
-def _went_back() -> tuple[Scenario, int]:
+def went_back() -> tuple[Scenario, int]:
     s = polled()
     s.entries[3]["response"]["body"]["status"] = "queued"
     return s, 4
@@ -315,10 +315,10 @@ TWINS: list[tuple[str, Twin, str | None]] = [
     ("response.cancel.background_only", _foreground_cancelled, None),
     ("response.cancel.idempotent", _refused_again, None),
     ("response.cancel.finished", _finished_refused, None),
-    ("response.round.all_outputs", _missing_output, None),
+    ("response.round.all_outputs", missing_output, None),
     ("response.round.no_orphans", _orphan_output, None),
     ("response.round.parent_ended", _parent_running, None),
-    ("response.illegal_transition", _went_back, "error"),
+    ("response.illegal_transition", went_back, "error"),
     ("response.terminal_left", _left_terminal, "error"),
     ("response.moved_without_client", _cancelled_unasked, "error"),
     ("response.field.completed_at.set", _field_broken, "error"),
@@ -377,7 +377,7 @@ def test_every_fact_the_part_judges_has_a_twin() -> None:
 
 
 def test_a_round_with_a_missing_output_accepted_is_the_servers_breach_too(tmp_path: Path) -> None:
-    s, seq = _missing_output()
+    s, seq = missing_output()
     out = _checked(s, tmp_path)
     client = out.only("response.round.all_outputs")
     server = out.only("server.accepted_illegal")
@@ -389,8 +389,8 @@ def test_a_round_with_a_missing_output_accepted_is_the_servers_breach_too(tmp_pa
 
 
 def test_a_refused_round_is_the_clients_breach_only(tmp_path: Path) -> None:
-    s, _ = _missing_output()
-    answer = _round_answer(s)
+    s, _ = missing_output()
+    answer = round_answer(s)
     answer["response"]["status"] = 400
     answer["response"]["body"] = {
         "error": {
@@ -404,7 +404,7 @@ def test_a_refused_round_is_the_clients_breach_only(tmp_path: Path) -> None:
 
 
 def test_each_finding_is_tied_to_its_response(tmp_path: Path) -> None:
-    s, _ = _went_back()
+    s, _ = went_back()
     out = _checked(s, tmp_path)
     (result,) = out.results
     assert result.run_id == "resp_polled"

@@ -12,7 +12,7 @@ import pytest
 from conformance import cli
 from conformance.conform import Played, judge_trace
 from tests.conformance.check.response_scenarios import FIXTURES, LEGAL, Scenario, function_round
-from tests.conformance.check.test_responses import TWINS, _missing_output, _went_back
+from tests.conformance.check.test_responses import TWINS, missing_output, went_back
 
 LEGAL_TRACES = [FIXTURES / f"{name}.trace.jsonl" for name in LEGAL]
 REVIVED = FIXTURES / "cancelled-then-completed.trace.jsonl"
@@ -38,7 +38,7 @@ def test_legal_paths_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
 def test_a_broken_twin_exits_1_and_names_the_response(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    s, seq = _went_back()
+    s, seq = went_back()
     path = _write(s, tmp_path)
     code, out = _run([str(path)], capsys)
     assert code == 1
@@ -64,7 +64,7 @@ def test_unusable_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_json_and_junit_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    s, _ = _missing_output()
+    s, _ = missing_output()
     path = _write(s, tmp_path)
     code, out = _run(["--format", "json", str(path)], capsys)
     assert code == 1
@@ -99,7 +99,7 @@ def test_jobs_2_gives_the_same_report(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_conform_judges_response_traffic(tmp_path: Path) -> None:
     """`judge_trace` gives each scenario the server's errors on its responses, not the
     client's."""
-    s, _ = _missing_output()
+    s, _ = missing_output()
     path = _write(s, tmp_path)
     played = [
         Played("round", "a function round", ("resp_asks", "resp_answers"), None, None),

@@ -185,8 +185,9 @@ def test_a_tool_loop_that_returns_before_answering_leaves_the_calls_unanswered()
             "response.round.chain",
             "start+1, complete(1)+1 | " + _ONE,
         ),
+        ("tool-loop", rm.first_call_only_loop, "response.round.all_outputs", _ROUND),
     ],
-    ids=["poller", "stream", "tool-loop"],
+    ids=["poller", "stream", "tool-loop", "tool-loop-calls"],
 )
 def test_the_search_shrinks_each_failure_to_the_plainest_lifecycle(
     contract: str, client: Any, prop: str, plainest: str
