@@ -159,3 +159,33 @@ def test_an_unreachable_server_is_a_clear_error(capsys: Any) -> None:
     err = capsys.readouterr().err
     assert "cannot reach http://127.0.0.1:9/v1" in err
     assert "Traceback" not in err
+
+
+def test_a_rejected_key_is_a_clear_error(capsys: Any) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Refuse(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"error": {"message": "Incorrect API key", "type": "invalid_request_error"}}'
+            self.send_response(401)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        assert main(["conform", "--api", "responses", "--base-url", url, "--api-key", "k"]) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capsys.readouterr().err
+    assert "rejected the API key" in err
+    assert "Traceback" not in err
