@@ -2,7 +2,8 @@
 
 Each script measures its own floor in the same run (parsing for the checker, a bare mock
 transport or a fixed-reply server for the emulator, the SDK's own share for fuzzing), so the
-ratios are comparable across machines. Each runs as a child with ``--json``: its detailed report
+ratios are comparable across machines. ``bench_responses.py`` adds the Responses API's rows to
+the checker, emulator and fuzz areas. Each runs as a child with ``--json``: its detailed report
 streams to stderr as it goes, its rows come back on stdout. The emulator runs twice: with this
 interpreter's SDK, and with ``--sdk2-python`` (openai 2.x, where ``openai-responses`` runs).
 
@@ -114,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         ("emulator", py2, "bench_emulator.py", "--no-serve", *(("--quick",) if quick else ())),
         ("fuzz", py, "bench_fuzz.py", *(("--examples", "40") if quick else ())),
         ("fuzz", py, "bench_fuzz_search.py", *(("--rounds", "2") if quick else ())),
+        ("responses", py, "bench_responses.py", *(("--quick",) if quick else ())),
     ]  # fmt: skip
     rows: list[Row] = []
     ok = True

@@ -14,20 +14,23 @@ be used (unreachable, key rejected) or the arguments are wrong.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from runmodel import RUN, RunmodelError
 
 from .lesson import ORDER_TOTAL
 
 __all__ = [
+    "RUNS",
     "SCENARIOS",
     "Outcome",
     "Played",
+    "ScenarioContext",
     "Skip",
+    "Suite",
     "SuiteInterrupted",
     "judge_trace",
     "play_scenarios",
@@ -48,12 +51,18 @@ class Skip(RunmodelError):
     """A scenario that cannot run against this server; the message says why."""
 
 
+class ScenarioContext(Protocol):
+    """What a scenario plays with: the ids of the objects it created are judged in the trace."""
+
+    created: list[str]
+
+
 @dataclass(slots=True)
 class _Context:
     client: Any
     emulator: Any  # the in-process Emulator, or None for a remote server
     slow: bool
-    runs: list[str] = field(default_factory=list)  # run ids the current scenario created
+    created: list[str] = field(default_factory=list)  # run ids the current scenario created
 
     def script(self, text: str) -> None:
         """Give the next run a script (only the embedded emulator takes one)."""
@@ -74,7 +83,7 @@ class _Context:
         run = self.client.beta.threads.runs.create(
             thread_id=thread_id, assistant_id=assistant_id, **kw
         )
-        self.runs.append(run.id)
+        self.created.append(run.id)
         return run
 
     def wait(self, run: Any, *, answer: bool = True) -> Any:
@@ -199,7 +208,7 @@ def _stream(c: _Context) -> None:
         for event in events:
             if event.event == "thread.run.created":
                 run_id = event.data.id
-                c.runs.append(run_id)
+                c.created.append(run_id)
             if event.event == "thread.run.requires_action":
                 calls = event.data.required_action.submit_tool_outputs.tool_calls
     if not calls:
@@ -254,6 +263,25 @@ SCENARIOS: dict[str, tuple[str, Callable[[_Context], Any]]] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Suite:
+    """A scenario suite for one API: its scenarios, the context each is played with, and a cheap
+    call that shows whether the server answers at all (and takes the key)."""
+
+    api: str
+    scenarios: Mapping[str, tuple[str, Callable[[Any], Any]]]
+    context: Callable[[Any, Any, bool], ScenarioContext]
+    probe: Callable[[Any], object]
+
+
+def _probe_runs(client: Any) -> object:
+    return client.beta.assistants.list(limit=1)
+
+
+RUNS = Suite("runs", SCENARIOS, _Context, _probe_runs)
+"""The Assistants runs suite (``runmodel conform --api runs``, the default)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """One scenario's result: passed, failed (with why), or skipped (with why)."""
 
@@ -265,8 +293,8 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Played:
-    """One scenario as played: the runs it created, and why it was skipped or failed, if so
-    (the trace, checked once complete, judges the server's side)."""
+    """One scenario as played: the runs (or responses) it created, and why it was skipped or
+    failed, if so (the trace, checked once complete, judges the server's side)."""
 
     name: str
     title: str
@@ -289,16 +317,18 @@ def play_scenarios(
     names: list[str],
     slow: bool,
     progress: Callable[[str], None] | None = None,
+    suite: Suite = RUNS,
 ) -> list[Played]:
-    """Run each scenario with `client`; an exception is the scenario's failure, not ours.
-    `emulator` is the in-process emulator behind `client` (it takes each run's script), or None
-    for a remote server. Ctrl-C raises `SuiteInterrupted` with the scenarios played before it."""
+    """Run each of `suite`'s scenarios named with `client`; an exception is the scenario's
+    failure, not ours. `emulator` is the in-process emulator behind `client` (it takes each
+    run's or response's script), or None for a remote server. Ctrl-C raises `SuiteInterrupted`
+    with the scenarios played before it."""
     played: list[Played] = []
     for i, name in enumerate(names):
-        title, body = SCENARIOS[name]
+        title, body = suite.scenarios[name]
         if progress is not None:
             progress(f"scenario {i + 1} of {len(names)}: {name}")
-        ctx = _Context(client, emulator, slow)
+        ctx = suite.context(client, emulator, slow)
         skip = error = None
         try:
             body(ctx)
@@ -308,7 +338,7 @@ def play_scenarios(
             skip = str(exc)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-        played.append(Played(name, title, tuple(ctx.runs), skip, error))
+        played.append(Played(name, title, tuple(ctx.created), skip, error))
     return played
 
 

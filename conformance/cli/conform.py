@@ -1,5 +1,6 @@
 """``runmodel conform``: the scenario suite against a server (the embedded emulator by default),
-recorded and checked; see `conformance.conform` for the scenarios."""
+recorded and checked; see `conformance.conform` for the runs scenarios and
+`conformance.conform_responses` for the Responses API's (``--api responses``)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..conform import SCENARIOS
+from ..conform import RUNS, Suite
+from ..conform_responses import RESPONSES
 from ._options import add_strictness
 
-__all__ = ["configure", "run"]
+__all__ = ["SUITES", "configure", "run"]
+
+SUITES: dict[str, Suite] = {s.api: s for s in (RUNS, RESPONSES)}
+"""Each ``--api`` and its suite."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -24,10 +29,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-url", help="a server to check (default: the embedded emulator)")
     parser.add_argument("--api-key", default=None, help="its key (default: $OPENAI_API_KEY)")
     parser.add_argument(
+        "--api",
+        choices=tuple(SUITES),
+        default=RUNS.api,
+        help="which API's suite: Assistants runs, or the Responses API's background mode",
+    )
+    parser.add_argument(
         "--scenarios",
         default=None,
         metavar="LIST",
-        help=f"comma-separated, among {','.join(SCENARIOS)}",
+        help="comma-separated, among "
+        + "; ".join(f"{','.join(s.scenarios)} (--api {s.api})" for s in SUITES.values()),
     )
     add_strictness(parser)
     parser.add_argument("--slow", action="store_true", help="also wait out a real expiry")
@@ -76,15 +88,17 @@ def run(args: argparse.Namespace) -> int:
     from ..conform import SuiteInterrupted, judge_trace, play_scenarios
     from .fuzz import ProgressLine
 
+    suite = SUITES[args.api]
     names = None
     if args.scenarios is not None:  # an empty list is a mistake, not "all of them"
         names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
-        unknown = [n for n in names if n not in SCENARIOS]
+        unknown = [n for n in names if n not in suite.scenarios]
         if unknown or not names:
             what = f"unknown scenario {', '.join(unknown)}" if unknown else "names no scenario"
+            among = "" if suite is RUNS else f" (--api {suite.api})"
             print(
                 f"runmodel conform: --scenarios {args.scenarios!r}: {what}; "
-                f"choose from {','.join(SCENARIOS)}",
+                f"choose from {','.join(suite.scenarios)}{among}",
                 file=sys.stderr,
             )
             return 2
@@ -101,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             with _session(args, trace) as (client, emulator):
                 try:
-                    client.beta.assistants.list(limit=1)
+                    suite.probe(client)
                 except openai.APIConnectionError as exc:
                     print(f"runmodel conform: cannot reach {args.base_url}: {exc}", file=sys.stderr)
                     return 2
@@ -113,7 +127,12 @@ def run(args: argparse.Namespace) -> int:
                 line = ProgressLine(sys.stderr)
                 try:
                     played = play_scenarios(
-                        client, emulator, names or list(SCENARIOS), args.slow, progress=line.show
+                        client,
+                        emulator,
+                        names or list(suite.scenarios),
+                        args.slow,
+                        progress=line.show,
+                        suite=suite,
                     )
                     interrupted = False
                 except SuiteInterrupted as stop:

@@ -3,7 +3,9 @@
 It plays a set of lifecycles through the real SDK while the recorder writes a trace, checks the
 trace against the model (text, JSON and JUnit reports), draws the lifecycle with the edges the
 trace exercised, and property-tests the seed lesson's ``poll_run_status`` next to the SDK's own
-``runs.poll``. Everything it writes goes into one output folder.
+``runs.poll``. Then the same for the Responses API's background mode: the conform suite
+(``--api responses``), its trace checked (and a broken copy of it), and the official guide's
+poller property-tested next to a careful one. Everything it writes goes into one output folder.
 """
 
 from __future__ import annotations
@@ -18,12 +20,24 @@ import shlex
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from time import sleep
 from typing import Any
+
+from runmodel import RESPONSE
 
 from .fuzz import ProgressLine
 
-__all__ = ["configure", "lesson_poll_run_status", "run", "sdk_poll"]
+__all__ = [
+    "RESPONSE_EXAMPLES",
+    "careful_poll_response",
+    "configure",
+    "guide_poll_response",
+    "lesson_poll_run_status",
+    "run",
+    "sdk_poll",
+]
 
 
 def lesson_poll_run_status(client: Any, thread_id: str, run_id: str, interval: float = 10) -> Any:
@@ -36,16 +50,40 @@ def lesson_poll_run_status(client: Any, thread_id: str, run_id: str, interval: f
         time.sleep(interval)
 
 
-def _lesson_source() -> str:
-    """`lesson_poll_run_status` as a file of its own, for ``runmodel fuzz`` to load."""
-    body = inspect.getsource(lesson_poll_run_status)
-    body = body.replace("def lesson_poll_run_status(", "def poll_run_status(", 1)
-    return f'"""Written by `runmodel demo`."""\n\nimport time\nfrom typing import Any\n\n\n{body}'
-
-
 def sdk_poll(client: Any, thread_id: str, run_id: str) -> Any:
     """The SDK's own waiter, for comparison."""
     return client.beta.threads.runs.poll(run_id, thread_id=thread_id)
+
+
+def guide_poll_response(client: Any, response_id: str) -> Any:
+    """The official background-mode guide's poller, as the guide writes it (less the prints):
+    it polls while queued or in_progress, with no deadline."""
+    resp = client.responses.retrieve(response_id)
+    while resp.status in {"queued", "in_progress"}:
+        sleep(2)
+        resp = client.responses.retrieve(resp.id)
+    return resp
+
+
+def careful_poll_response(
+    client: Any, response_id: str, interval: float = 2, deadline: float = 600
+) -> Any:
+    """A poller that stops on any terminal status the model knows, and cancels the response it
+    gives up on at its deadline."""
+    started = time.monotonic()
+    resp = client.responses.retrieve(response_id)
+    while resp.status not in RESPONSE.terminal:
+        if time.monotonic() - started > deadline:
+            return client.responses.cancel(response_id)
+        time.sleep(interval)
+        resp = client.responses.retrieve(response_id)
+    return resp
+
+
+def _client_source(fn: Any, name: str, imports: str) -> str:
+    """`fn` as a file of its own named `name`, for ``runmodel fuzz`` to load."""
+    body = inspect.getsource(fn).replace(f"def {fn.__name__}(", f"def {name}(", 1)
+    return f'"""Written by `runmodel demo`."""\n\n{imports}\n\n\n{body}'
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -139,6 +177,7 @@ def _demo(args: argparse.Namespace) -> int:
     client_file = _fuzz_step(term, out, args.max_examples)
     if client_file is None:  # pragma: no cover - the lesson's client is wrong by construction
         return 1
+    responses = _responses_part(term, out, args.max_examples)
 
     term.heading("Summary")
     term.line(f"  trace              {trace}")
@@ -148,7 +187,13 @@ def _demo(args: argparse.Namespace) -> int:
     term.line(f"  counterexample     {out / 'lesson-counterexample.txt'}")
     term.line(f"  the lesson client  {client_file}")
     term.line("  next: runmodel fuzz your_client.py:FUNCTION --contract waiter|driver")
-    return 0 if server_side == 0 else 1
+    term.line(f"  responses trace    {responses.trace} (and {responses.broken.name}, broken)")
+    term.line(f"  responses report   {responses.report}")
+    term.line(f"  counterexample     {responses.counterexample}")
+    term.line(f"  the guide's poller {responses.client_file}")
+    term.line("  next: runmodel conform --api responses --base-url URL (your server)")
+    term.line("        runmodel fuzz your_client.py:FUNCTION --contract poller|stream|tool-loop")
+    return 0 if server_side == 0 and responses.server_side == 0 else 1
 
 
 def _conform_step(term: _Terminal, out: Path) -> Path:
@@ -240,7 +285,10 @@ def _fuzz_step(term: _Terminal, out: Path, max_examples: int) -> Path | None:
 
     term.heading("4. Property-test the lesson's poll_run_status against every legal lifecycle")
     client_file = out / "lesson_client.py"  # the reproduce line names a file that exists
-    client_file.write_text(_lesson_source(), encoding="utf-8")
+    lesson_file = _client_source(
+        lesson_poll_run_status, "poll_run_status", "import time\nfrom typing import Any"
+    )
+    client_file.write_text(lesson_file, encoding="utf-8")
     most = f"{max_examples} lifecycle{'' if max_examples == 1 else 's'} at most"
     with term.step(f"fuzzing poll_run_status as a waiter ({most})") as line:
         try:
@@ -266,3 +314,190 @@ def _fuzz_step(term: _Terminal, out: Path, max_examples: int) -> Path | None:
         sdk = check_client(sdk_poll, "waiter", max_examples=max_examples, progress=line)
     term.line(f"  {term.good('passed')}: {sdk.render().splitlines()[0]}")
     return client_file
+
+
+# -- the Responses API's background mode ----------------------------------------------------------
+
+RESPONSE_EXAMPLES = 50
+"""The most lifecycles the Responses part's fuzzing tries per client (``--max-examples`` may
+lower it): enough for the guide's poller's counterexample, and a demo that stays quick."""
+
+
+@dataclass(frozen=True, slots=True)
+class _ResponsesPart:
+    """What the Responses part wrote, and its server-side findings."""
+
+    trace: Path
+    broken: Path
+    report: Path
+    counterexample: Path
+    client_file: Path
+    server_side: int
+
+
+def _responses_part(term: _Terminal, out: Path, max_examples: int) -> _ResponsesPart:
+    """5-7. The same kit for the Responses API's background mode."""
+    term.heading("Responses API, background mode: the same kit, from the same model")
+    trace, failed = _responses_conform_step(term, out)
+    broken, server_side = _responses_check_step(term, out, trace)
+    examples = min(max_examples, RESPONSE_EXAMPLES)  # the whole demo stays within a minute
+    counterexample, client_file = _responses_fuzz_step(term, out, examples)
+    report = out / "responses-report.txt"
+    return _ResponsesPart(trace, broken, report, counterexample, client_file, failed + server_side)
+
+
+def _responses_conform_step(term: _Terminal, out: Path) -> tuple[Path, int]:
+    """5. ``runmodel conform --api responses`` against the embedded emulator, recorded."""
+    from ..conform import judge_trace, play_scenarios
+    from ..conform_responses import RESPONSES
+    from ..emulator import BASE_URL, Clock, Emulator
+    from ..emulator.transport import transport
+    from ..recorder import record
+
+    trace = out / "responses-trace.jsonl"
+    term.heading("5. Check a server: conform --api responses against the embedded emulator")
+    emulator = Emulator(clock=Clock(start=time.time()))
+    scenarios = list(RESPONSES.scenarios)
+    with (
+        term.step(f"playing {len(scenarios)} scenarios through the openai SDK, recording") as step,
+        record(trace) as recorder,
+        emulator.virtual_time(),
+    ):
+        client = recorder.client(
+            transport=transport(emulator), api_key="sk-demo", base_url=BASE_URL
+        )
+        played = play_scenarios(
+            client, emulator, scenarios, slow=False, progress=step.show, suite=RESPONSES
+        )
+    failed = 0
+    for outcome in judge_trace(trace, played, "strict"):
+        failed += outcome.result == "fail"
+        mark = term.good("pass") if outcome.result == "pass" else term.bad(outcome.result)
+        term.line(f"    {mark:4}  {outcome.title}")
+        for detail in outcome.details:
+            term.line(f"          {detail}")
+    with trace.open("rb") as trace_file:
+        count = sum(1 for _ in trace_file)
+    term.line(f"  trace: {trace} ({count} lines, secrets masked)")
+    return trace, failed
+
+
+def _break_trace(trace: Path, broken: Path) -> str:
+    """Copy `trace` with one poll of a cancelled response answering it completed, as users of
+    one server reported; what was changed, or '' if the trace has no such poll."""
+    lines = trace.read_bytes().splitlines(keepends=True)
+    for i in range(len(lines) - 1, -1, -1):
+        item = json.loads(lines[i])
+        reply = item.get("response") or {}
+        body = reply.get("body")
+        request = item.get("request") or {}
+        if (
+            request.get("method") == "GET"
+            and isinstance(body, dict)
+            and body.get("object") == "response"
+            and body.get("status") == "cancelled"
+        ):
+            body["status"] = "completed"
+            body["completed_at"] = int(item.get("wall", 0))
+            body["usage"] = {
+                "input_tokens": 12,
+                "input_tokens_details": {"cached_tokens": 0},
+                "output_tokens": 5,
+                "output_tokens_details": {"reasoning_tokens": 0},
+                "total_tokens": 17,
+            }
+            lines[i] = json.dumps(item, separators=(",", ":")).encode() + b"\n"
+            broken.write_bytes(b"".join(lines))
+            return "a later poll of a cancelled response answers completed"
+    broken.write_bytes(b"".join(lines))
+    return ""
+
+
+def _findings(trace: Path, strictness: str) -> tuple[list[str], list[str], list[str]]:
+    """``runmodel check`` of `trace` at `strictness`: the server's errors, its warnings, and the
+    client's own findings (the refusal scenarios' deliberate mistakes), as codes."""
+    from ..check import CLIENT_FACTS
+
+    with contextlib.redirect_stdout(io.StringIO()) as report:
+        _check([str(trace), "--format", "json", "--strictness", strictness])
+    found = json.loads(report.getvalue())
+    every = [v for r in found["runs"] for v in r["violations"]] + found["other"]
+    client = [
+        v["code"] for v in every if v["code"].startswith("client.") or v["code"] in CLIENT_FACTS
+    ]
+    server = [v for v in every if v["code"] not in client]
+    errors = [v["code"] for v in server if v["severity"] == "error"]
+    return errors, [v["code"] for v in server if v["severity"] != "error"], client
+
+
+def _responses_check_step(term: _Terminal, out: Path, trace: Path) -> tuple[Path, int]:
+    """6. The responses trace checked, and a broken copy of it at both levels: the broken copy,
+    and the server-side errors found in the recorded trace."""
+    term.heading("6. Check the responses trace against the model, and a broken copy of it")
+    report = out / "responses-report.txt"
+    with contextlib.redirect_stdout(io.StringIO()):
+        _check([str(trace), "--output", str(report)])
+    errors, warnings, client = _findings(trace, "strict")
+    verdict = term.good("conforms") if not errors else term.bad("does not conform")
+    term.line(f"  the emulator's side {verdict} (strict level): {report}")
+    if warnings:
+        term.line(
+            f"  warnings (facts the evidence leaves open): {', '.join(sorted(set(warnings)))}"
+        )
+    if client:
+        term.line(
+            "  client findings, the refusal scenarios' deliberate mistakes: "
+            + ", ".join(sorted(set(client)))
+        )
+    broken = out / "responses-broken.jsonl"
+    changed = _break_trace(trace, broken)
+    term.line(f"  a broken copy, {broken.name}: {changed}")
+    for level in ("strict", "permissive"):
+        wrong, doubts, _ = _findings(broken, level)
+        verdict = term.bad("does not conform") if wrong else term.good("conforms")
+        said = ", ".join(sorted(set(wrong))) or "no error"
+        more = f"; warnings: {', '.join(sorted(set(doubts)))}" if doubts else ""
+        term.line(f"    at {level:10}  {verdict}: {said}{more}")
+    return broken, len(errors)
+
+
+def _responses_fuzz_step(term: _Terminal, out: Path, max_examples: int) -> tuple[Path, Path]:
+    """7. The guide's poller and a careful one fuzzed as pollers: the counterexample's file and
+    the guide client's file."""
+    from ..harness import ResponseCheckFailed, check_response_client
+
+    term.heading("7. Property-test the background-mode guide's poller against every lifecycle")
+    client_file = out / "guide_client.py"
+    source = _client_source(
+        guide_poll_response, "poll_response", "from time import sleep\nfrom typing import Any"
+    )
+    client_file.write_text(source, encoding="utf-8")
+    most = f"{max_examples} lifecycle{'' if max_examples == 1 else 's'} at most"
+    found: ResponseCheckFailed | None = None
+    with term.step(f"fuzzing the guide's poller as a poller ({most})") as line:
+        try:
+            check_response_client(
+                guide_poll_response,
+                "poller",
+                max_examples=max_examples,
+                progress=line,
+                reproduce=f"runmodel fuzz {shlex.quote(f'{client_file}:poll_response')} "
+                '--contract poller --scenario "{scenario}"',
+            )
+        except ResponseCheckFailed as failed:
+            found = failed
+    counterexample = out / "guide-counterexample.txt"
+    if found is None:
+        term.line("  the guide's poller held every property")
+        counterexample.write_text("no counterexample\n", encoding="utf-8")
+    else:
+        term.line(f"  {term.bad('counterexample')}:")
+        for text in str(found).splitlines():
+            term.line(f"    {text}")
+        counterexample.write_text(str(found) + "\n", encoding="utf-8")
+    with term.step("fuzzing a careful poller the same way") as line:
+        careful = check_response_client(
+            careful_poll_response, "poller", max_examples=max_examples, progress=line
+        )
+    term.line(f"  {term.good('passed')}: {careful.render().splitlines()[0]}")
+    return counterexample, client_file
