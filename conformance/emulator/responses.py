@@ -224,13 +224,16 @@ class ResponseStore:
 
     def next_wake(self, resp: Response) -> float | None:
         """When the response can next change by itself (None when nothing is scheduled: it has
-        ended, and no move follows a cancel, or it was deleted)."""
+        ended, and no move follows a cancel; it stays where it is for good; or it was
+        deleted)."""
         return None if resp.deleted else resp.due
 
     def _schedule(self, resp: Response, t: float) -> None:
         if resp.status in _TERMINAL:
             return  # a cancel lines up its on_cancel move itself
         moves = resp.script.moves
+        if resp.next >= len(moves) and resp.script.stays:
+            return  # the server never moves it again: nothing is due
         if resp.next >= len(moves):  # pragma: no cover - scripts are checked to end terminal
             raise AssertionError("script exhausted before a terminal status")
         resp.pending = moves[resp.next]
@@ -331,7 +334,8 @@ class ResponseStore:
     # -- waiting and streams (these take the lock themselves) ------------------------------------
 
     def settle(self, resp: Response, lock: Any) -> None:
-        """Let the clock run until the response has ended (a foreground create's wait)."""
+        """Let the clock run until the response has ended (a foreground create's wait), or
+        until nothing more is due (a response that stays where it is for good)."""
         while True:
             with lock:
                 self.advance(resp, self.clock.now())
@@ -343,7 +347,8 @@ class ResponseStore:
     def follow(self, resp: Response, start: int, lock: Any) -> Iterator[tuple[str, bytes]]:
         """The response's events from index `start` (= sequence_number) as (type, SSE chunk),
         waiting on the clock for the next move, until its terminal event; a stream of a
-        cancelled (or deleted) response just ends."""
+        cancelled (or deleted) response just ends, and so does one of a response that stays
+        where it is for good, once it has sent what there is (see `response_script`)."""
         index = start
         while True:
             with lock:

@@ -15,7 +15,7 @@ from runmodel import RESPONSE, Actor, ResponseTrigger
 
 from ..emulator import Emulator, Request, Sleep
 from ..emulator.clock import ClientInterrupted
-from ..response_strategies import STAY_DELAY, ResponseScenario
+from ..response_strategies import ResponseScenario
 from .record import json_body, segments
 from .response_results import GIVE_UP_AFTER, ResponseContract, ResponseOptions
 from .results import Action, ClientHung, PolledTooFast
@@ -183,9 +183,8 @@ class ResponseWatch:
                         ClientHung(f"the client kept asking after the response became {status}")
                     )
                 continue
-            wake = self.emu.next_wake(tracked.response_id)
             moved_at = resp.history[-1].at
-            never_moves = wake is None or wake - moved_at >= STAY_DELAY
+            never_moves = self.emu.next_wake(tracked.response_id) is None
             if never_moves and rec.at - moved_at > GIVE_UP_AFTER:
                 tracked.settled_status = status
                 self.hung = tracked

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conformance.emulator import ScriptError
+from conformance.emulator import ScriptError, parse_response_script
 from conformance.harness.response_results import ResponseCheckFailed
 from conformance.harness.response_search import check_response_client, play_response
 from conformance.response_strategies import (
@@ -240,3 +240,12 @@ def test_drawn_scenarios_are_legal_and_read_back(
             assert any(e.dest == b for e in RESPONSE.triggers(a, Actor.SERVER, level))
     if scenario.drop_after is not None:  # a stream: its response always ends
         assert not any(s.stays for s in scenario.scripts)
+
+
+def test_a_plan_that_stays_is_the_emulators_stay() -> None:
+    """A plan left short of a terminal status plays as an emulator script ending ``stay``."""
+    for text in ("stay", "start+1, stay", "start+1, complete(2)+3"):
+        plan = parse_response_scenario(text).scripts[0]
+        script = plan.script(Strictness.STRICT)
+        assert script == parse_response_script(text)
+        assert script.stays is plan.stays

@@ -1,0 +1,92 @@
+"""What a harness needs of the emulator's responses, through the real SDK: a response the server
+never moves again (``stay``), a create whose reply is lost (fault ``lost_reply``), and a third
+party's cancel scheduled on the virtual clock (`Emulator.schedule_cancel`)."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+from hypothesis import given, settings
+
+from conformance.emulator import Emulator, ScriptError
+from conformance.emulator.response_script import (
+    ResponseMove,
+    ResponseScript,
+    parse_response_script,
+    scripts,
+)
+from runmodel import RESPONSE, Strictness
+
+
+@pytest.fixture
+def emu() -> Emulator:
+    return Emulator()
+
+
+@pytest.fixture
+def client(emu: Emulator) -> openai.OpenAI:
+    return emu.client(max_retries=0)
+
+
+# -- a response the server never moves again ------------------------------------------------------
+
+
+def test_stay_reads_back_and_only_ends_a_script() -> None:
+    script = parse_response_script("start+1, stay")
+    assert script == ResponseScript((ResponseMove("start", 1),), stays=True)
+    assert (str(script), script.statuses()) == ("start+1, stay", ("queued", "in_progress"))
+    assert parse_response_script("stay").statuses() == ("queued",)
+    with pytest.raises(ScriptError, match="only as the last move") as bad:
+        parse_response_script("start+1, stay, complete+1")
+    assert bad.value.column == 10
+    with pytest.raises(ScriptError, match="terminal already"):
+        parse_response_script("start+1, complete+1, stay")
+    with pytest.raises(ScriptError, match="or with 'stay'"):
+        ResponseScript((ResponseMove("start", 1),))
+
+
+@pytest.mark.parametrize(("text", "status"), [("stay", "queued"), ("start+1, stay", "in_progress")])
+def test_a_response_that_stays_is_polled_as_it_is_for_good(
+    emu: Emulator, client: openai.OpenAI, text: str, status: str
+) -> None:
+    emu.response_script = text
+    rid = client.responses.create(model="m", input="x", background=True).id
+    for _ in range(3):
+        emu.clock.advance(1e6)
+        assert client.responses.retrieve(rid).status == status
+        assert emu.next_wake(rid) is None
+    assert [c.status for c in emu.responses[rid].history] == list(
+        parse_response_script(text).statuses()
+    )
+    assert client.responses.cancel(rid).status == "cancelled"  # a client may still end it
+
+
+def test_a_stream_of_a_response_that_stays_ends_without_a_terminal_event(
+    emu: Emulator, client: openai.OpenAI
+) -> None:
+    emu.response_script = "start+1, stay"
+    start = emu.clock.now()
+    events = list(client.responses.create(model="m", input="x", background=True, stream=True))
+    assert [e.type for e in events] == [
+        "response.created",
+        "response.queued",
+        "response.in_progress",
+    ]
+    rid = events[0].response.id  # type: ignore[union-attr]
+    assert list(client.responses.retrieve(rid, stream=True, starting_after=2)) == []
+    assert emu.clock.now() - start < 5  # it waited for nothing: nothing was due
+    assert emu.response_object(rid)["status"] == "in_progress"
+
+
+def test_a_foreground_create_that_stays_answers_it_as_it_stands(
+    emu: Emulator, client: openai.OpenAI
+) -> None:
+    emu.response_script = "start+1, stay"
+    assert client.responses.create(model="m", input="x").status == "in_progress"
+
+
+@settings(max_examples=40)
+@given(scripts(Strictness.PERMISSIVE, stay=True))
+def test_drawn_scripts_that_stay_end_short_of_a_terminal_status(script: ResponseScript) -> None:
+    assert (script.statuses()[-1] in RESPONSE.terminal) is not script.stays
+    assert parse_response_script(str(script), strictness=Strictness.PERMISSIVE) == script
