@@ -8,7 +8,8 @@ import openai
 import pytest
 from hypothesis import given, settings
 
-from conformance.emulator import Emulator, ScriptError
+from conformance.emulator import Emulator, Fault, ScriptError
+from conformance.emulator.faults import parse_faults
 from conformance.emulator.response_script import (
     ResponseMove,
     ResponseScript,
@@ -90,3 +91,59 @@ def test_a_foreground_create_that_stays_answers_it_as_it_stands(
 def test_drawn_scripts_that_stay_end_short_of_a_terminal_status(script: ResponseScript) -> None:
     assert (script.statuses()[-1] in RESPONSE.terminal) is not script.stays
     assert parse_response_script(str(script), strictness=Strictness.PERMISSIVE) == script
+
+
+# -- a create whose reply is lost -----------------------------------------------------------------
+
+
+def test_a_lost_reply_leaves_the_response_queued_for_good(emu: Emulator) -> None:
+    """The issue's "stays queued for good after a disconnect at creation": the create took
+    effect, the client saw only a connection error, and nothing will ever move the response."""
+    emu.response_script = "stay"
+    emu.faults.schedule("lost_reply", method="POST", path="/responses")
+    with pytest.raises(openai.APIConnectionError):
+        emu.client(max_retries=0).responses.create(model="m", input="x", background=True)
+    (rec,) = emu.requests
+    assert (rec.fault, rec.status, rec.response) == ("lost_reply", None, None)
+    assert rec.response_id is not None
+    assert emu.response_object(rec.response_id)["status"] == "queued"
+    assert emu.next_wake(rec.response_id) is None
+
+
+def test_the_sdks_retry_of_a_lost_create_makes_a_second_response(emu: Emulator) -> None:
+    """The real-world bug: the SDK retries a create whose reply was lost, so the server has
+    two responses, and the client knows only the second; the first is never cancelled."""
+    emu.faults.schedule("lost_reply", method="POST", path="/responses")
+    client = emu.client(max_retries=2)
+    with emu.virtual_time():
+        created = client.responses.create(model="m", input="x", background=True)
+    assert [(r.method, r.fault, r.status) for r in emu.requests] == [
+        ("POST", "lost_reply", None),
+        ("POST", None, 200),
+    ]
+    first, second = emu.responses
+    assert created.id == second != first
+    assert emu.requests[0].response_id == first
+    emu.clock.advance(60)
+    assert {emu.response_object(r)["status"] for r in (first, second)} == {"completed"}
+
+
+def test_a_lost_reply_of_a_stream_closes_it_unread(emu: Emulator) -> None:
+    emu.faults.schedule("lost_reply", method="POST", path="/responses")
+    client = emu.client(max_retries=0)
+    start = emu.clock.now()
+    with pytest.raises(openai.APIConnectionError):
+        client.responses.create(model="m", input="x", background=True, stream=True)
+    assert emu.requests[0].events is None
+    assert emu.clock.now() - start < 1  # the stream never waited for the response's moves
+    assert len(emu.responses) == 1
+
+
+def test_lost_replies_are_read_and_drawn() -> None:
+    assert parse_faults("lost_reply=0.5") == {"lost_reply": 0.5}
+    emu = Emulator()
+    emu.faults.random(lost_reply=1.0)
+    with pytest.raises(openai.APIConnectionError):
+        emu.client(max_retries=0).responses.create(model="m", input="x", background=True)
+    assert emu.faults.injected == [(emu.requests[0].seq, Fault("lost_reply"))]
+    assert len(emu.responses) == 1
