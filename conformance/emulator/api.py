@@ -74,7 +74,8 @@ class Emulator(ResponseHooks):
     script (see `response_hooks.ResponseHooks`). One lock guards all state.
 
     Hooks for harnesses: `before_request`, `on_reply` and `on_request` see each request; `runs`,
-    `thread_of`, `responses` and `next_wake` read runs and responses without moving them.
+    `thread_of`, `responses` and `next_wake` read runs and responses without moving them;
+    `schedule_cancel` plays a third party's cancel of a response on the virtual clock.
     """
 
     def __init__(
@@ -335,6 +336,7 @@ class Emulator(ResponseHooks):
         if self.latency:
             clock.advance(self.latency)
         route = path[3:] if path.startswith("/v1/") else path
+        self._play_due_cancels(clock.now())
         seq = clock.seq()
         fault = self.faults.pick(seq, method, route) if self.faults else None
         if fault is not None and fault.kind == "slow":

@@ -8,6 +8,7 @@ import openai
 import pytest
 from hypothesis import given, settings
 
+from conformance.check import RunChecked, Severity, ViolationFound, check
 from conformance.emulator import Emulator, Fault, ScriptError
 from conformance.emulator.faults import parse_faults
 from conformance.emulator.response_script import (
@@ -147,3 +148,92 @@ def test_lost_replies_are_read_and_drawn() -> None:
         emu.client(max_retries=0).responses.create(model="m", input="x", background=True)
     assert emu.faults.injected == [(emu.requests[0].seq, Fault("lost_reply"))]
     assert len(emu.responses) == 1
+
+
+# -- a third party's cancel on the virtual clock --------------------------------------------------
+
+
+def _server_errors(emu: Emulator) -> list[str]:
+    """The checker's errors about the emulator's traffic (not the client's)."""
+    out = []
+    for event in check(emu.items()):
+        found = (
+            event.result.violations
+            if isinstance(event, RunChecked)
+            else ([event.violation] if isinstance(event, ViolationFound) else [])
+        )
+        out += [f"{v.code}: {v.message}" for v in found if v.severity is Severity.ERROR]
+    return out
+
+
+def test_a_stream_wakes_for_a_scheduled_cancel_and_just_ends(
+    emu: Emulator, client: openai.OpenAI
+) -> None:
+    emu.response_script = "start+1, complete+60"
+    stream = client.responses.create(model="m", input="x", background=True, stream=True)
+    seen = []
+    for event in stream:
+        seen.append(event)
+        if event.type == "response.created":
+            rid = event.response.id
+            cancel_at = emu.clock.now() + 10
+            emu.schedule_cancel(rid, cancel_at)
+            assert emu.next_wake(rid) == emu.clock.now() + 1  # the start comes first
+    assert [e.type for e in seen] == ["response.created", "response.queued", "response.in_progress"]
+    assert emu.clock.now() == cancel_at  # it waited for the cancel, not for the completion
+    (cancel,) = emu.third_party
+    assert (cancel.method, cancel.path, cancel.status, cancel.at) == (
+        "POST",
+        f"/v1/responses/{rid}/cancel",
+        200,
+        cancel_at,
+    )
+    assert cancel.json()["status"] == "cancelled"
+    assert emu.requests[-1] is cancel
+    history = emu.responses[rid].history
+    assert [(c.status, c.trigger, c.actor.value) for c in history][-1] == (
+        "cancelled",
+        "cancel",
+        "client",
+    )
+    assert emu.next_wake(rid) is None
+    assert _server_errors(emu) == []
+
+
+def test_a_scheduled_cancel_is_played_at_its_time_before_a_later_poll(
+    emu: Emulator, client: openai.OpenAI
+) -> None:
+    emu.response_script = "start+1, complete+5"
+    rid = client.responses.create(model="m", input="x", background=True).id
+    created = emu.responses[rid].history[0].at
+    emu.schedule_cancel(rid, created + 3)
+    emu.clock.advance(30)  # the client slept past the cancel and the completion's time
+    assert client.responses.retrieve(rid).status == "cancelled"
+    create, cancel, poll = emu.requests
+    assert emu.third_party == [cancel]
+    assert create.seq < cancel.seq < poll.seq
+    assert create.at < cancel.at == created + 3 < poll.at
+    assert [c.status for c in emu.responses[rid].history] == ["queued", "in_progress", "cancelled"]
+    assert _server_errors(emu) == []
+
+
+def test_a_scheduled_cancel_is_answered_as_any_cancel(emu: Emulator, client: openai.OpenAI) -> None:
+    """After the end it answers the response unchanged; a foreground one refuses it (400); a
+    deleted one drops it."""
+    emu.response_script = "start+1, complete+1"
+    done = client.responses.create(model="m", input="x", background=True).id
+    fore = client.responses.create(model="m", input="x").id
+    gone = client.responses.create(model="m", input="x", background=True).id
+    for rid in (done, fore, gone):
+        emu.schedule_cancel(rid, emu.clock.now() + 5)
+    client.responses.delete(gone)
+    emu.clock.advance(10)
+    assert client.responses.retrieve(done).status == "completed"
+    answered = {r.response_id: (r.status, r.json()) for r in emu.third_party}
+    assert answered.keys() == {done, fore}
+    assert answered[done][0] == 200
+    assert answered[done][1]["status"] == "completed"
+    assert answered[fore][0] == 400
+    assert "background=true" in answered[fore][1]["error"]["message"]
+    with pytest.raises(KeyError):
+        emu.schedule_cancel("resp_unknown", 1.0)
