@@ -65,8 +65,9 @@ class Change:
 
 
 class Response:
-    """One response: its API object, its script and where it stands in it, its input items,
-    its history and its stream events (``(type, data)``, data with its sequence_number)."""
+    """One response: its API object, its script and where it stands in it (`due`: the virtual
+    time of the server's next scripted move, None when none is left), its input items, its
+    history and its stream events (``(type, data)``, data with its sequence_number)."""
 
     __slots__ = (
         "deleted",
