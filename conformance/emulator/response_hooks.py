@@ -127,6 +127,8 @@ class ResponseHooks:
         """Play every scheduled cancel due by `now` (before a request is logged, so the log
         stays in time order)."""
         store = self.response_store
+        if not store.cancels:  # the common case, without the lock
+            return
         with self.lock:
             for rid, at in sorted(store.cancels.items(), key=lambda x: x[1]):
                 if at <= now:
