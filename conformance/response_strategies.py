@@ -21,13 +21,12 @@ from hypothesis import strategies as st
 from runmodel import RESPONSE, VALUES, Actor, ResponseTrigger, Strictness
 
 from .emulator import ScriptError
-from .emulator.response_script import ResponseMove, ResponseScript
+from .emulator.response_script import STAY, ResponseMove, ResponseScript
 
 __all__ = [
     "DELAYS",
     "MAX_CALLS",
     "MAX_ROUNDS",
-    "STAY_DELAY",
     "ResponsePlan",
     "ResponseScenario",
     "parse_response_plan",
@@ -42,10 +41,6 @@ MAX_CALLS = 3
 """The most function calls one completion asks for."""
 MAX_ROUNDS = 3
 """The most function rounds a tool loop is played."""
-STAY = "stay"
-STAY_DELAY = 1e9
-"""How an emulator script says "never again": the response's next move comes this many virtual
-seconds later, past any client's time budget."""
 
 _ERROR_CODES = VALUES["response.error.code"].values
 _REASONS = VALUES["response.incomplete_details.reason"].values
@@ -55,7 +50,7 @@ _REASONS = VALUES["response.incomplete_details.reason"].values
 class ResponsePlan:
     """A response's moves from ``queued``, in order (the emulator's `ResponseMove`s); a plan
     that ends before a terminal status leaves the response there for good (the server never
-    picks it up again), which an emulator script cannot say."""
+    picks it up again: the emulator script's ``stay``)."""
 
     moves: tuple[ResponseMove, ...] = ()
 
@@ -82,16 +77,8 @@ class ResponsePlan:
         return ", ".join([*words, STAY] if self.stays else words)
 
     def script(self, strictness: Strictness) -> ResponseScript:
-        """The emulator's script of this plan: a plan that stays ends by moves `STAY_DELAY`
-        seconds away (the shortest way to a terminal status)."""
-        moves = list(self.moves)
-        status = self.statuses(strictness)[-1]
-        delay = STAY_DELAY
-        while status not in RESPONSE.terminal:  # the server's first move, each time
-            edge = RESPONSE.triggers(status, Actor.SERVER, strictness)[0]
-            moves.append(ResponseMove(edge.trigger, delay))
-            status, delay = edge.dest, 0.0
-        return ResponseScript(tuple(moves), strictness=strictness)
+        """The emulator's script of this plan (one that stays ends with ``stay``)."""
+        return ResponseScript(self.moves, strictness=strictness, stays=self.stays)
 
 
 @dataclass(frozen=True, slots=True)

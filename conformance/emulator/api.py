@@ -2,8 +2,9 @@
 
 Every front-end (the in-process transports for the openai SDK, the HTTP server) calls
 `Emulator.handle`. Each request first lets the virtual clock move by the configured latency,
-may draw an injected fault (which then has no effect on state), applies every scripted move that
-has come due, and answers as the Assistants API (or the Responses API) does: JSON objects with
+may draw an injected fault (a refused or dropped request has no effect on state; a slow, cut or
+lost reply's request takes effect), applies every scripted move that has come due, and
+answers as the Assistants API (or the Responses API) does: JSON objects with
 every key the SDK's models declare, documented 400s, OpenAI-style 404s, and server-sent events
 for ``stream=True``.
 The endpoints themselves live in `routes`, one module per family, found through its table.
@@ -73,7 +74,8 @@ class Emulator(ResponseHooks):
     script (see `response_hooks.ResponseHooks`). One lock guards all state.
 
     Hooks for harnesses: `before_request`, `on_reply` and `on_request` see each request; `runs`,
-    `thread_of`, `responses` and `next_wake` read runs and responses without moving them.
+    `thread_of`, `responses` and `next_wake` read runs and responses without moving them;
+    `schedule_cancel` plays a third party's cancel of a response on the virtual clock.
     """
 
     def __init__(
@@ -334,6 +336,7 @@ class Emulator(ResponseHooks):
         if self.latency:
             clock.advance(self.latency)
         route = path[3:] if path.startswith("/v1/") else path
+        self._play_due_cancels(clock.now())
         seq = clock.seq()
         fault = self.faults.pick(seq, method, route) if self.faults else None
         if fault is not None and fault.kind == "slow":
@@ -347,7 +350,10 @@ class Emulator(ResponseHooks):
                 rec.fault = fault.kind
             else:
                 reply = self._dispatch(method, route, query, headers, body, t, rec)
-                if fault is not None and (fault.kind == "slow" or reply.stream is not None):
+                if fault is not None and fault.kind == "lost_reply":
+                    rec.fault, rec.events = fault.kind, None  # no reply reached the client
+                    reply = _lost(reply)
+                elif fault is not None and (fault.kind == "slow" or reply.stream is not None):
                     rec.fault = fault.kind
                     if fault.kind == "stream_drop" and reply.stream is not None:
                         reply.stream = _cut(reply.stream, fault.events)
@@ -413,7 +419,16 @@ class Emulator(ResponseHooks):
             return Reply(exc.status, headers_out, orjson.dumps(exc.body))
 
 
-_ANSWERED = ("slow", "stream_drop")  # faults whose request is answered all the same
+_ANSWERED = ("slow", "stream_drop", "lost_reply")  # faults whose request takes effect all the same
+
+
+def _lost(reply: Reply) -> Reply:
+    """The connection drops where `reply` was due (its request took effect): no reply at all,
+    and a stream is closed unread (it waits on the clock for nothing)."""
+    close = getattr(reply.stream, "close", None)
+    if close is not None:
+        close()
+    return Reply(0, [], drop=True)
 
 
 def _cut(stream: Iterator[bytes], events: int) -> Iterator[bytes]:

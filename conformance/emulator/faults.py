@@ -1,8 +1,9 @@
-"""Injected faults: rate limits, server errors, dropped connections, slow replies, and streams
-that drop mid-way.
+"""Injected faults: rate limits, server errors, dropped connections, slow replies, streams that
+drop mid-way, and replies lost after their request took effect.
 
 A fault is decided before a request touches any state, so a faulted request has no effect (a
-slow reply is only late; a dropped stream's request takes effect, and its object goes on).
+slow reply is only late; a dropped stream's request takes effect, and its object goes on; so
+does a lost reply's).
 Faults come from a schedule (the next N requests that match a method and a path pattern) or at
 random from a seeded generator, so a failing run can be replayed.
 """
@@ -17,8 +18,15 @@ from typing import Literal
 
 __all__ = ["Fault", "FaultKind", "Faults", "parse_faults"]
 
-FaultKind = Literal["rate_limit", "server_error", "disconnect", "slow", "stream_drop"]
-_KINDS: tuple[FaultKind, ...] = ("rate_limit", "server_error", "disconnect", "slow", "stream_drop")
+FaultKind = Literal["rate_limit", "server_error", "disconnect", "slow", "stream_drop", "lost_reply"]
+_KINDS: tuple[FaultKind, ...] = (
+    "rate_limit",
+    "server_error",
+    "disconnect",
+    "slow",
+    "stream_drop",
+    "lost_reply",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +38,9 @@ class Fault:
     before any reply (the HTTP library's connection error); slow → the reply comes `seconds` later;
     stream_drop → the request is answered, but its stream breaks off after `events` events (the
     HTTP library's protocol error, as when a server closes a chunked body early); a reply that
-    is not a stream is unaffected.
+    is not a stream is unaffected; lost_reply → the request takes effect (a create creates), but
+    the connection drops before its reply (the HTTP library's connection error, as disconnect):
+    a client that retries does it twice.
     """
 
     kind: FaultKind
@@ -96,6 +106,7 @@ class Faults:
         disconnect: float = 0.0,
         slow: float = 0.0,
         stream_drop: float = 0.0,
+        lost_reply: float = 0.0,
         retry_after: float = 1.0,
         slow_seconds: float = 5.0,
         drop_after: float = 3,
@@ -108,6 +119,7 @@ class Faults:
             (disconnect, Fault("disconnect")),
             (slow, Fault("slow", slow_seconds)),
             (stream_drop, Fault("stream_drop", events=int(drop_after))),
+            (lost_reply, Fault("lost_reply")),
         ]
         if any(p < 0 for p, _ in rates) or sum(p for p, _ in rates) > 1:
             raise ValueError("fault probabilities must be non-negative and add up to at most 1")
@@ -149,6 +161,7 @@ class Faults:
 
 def parse_faults(text: str) -> dict[str, float]:
     """Read ``"rate_limit=0.1,server_error=0.05,disconnect=0.01,slow=0.1,stream_drop=0.1"``
+    (and ``lost_reply``)
     into keyword args for `Faults.random`; ValueError names the bad part."""
     out: dict[str, float] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):

@@ -1,5 +1,6 @@
 """The emulator's hooks for responses: which script each new response follows, direct creation,
-and read-only views for harnesses (`ResponseHooks.responses`, `response_object`).
+a third party's cancel on the virtual clock (`ResponseHooks.schedule_cancel`), and read-only
+views for harnesses (`ResponseHooks.responses`, `response_object`).
 
 A harness reads each response's id, background flag, status history (who moved it, by which
 trigger, when), previous_response_id and stream events through `responses.Response`, never
@@ -22,6 +23,7 @@ from runmodel import Strictness
 from .clock import Clock
 from .response_script import ResponseScript, default_response_script, parse_response_script
 from .responses import Response, ResponseStore
+from .wire import JSON, Request, reply_headers
 
 __all__ = ["ResponseHooks", "ResponseScriptChooser"]
 
@@ -32,11 +34,13 @@ previous_response_id, metadata...)."""
 
 class ResponseHooks:
     """The response side of `api.Emulator` (a mixin: it needs ``strictness``, ``clock``,
-    ``lock`` and ``store``, and calls `_init_responses` from its constructor)."""
+    ``lock`` and ``requests``, calls `_init_responses` from its constructor and
+    `_play_due_cancels` as each request arrives)."""
 
     strictness: Strictness
     clock: Clock
     lock: threading.RLock
+    requests: list[Request]
     response_store: ResponseStore
 
     def _init_responses(
@@ -48,6 +52,10 @@ class ResponseHooks:
         self._response_queue: collections.deque[ResponseScript] = collections.deque()
         self._response_explicit: ResponseScript | None = None
         self.response_script = script
+        self.third_party: list[Request] = []
+        """The requests of the scheduled cancels (`schedule_cancel`) as they were played, in
+        `requests` too: a harness tells them from its client's by these."""
+        self.response_store.on_cancel = self._log_cancel
 
     @property
     def response_script(self) -> ResponseScript | None:
@@ -104,6 +112,34 @@ class ResponseHooks:
                 return self.response_store.create(request, self.clock.now()).id
             finally:
                 self._response_explicit = None
+
+    def schedule_cancel(self, response_id: str, at: float) -> None:
+        """A third party cancels the response when the virtual clock passes `at`: played at its
+        own time (a stream of the response wakes for it and just ends, fact
+        ``response.stream.no_cancelled_event``) and answered as a client's cancel would be,
+        logged in `requests` and `third_party`. Dropped if the response is deleted first."""
+        with self.lock:
+            if response_id not in self.response_store.responses:
+                raise KeyError(f"no response {response_id!r}")
+            self.response_store.cancels[response_id] = float(at)
+
+    def _play_due_cancels(self, now: float) -> None:
+        """Play every scheduled cancel due by `now` (before a request is logged, so the log
+        stays in time order)."""
+        store = self.response_store
+        if not store.cancels:  # the common case, without the lock
+            return
+        with self.lock:
+            for rid, at in sorted(store.cancels.items(), key=lambda x: x[1]):
+                if at <= now:
+                    store.advance(store.responses[rid], at)
+
+    def _log_cancel(self, response_id: str, at: float, status: int, body: dict[str, Any]) -> None:
+        rec = Request(self.clock.seq(), at, "POST", f"/v1/responses/{response_id}/cancel", "", b"")
+        rec.status, rec.headers = status, reply_headers(JSON, rec)
+        rec.response, rec.response_id = orjson.dumps(body), response_id
+        self.requests.append(rec)
+        self.third_party.append(rec)
 
     @property
     def responses(self) -> Mapping[str, Response]:

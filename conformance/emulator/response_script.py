@@ -13,6 +13,15 @@ The compact text form, for tests and ``runmodel serve --response-script``::
     start+1, fail(server_error)+2
     start+1, stop_incomplete(max_output_tokens)+4
     start+1, complete+30; on_cancel=complete+5     # permissive only
+    start+1, stay                   # in_progress for good: the server never moves it again
+
+``stay`` (`ResponseScript.stays`), valid only as the last move and only where the response is
+not terminal, leaves the response where it stands for good: nothing is scheduled for it (its
+next wake is None), a poll keeps answering it as it is, and a stream of it ends without a
+terminal event once it has sent what there is (a virtual clock cannot wait for a move that never
+comes, and one behaviour on both clocks keeps a recording the same; a client sees a stream that
+ends early, as when a connection is closed idle, and a resume of it ends the same way). A
+foreground create of such a response answers at once with it as it stands.
 
 `scripts` gives a Hypothesis strategy of legal scripts (Hypothesis is imported only then).
 """
@@ -43,6 +52,7 @@ __all__ = [
     "ERROR_CODES",
     "INCOMPLETE_REASONS",
     "RESPONSE_MOVES",
+    "STAY",
     "ResponseMove",
     "ResponseScript",
     "default_response_script",
@@ -60,6 +70,9 @@ RESPONSE_MOVES: tuple[str, ...] = tuple(
     dict.fromkeys(e.trigger for e in RESPONSE.all_edges if e.actor is not Actor.CLIENT)
 )
 """The triggers a response script may use: the model's server triggers, in declaration order."""
+STAY = "stay"
+"""The text form's last word for a response the server never moves again (`ResponseScript.stays`).
+"""
 
 _ARGS: dict[str, tuple[type, Any, tuple[Any, ...]]] = {
     # trigger: (argument type, default, allowed values; empty = any count from 0)
@@ -126,14 +139,17 @@ class ResponseMove:
 class ResponseScript:
     """What the server does with one response; `ScriptError` if the model forbids it.
 
-    `moves` lead from ``queued`` to a terminal status; `on_cancel` is taken from ``cancelled``
-    after a client's cancel (None: the response stays cancelled); `reply` is the output text.
+    `moves` lead from ``queued`` to a terminal status, or, with `stays`, to a status the
+    response keeps for good (the server never moves it again); `on_cancel` is taken from
+    ``cancelled`` after a client's cancel (None: the response stays cancelled); `reply` is the
+    output text.
     """
 
     moves: tuple[ResponseMove, ...]
     on_cancel: ResponseMove | None = None
     strictness: Strictness = Strictness.STRICT
     reply: str | None = None
+    stays: bool = False
 
     def __post_init__(self) -> None:
         moves = tuple(
@@ -153,10 +169,13 @@ class ResponseScript:
                 status = RESPONSE.fire(status, move.trigger, strictness).dest
             except IllegalTransition as exc:
                 raise ScriptError(f"move {i} ({move}): {exc}") from None
-        if status not in RESPONSE.terminal:
+        if self.stays and status in RESPONSE.terminal:
+            raise ScriptError(f"{STAY} follows a move to {status!r}, which is terminal already")
+        if not self.stays and status not in RESPONSE.terminal:
             raise ScriptError(
                 f"the script leaves the response {status!r} at its end; end it with a move to "
-                f"a terminal status ({', '.join(sorted(RESPONSE.terminal))})"
+                f"a terminal status ({', '.join(sorted(RESPONSE.terminal))}), or with {STAY!r} "
+                "if the server never moves it again"
             )
         if self.on_cancel is not None:
             cancelled = RESPONSE.target(ResponseTrigger.CANCEL)
@@ -178,7 +197,7 @@ class ResponseScript:
         return tuple(out)
 
     def __str__(self) -> str:
-        text = ", ".join(str(m) for m in self.moves)
+        text = ", ".join([*(str(m) for m in self.moves), *([STAY] if self.stays else [])])
         return text if self.on_cancel is None else f"{text}; on_cancel={self.on_cancel}"
 
 
@@ -210,10 +229,18 @@ def parse_response_script(
     head, *rest = text.split(";")
     moves: list[ResponseMove] = []
     column = 1
-    for piece in head.split(","):
+    pieces = head.split(",")
+    stays = False
+    for n, piece in enumerate(pieces, 1):
         if not piece.strip():
             raise ScriptError("empty move", column=column)
-        moves.append(_parse_move(piece, column))
+        if piece.strip() == STAY:
+            if n < len(pieces):
+                where = column + len(piece) - len(piece.lstrip())
+                raise ScriptError(f"{STAY} is valid only as the last move", column=where)
+            stays = True
+        else:
+            moves.append(_parse_move(piece, column))
         column += len(piece) + 1
     on_cancel: ResponseMove | None = None
     for part in rest:
@@ -222,7 +249,7 @@ def parse_response_script(
             raise ScriptError(f"expected on_cancel=MOVE, not {part.strip()!r}", column=column)
         on_cancel = _parse_move(value, column + len(key) + 1)
         column += len(part) + 1
-    return ResponseScript(tuple(moves), on_cancel, level, reply)
+    return ResponseScript(tuple(moves), on_cancel, level, reply, stays)
 
 
 PLAIN_RESPONSE = ResponseScript((ResponseMove("start", 1.0), ResponseMove("complete", 5.0)))
@@ -240,9 +267,12 @@ def default_response_script(response: Mapping[str, Any]) -> ResponseScript:
     return PLAIN_RESPONSE
 
 
-def scripts(strictness: Strictness | str = Strictness.STRICT) -> SearchStrategy[ResponseScript]:
+def scripts(
+    strictness: Strictness | str = Strictness.STRICT, *, stay: bool = False
+) -> SearchStrategy[ResponseScript]:
     """A Hypothesis strategy of legal response scripts at `strictness`, drawn from the model's
-    edges (walks from ``queued`` to a terminal status, with delays and arguments)."""
+    edges (walks from ``queued`` to a terminal status, with delays and arguments; with `stay`,
+    a walk may stop short of one and stay)."""
     from hypothesis import strategies as st
 
     level = Strictness(strictness)
@@ -265,7 +295,11 @@ def scripts(strictness: Strictness | str = Strictness.STRICT) -> SearchStrategy[
     def build(draw: st.DrawFn) -> ResponseScript:
         status = RESPONSE.initial
         moves: list[ResponseMove] = []
+        stays = False
         while status not in RESPONSE.terminal:
+            if stay and draw(st.booleans()):
+                stays = True
+                break
             trigger = draw(st.sampled_from(server(status)))
             moves.append(ResponseMove(trigger, draw(delays), draw(arg_for(trigger))))
             status = RESPONSE.fire(status, trigger, level).dest
@@ -275,6 +309,6 @@ def scripts(strictness: Strictness | str = Strictness.STRICT) -> SearchStrategy[
         if after and wanted:
             trigger = draw(st.sampled_from(after))
             on_cancel = ResponseMove(trigger, draw(delays), draw(arg_for(trigger)))
-        return ResponseScript(tuple(moves), on_cancel, level)
+        return ResponseScript(tuple(moves), on_cancel, level, stays=stays)
 
     return build()

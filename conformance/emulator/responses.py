@@ -4,7 +4,9 @@ along the model's edges (`runmodel.RESPONSE.fire`).
 `ResponseStore` keeps every response of one emulator with its history (each status entered, by
 which trigger, by whom, when) and its stream events (``sequence_number`` from 0, rising by one).
 Whenever a request looks at a response, every scripted move whose virtual time has come is
-applied first, each at its own time. A function round is checked at create: the new response's
+applied first, each at its own time, and so is a third party's cancel scheduled for it
+(`ResponseStore.cancels`, a harness's other client: a stream of the response wakes for it and
+just ends). A function round is checked at create: the new response's
 input must answer every ``function_call`` of its ``previous_response_id`` and nothing else.
 Callers hold the emulator's lock around every method except the stream followers, which take it.
 """
@@ -19,6 +21,7 @@ import orjson
 
 from runmodel import RESPONSE, Actor, IllegalTransition, ResponseTrigger
 
+from .apierror import ApiError
 from .clock import Clock
 from .fields import FieldSetter
 from .response_objects import (
@@ -62,8 +65,9 @@ class Change:
 
 
 class Response:
-    """One response: its API object, its script and where it stands in it, its input items,
-    its history and its stream events (``(type, data)``, data with its sequence_number)."""
+    """One response: its API object, its script and where it stands in it (`due`: the virtual
+    time of the server's next scripted move, None when none is left), its input items, its
+    history and its stream events (``(type, data)``, data with its sequence_number)."""
 
     __slots__ = (
         "deleted",
@@ -136,6 +140,11 @@ class ResponseStore:
         self.new_id = new_id
         self.choose = choose
         self.responses: dict[str, Response] = {}
+        self.cancels: dict[str, float] = {}
+        """A third party's cancel of each response id, by virtual time, until it is played."""
+        self.on_cancel: Callable[[str, float, int, _Obj], None] | None = None
+        """Told of each third party's cancel as it is played: the response id, its time, the
+        HTTP status and the body it was answered (an emulator logs it as a request)."""
 
     # -- lookups --------------------------------------------------------------------------------
 
@@ -213,24 +222,49 @@ class ResponseStore:
     # -- the engine -----------------------------------------------------------------------------
 
     def advance(self, resp: Response, now: float) -> None:
-        """Apply every scripted move due by `now`, each at its own time."""
-        while resp.due is not None and resp.due <= now and not resp.deleted:
-            move, t = resp.pending, resp.due
-            resp.pending = resp.due = None
-            if move is None:  # pragma: no cover - guarded by `due`
-                raise AssertionError("no pending move")
-            self._apply(resp, move, t)
-            self._schedule(resp, t)
+        """Apply every scripted move due by `now`, and a third party's cancel, each at its own
+        time (a move due with the cancel comes first)."""
+        while not resp.deleted:
+            cancel_at = self.cancels.get(resp.id)
+            due = resp.due
+            if due is not None and due <= now and (cancel_at is None or due <= cancel_at):
+                move = resp.pending
+                resp.pending = resp.due = None
+                if move is None:  # pragma: no cover - guarded by `due`
+                    raise AssertionError("no pending move")
+                self._apply(resp, move, due)
+                self._schedule(resp, due)
+            elif cancel_at is not None and cancel_at <= now:
+                self._third_party(resp, cancel_at)
+            else:
+                return
 
     def next_wake(self, resp: Response) -> float | None:
-        """When the response can next change by itself (None when nothing is scheduled: it has
-        ended, and no move follows a cancel, or it was deleted)."""
-        return None if resp.deleted else resp.due
+        """When the response can next change: its next scripted move or a third party's cancel
+        (None when neither is due: it has ended, and no move follows a cancel; it stays where
+        it is for good; or it was deleted)."""
+        if resp.deleted:
+            return None
+        times = [t for t in (resp.due, self.cancels.get(resp.id)) if t is not None]
+        return min(times, default=None)
+
+    def _third_party(self, resp: Response, t: float) -> None:
+        """A third party's cancel at `t`, answered as a client's (`cancel`), then told."""
+        del self.cancels[resp.id]
+        try:
+            self.cancel(resp, t)
+            status, body = 200, _copy(resp.obj)
+        except ApiError as exc:
+            status, body = exc.status, dict(exc.body)
+        if self.on_cancel is not None:
+            self.on_cancel(resp.id, t, status, body)
 
     def _schedule(self, resp: Response, t: float) -> None:
         if resp.status in _TERMINAL:
             return  # a cancel lines up its on_cancel move itself
         moves = resp.script.moves
+        if resp.next >= len(moves) and resp.script.stays:
+            return  # the server never moves it again: nothing is due
         if resp.next >= len(moves):  # pragma: no cover - scripts are checked to end terminal
             raise AssertionError("script exhausted before a terminal status")
         resp.pending = moves[resp.next]
@@ -323,15 +357,18 @@ class ResponseStore:
         resp.due = None if move is None else t + move.delay
 
     def delete(self, resp: Response) -> _Obj:
-        """Delete the response (any status; a scheduled move is dropped); the reply body."""
+        """Delete the response (any status; a scheduled move or cancel is dropped); the reply
+        body."""
         resp.deleted = True
         resp.pending = resp.due = None
+        self.cancels.pop(resp.id, None)
         return {"id": resp.id, "object": "response", "deleted": True}
 
     # -- waiting and streams (these take the lock themselves) ------------------------------------
 
     def settle(self, resp: Response, lock: Any) -> None:
-        """Let the clock run until the response has ended (a foreground create's wait)."""
+        """Let the clock run until the response has ended (a foreground create's wait), or
+        until nothing more is due (a response that stays where it is for good)."""
         while True:
             with lock:
                 self.advance(resp, self.clock.now())
@@ -343,7 +380,8 @@ class ResponseStore:
     def follow(self, resp: Response, start: int, lock: Any) -> Iterator[tuple[str, bytes]]:
         """The response's events from index `start` (= sequence_number) as (type, SSE chunk),
         waiting on the clock for the next move, until its terminal event; a stream of a
-        cancelled (or deleted) response just ends."""
+        cancelled (or deleted) response just ends, and so does one of a response that stays
+        where it is for good, once it has sent what there is (see `response_script`)."""
         index = start
         while True:
             with lock:

@@ -1,7 +1,7 @@
 """Following a background-responses client while it runs on the emulator (the responses it
-covers, its pace, a third party's cancel, the stop raised into one that keeps polling a response
-that will not change) and what every property of its contract reads once it is done
-(`ResponseJudging`)."""
+covers, its pace, a third party's cancel scheduled on the emulator's clock, the stop raised into
+one that keeps polling a response that will not change) and what every property of its contract
+reads once it is done (`ResponseJudging`)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from runmodel import RESPONSE, Actor, ResponseTrigger
+from runmodel import RESPONSE
 
 from ..emulator import Emulator, Request, Sleep
 from ..emulator.clock import ClientInterrupted
-from ..response_strategies import STAY_DELAY, ResponseScenario
+from ..response_strategies import ResponseScenario
 from .record import json_body, segments
 from .response_results import GIVE_UP_AFTER, ResponseContract, ResponseOptions
 from .results import Action, ClientHung, PolledTooFast
@@ -74,8 +74,6 @@ class ResponseWatch:
         self.options = options
         self.plan = plan
         self.tracked: dict[str, TrackedResponse] = {}
-        self.external: set[int] = set()  # the third party's requests
-        self.cancelled = False  # the third party's cancel has been played
         self.busy = False
         self.start = emu.clock.now()
         self.previous: Request | None = None
@@ -89,6 +87,9 @@ class ResponseWatch:
         label = "{resp}" if self.options.contract is ResponseContract.POLLER else f"{{resp{n}}}"
         tracked = TrackedResponse(response_id, label)
         self.tracked[response_id] = tracked
+        if n == 1 and self.plan.cancel_at is not None:  # a third party cancels the first one
+            created = self.emu.responses[response_id].history[0].at
+            self.emu.schedule_cancel(response_id, created + self.plan.cancel_at)
         return tracked
 
     def on_request(self, rec: Request) -> None:
@@ -101,28 +102,9 @@ class ResponseWatch:
             if created and rec.status == 200 and rid and rid not in self.tracked:
                 self.track(rid)
             self._pace(rec)
-            self._other_party(rec.at)
             self._hang(rec)
         finally:
             self.busy = False
-
-    def _other_party(self, now: float) -> None:
-        """A third party cancels the first response once its time has come (if it may)."""
-        cancel_at = self.plan.cancel_at
-        if cancel_at is None or self.cancelled or not self.tracked:
-            return
-        first = self.emu.responses[next(iter(self.tracked))]
-        if now - first.history[0].at < cancel_at:
-            return
-        self.cancelled = True
-        if first.deleted:
-            return
-        status = self.emu.response_object(first.id)["status"]
-        moves = RESPONSE.triggers(status, Actor.CLIENT, self.options.strictness)
-        if not any(e.trigger == ResponseTrigger.CANCEL for e in moves):
-            return
-        self.emu.handle("POST", f"/v1/responses/{first.id}/cancel", "", {}, b"")
-        self.external.add(self.emu.requests[-1].seq)
 
     def is_poll(self, rec: Request | None) -> str | None:
         """The tracked response a request polls (a plain GET of it), if any."""
@@ -183,9 +165,9 @@ class ResponseWatch:
                         ClientHung(f"the client kept asking after the response became {status}")
                     )
                 continue
-            wake = self.emu.next_wake(tracked.response_id)
             moved_at = resp.history[-1].at
-            never_moves = wake is None or wake - moved_at >= STAY_DELAY
+            # the server's own next move (a third party's cancel is not the server's)
+            never_moves = resp.due is None
             if never_moves and rec.at - moved_at > GIVE_UP_AFTER:
                 tracked.settled_status = status
                 self.hung = tracked
@@ -206,7 +188,8 @@ class ResponseWatch:
 
     def requests(self) -> Iterable[Request]:
         """The requests the client made (not the third party's)."""
-        return (r for r in self.emu.requests if r.seq not in self.external)
+        external = {r.seq for r in self.emu.third_party}
+        return (r for r in self.emu.requests if r.seq not in external)
 
     def short(self, text: str) -> str:
         """A path with the responses' ids shown by their labels."""

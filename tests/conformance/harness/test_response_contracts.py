@@ -15,8 +15,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conformance.emulator import ScriptError
-from conformance.harness.response_results import ResponseCheckFailed
+from conformance.emulator import ScriptError, parse_response_script
+from conformance.emulator.clock import virtual_time_session
+from conformance.harness.response_results import (
+    ResponseCheckFailed,
+    ResponseContract,
+    ResponseOptions,
+)
+from conformance.harness.response_runner import play_response_lifecycle
 from conformance.harness.response_search import check_response_client, play_response
 from conformance.response_strategies import (
     ResponseScenario,
@@ -240,3 +246,35 @@ def test_drawn_scenarios_are_legal_and_read_back(
             assert any(e.dest == b for e in RESPONSE.triggers(a, Actor.SERVER, level))
     if scenario.drop_after is not None:  # a stream: its response always ends
         assert not any(s.stays for s in scenario.scripts)
+
+
+def test_a_plan_that_stays_is_the_emulators_stay() -> None:
+    """A plan left short of a terminal status plays as an emulator script ending ``stay``."""
+    for text in ("stay", "start+1, stay", "start+1, complete(2)+3"):
+        plan = parse_response_scenario(text).scripts[0]
+        script = plan.script(Strictness.STRICT)
+        assert script == parse_response_script(text)
+        assert script.stays is plan.stays
+
+
+def test_a_third_partys_cancel_ends_the_stream_the_client_is_reading() -> None:
+    """The cancel comes at its time while the client is blocked in a stream read: the stream
+    just ends there (fact response.stream.no_cancelled_event), it does not run on to the
+    completion; the third party's request is not the client's."""
+    got: list[Any] = []
+
+    def reads_once(client: Any) -> list[Any]:
+        got.extend(client.responses.create(model="m", input="x", background=True, stream=True))
+        return got
+
+    plan = parse_response_scenario("start+1, complete+60; cancel_at=10")
+    options = ResponseOptions(ResponseContract.STREAM, Strictness.STRICT)
+    with virtual_time_session():
+        paths, found = play_response_lifecycle(reads_once, plan, options)
+    assert (paths, found) == ([("queued", "in_progress", "cancelled")], [])
+    assert [e.type for e in got][-1] == "response.in_progress"
+    # a response the server never moves again is judged so, whenever a third party cancels it
+    (stuck,) = play_response(_quiet(rm.guide_poller), "start+1, stay; cancel_at=1000", "poller")
+    assert (stuck.prop, stuck.path) == ("terminates", ("queued", "in_progress"))
+    assert play_response(_quiet(rm.guide_poller), "start+1, stay; cancel_at=600", "poller") == []
+    assert play_response(rm.good_poller, "start+1, stay; cancel_at=120", "poller") == []
