@@ -61,7 +61,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--faults",
         metavar="SPEC",
         help='random faults, e.g. "rate_limit=0.1,server_error=0.05,disconnect=0.01,slow=0.1"; '
-        "stream_drop=P breaks a stream off after 3 events",
+        "stream_drop=P breaks a stream off after 3 events; lost_reply=P acts on a request but "
+        "loses its reply",
     )
     parser.add_argument(
         "--seed", type=int, default=0, help="seed for ids and random faults (default: 0)"
