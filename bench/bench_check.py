@@ -207,7 +207,7 @@ def check(
 
     t = time.perf_counter()
     checker = Checker(emit=Report(keep_clean=False))
-    items = read(path, shape=None if whole else CHECKED)
+    items = read(path) if whole else read(path, shape=CHECKED, repeated=checker.repeated)
     checker.feed_all(items if tap is None else tap(items))
     summary = checker.finish()
     return time.perf_counter() - t, summary
