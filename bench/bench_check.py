@@ -7,9 +7,11 @@ measured in the same run:
 - parse: ``orjson.loads`` of every line (the floor);
 - read: `conformance.readers.read` alone, with the checker's shape (`conformance.decode.CHECKED`:
   only the fields the model's rules read), as ``runmodel check`` reads;
-- check: read + the checking engine with the text report's collector (what users run), on an
-  otherwise idle machine and again beside another CPU-bound process (a busy loop), in
-  alternating rounds; and, for comparison, the same check with every line parsed whole;
+- check: read + the checking engine with the text report's collector (what users run: a line
+  identical to the one its run's last observation came from is taken by `Checker.repeated`, no
+  object made), on an otherwise idle machine and again beside another CPU-bound process (a busy
+  loop), in alternating rounds; and, for comparison, the same check with every line parsed whole
+  and fed (no shape, no repeat hook);
 - jsonschema: validating run objects against the OpenAPI ``RunObject`` schema (``$ref``s
   resolved, OpenAPI 3.0 ``nullable`` translated), on a sample, extrapolated to the whole file;
 - peak memory (max RSS of a child process that only checks) at 1/10, 1 and, with ``--big``,
@@ -199,7 +201,7 @@ def check(
     whole: bool = False,
 ) -> tuple[float, Any]:
     """(seconds, summary) of checking `path` as ``runmodel check`` does; `tap` wraps the items;
-    `whole`: every line parsed whole (no shape), as the check did before `conformance.decode`."""
+    `whole`: every line parsed whole and fed (no shape, no repeat hook)."""
     from conformance.check import Checker
     from conformance.decode import CHECKED
     from conformance.readers import read
