@@ -221,9 +221,7 @@ class Checker:
         """Take a snapshot without wall time that is its run's last observed object itself (a
         reader's byte-identical line): True when `feed` would only have counted it, and this
         counted it; False when it must be fed (another object, a move or a trigger between)."""
-        if obj.get("object") != "thread.run":
-            return False
-        run = self._runs.get(obj["id"])
+        run = self._runs.get(obj.get("id", ""))  # (its last object itself: a run object)
         if run is None or run.last is not obj or run.triggers or obj.get("status") != run.status:
             return False
         self.items += 1
