@@ -7,9 +7,11 @@ measured in the same run:
 - parse: ``orjson.loads`` of every line (the floor);
 - read: `conformance.readers.read` alone, with the checker's shape (`conformance.decode.CHECKED`:
   only the fields the model's rules read), as ``runmodel check`` reads;
-- check: read + the checking engine with the text report's collector (what users run), on an
-  otherwise idle machine and again beside another CPU-bound process (a busy loop), in
-  alternating rounds; and, for comparison, the same check with every line parsed whole;
+- check: read + the checking engine with the text report's collector (what users run: a line
+  identical to the one its run's last observation came from is taken by `Checker.repeated`, no
+  object made), on an otherwise idle machine and again beside another CPU-bound process (a busy
+  loop), in alternating rounds; and, for comparison, the same check with every line parsed whole
+  and fed (no shape, no repeat hook);
 - jsonschema: validating run objects against the OpenAPI ``RunObject`` schema (``$ref``s
   resolved, OpenAPI 3.0 ``nullable`` translated), on a sample, extrapolated to the whole file;
 - peak memory (max RSS of a child process that only checks) at 1/10, 1 and, with ``--big``,
@@ -199,7 +201,7 @@ def check(
     whole: bool = False,
 ) -> tuple[float, Any]:
     """(seconds, summary) of checking `path` as ``runmodel check`` does; `tap` wraps the items;
-    `whole`: every line parsed whole (no shape), as the check did before `conformance.decode`."""
+    `whole`: every line parsed whole and fed (no shape, no repeat hook)."""
     from conformance.check import Checker
     from conformance.decode import CHECKED
     from conformance.readers import read
@@ -207,7 +209,7 @@ def check(
 
     t = time.perf_counter()
     checker = Checker(emit=Report(keep_clean=False))
-    items = read(path, shape=None if whole else CHECKED)
+    items = read(path) if whole else read(path, shape=CHECKED, repeated=checker.repeated)
     checker.feed_all(items if tap is None else tap(items))
     summary = checker.finish()
     return time.perf_counter() - t, summary
@@ -315,9 +317,9 @@ def peak_memory(path: Path | None, lines: int = 0) -> tuple[int, int, float, int
         "import bench_check\n"
         "import conformance.check, conformance.readers, conformance.reports\n"
         "half, marks = int(sys.argv[3]) // 2, [0]\n"
-        "def tap(items):\n"
-        "    for i, item in enumerate(items):\n"
-        "        if i == half:\n"
+        "def tap(items):\n"  # (by line: repeated lines the checker takes are not items)
+        "    for item in items:\n"
+        "        if not marks[0] and (item.loc.line or 0) >= half:\n"
         "            marks[0] = bench_check.high_water()\n"
         "        yield item\n"
         "seconds, errors = 0.0, 0\n"

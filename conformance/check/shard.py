@@ -40,6 +40,7 @@ __all__ = [
     "FINISH",
     "MEMORY",
     "WINDOW",
+    "FileItems",
     "FileTally",
     "Journal",
     "Router",
@@ -297,17 +298,20 @@ class _Window:
     def foresee(self, item: Item) -> None:
         """Follow an item of another shard as far as its runs' settling goes."""
         if isinstance(item, Snapshot):
-            obj = item.obj
-            if type(obj) is dict and obj.get("object") == "thread.run":
-                self._run(obj)
-            else:
-                self._body(obj)
+            self.foresee_object(item.obj)
         elif isinstance(item, Exchange):
             ok = item.status is not None and 200 <= item.status < 300
             if ok and not item.streamed:
                 self._body(item.response_body)
         elif isinstance(item, StreamEvent):
             self._body(item.data)
+
+    def foresee_object(self, obj: Any) -> None:
+        """`foresee` a snapshot of this object."""
+        if type(obj) is dict and obj.get("object") == "thread.run":
+            self._run(obj)
+        else:
+            self._body(obj)
 
     def _body(self, body: Any) -> None:
         if type(body) is not dict:
@@ -440,6 +444,11 @@ class _Shard:
         self.clock_only = 0
         self.counts: dict[type, int] | None = None
         self.fmt: str | None = None
+        # run snapshots by object: readers hand a repeated line's object again, and a run
+        # object names the same ids, so goes to the same shard, every time
+        self.memo: dict[int, tuple[Any, bool, tuple[str, ...]]] = {}
+        self.index = 0  # the file being read
+        self.next = 0  # the position in it of the next item read
 
     def run(self, files: Iterable[tuple[int, str, Iterable[Item]]]) -> Journal:
         """Check the files; the journal."""
@@ -448,8 +457,10 @@ class _Shard:
             tally = FileTally(path, index)
             journal.files.append(tally)
             checkable, problems = checker.checkable, checker.problems
-            self.at[0] = index
+            self.at[0] = self.index = index
             self.counts, self.fmt = {}, None  # (kept until the file gives something to check)
+            if isinstance(items, FileItems):
+                items.repeated = self._repeated
             checker.feed_all(self._owned(index, items, checkable))
             tally.checkable = checker.checkable - checkable
             tally.problems = checker.problems - problems
@@ -487,10 +498,12 @@ class _Shard:
         at, checker, settled = self.at, self.checker, self.settled
         mentions, replay = self.journal.mentions, self.replay
         counts = self.counts
-        # run snapshots by object: readers hand a repeated line's object again, and a run
-        # object names the same ids, so goes to the same shard, every time
-        memo: dict[int, tuple[Any, bool, tuple[str, ...]]] = {}
-        for n, item in enumerate(items):
+        memo = self.memo
+        memo.clear()
+        self.next = 0
+        for item in items:
+            n = self.next
+            self.next = n + 1
             at[1] = n
             if counts is not None:
                 counts[type(item)] = counts.get(type(item), 0) + 1
@@ -528,6 +541,29 @@ class _Shard:
                 if rid in settled:
                     mentions.setdefault(rid, []).append((index, n))
 
+    def _repeated(self, obj: dict[str, Any]) -> bool:
+        """The reader's hook for a repeated line's object (see `Checker.repeated`): taken here,
+        with no `Snapshot` made, when `_owned` would only have passed it to the engine's count
+        of a repeat (this shard's run) or foreseen it (another shard's); its position counted."""
+        hit = self.memo.get(id(obj))
+        if hit is None or hit[0] is not obj:
+            return False
+        n = self.at[1] = self.next
+        if hit[1]:
+            if not self.checker.repeated(obj):
+                return False
+            settled = self.settled
+            for rid in hit[2]:
+                if rid in settled:
+                    self.journal.mentions.setdefault(rid, []).append((self.index, n))
+        elif self.replay is not None:
+            self.replay.foresee_object(obj)
+        counts = self.counts
+        if counts is not None:
+            counts[Snapshot] = counts.get(Snapshot, 0) + 1
+        self.next = n + 1
+        return True
+
     def _classify(self, item: Item) -> tuple[bool, tuple[str, ...], bool]:
         """Whether this shard checks `item`, the runs it names, whether to memoize that."""
         journal = self.journal
@@ -551,14 +587,26 @@ class _Shard:
         return mine, runs, type(item) is Snapshot and not children
 
 
-def numbered_files(paths: Iterable[tuple[int, str]]) -> Iterator[tuple[int, str, Iterable[Item]]]:
-    """``(index, path, items)`` for `check_shard`, read lazily with `conformance.readers.read`
-    in the shape the check decodes, as one process reads them."""
-    from ..decode import CHECKED
-    from ..readers import read
+class FileItems:
+    """A file's items, read lazily with `conformance.readers.read` in the shape the check
+    decodes, as one process reads them; `check_shard` sets `repeated`, the reader's hook for
+    a repeated line's object."""
 
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.repeated: Callable[[dict[str, Any]], bool] | None = None
+
+    def __iter__(self) -> Iterator[Item]:
+        from ..decode import CHECKED
+        from ..readers import read
+
+        return read(self.path, shape=CHECKED, repeated=self.repeated)
+
+
+def numbered_files(paths: Iterable[tuple[int, str]]) -> Iterator[tuple[int, str, Iterable[Item]]]:
+    """``(index, path, items)`` for `check_shard`: each file's `FileItems`."""
     for index, path in paths:
-        yield index, path, read(path, shape=CHECKED)
+        yield index, path, FileItems(path)
 
 
 def unusable_violation(strictness: Strictness, path: str, message: str) -> Violation:

@@ -16,7 +16,7 @@ cassettes), `_http` (each tool's entries, to exchanges), `_printed` (logs); `_co
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -79,12 +79,20 @@ _YAML_CASSETTE = re.compile(rb"^(?:http_)?interactions\s*:", re.M)
 _TEXT_CONTROLS = frozenset(b"\t\n\r\f\x1b")
 
 
-def read(path: str | Path, *, shape: Shape | None = None) -> Iterator[Item]:
+def read(
+    path: str | Path,
+    *,
+    shape: Shape | None = None,
+    repeated: Callable[[dict[str, Any]], bool] | None = None,
+) -> Iterator[Item]:
     """Every item of a recording, in observation order; the format is detected from content.
 
     Treat items as read-only: a bare object's line repeated may yield the object yielded before.
     With a `shape` (`conformance.decode.CHECKED`: what the checker reads), bare objects in JSON
     Lines come as that shape decodes them, only its fields, each line it cannot hold parsed whole.
+    `repeated(obj)` is asked about each bare object whose JSON Lines line repeats, byte for byte,
+    the line it came from: True means the caller took that observation itself (no `Snapshot` is
+    made for it; its ``seq`` is still counted).
     """
     file = str(path)
     try:
@@ -95,7 +103,7 @@ def read(path: str | Path, *, shape: Shape | None = None) -> Iterator[Item]:
         yield InputProblem(Location(file), "input.io_error", f"cannot open: {reason}")
         return
     try:
-        yield from _summarised(_read_open(f, file, shape))
+        yield from _summarised(_read_open(f, file, shape, repeated))
     except OSError as exc:
         yield InputProblem(Location(file), "input.io_error", f"cannot read: {exc.strerror or exc}")
     except Exception as exc:  # a bug of ours must not become the user's traceback
@@ -163,7 +171,12 @@ def detect(path: str | Path) -> str | None:
 # Detection
 
 
-def _read_open(f: IO[bytes], file: str, shape: Shape | None = None) -> Iterable[Item]:
+def _read_open(
+    f: IO[bytes],
+    file: str,
+    shape: Shape | None = None,
+    repeated: Callable[[dict[str, Any]], bool] | None = None,
+) -> Iterable[Item]:
     """Detect the format and return the reader's items (no generator layer of its own)."""
     head = f.read(SNIFF)
     start = 0
@@ -187,7 +200,7 @@ def _read_open(f: IO[bytes], file: str, shape: Shape | None = None) -> Iterable[
     f.seek(bom)
     first = stripped[:1]
     if first == b"{":
-        return _read_brace(f, file, head, bom, shape)
+        return _read_brace(f, file, head, bom, shape, repeated)
     if first == b"[":
         return read_json_document(f, file, guess_json(head[bom:]))
     if _YAML_CASSETTE.search(head):
@@ -204,7 +217,12 @@ def _binary(head: bytes) -> bool:
 
 
 def _read_brace(
-    f: IO[bytes], file: str, head: bytes, bom: int, shape: Shape | None
+    f: IO[bytes],
+    file: str,
+    head: bytes,
+    bom: int,
+    shape: Shape | None,
+    repeated: Callable[[dict[str, Any]], bool] | None = None,
 ) -> Iterable[Item]:
     """A file starting with ``{``: JSON Lines (native or bare objects) or one JSON document."""
     lines = _nonblank_lines(f, 2)
@@ -216,11 +234,11 @@ def _read_brace(
         fmt = json_format(first)[0]
         if fmt != "objects-json" or (len(lines) == 1 and not first.keys() & OBJECT_KEYS):
             return read_json_document(f, file, fmt)
-        return read_objects_jsonl(f, file, shape)
+        return read_objects_jsonl(f, file, shape, repeated)
     if _NATIVE.search(head):
         return read_trace(f, file)
     if len(lines) > 1 and isinstance(_loads(lines[1]), dict):
-        return read_objects_jsonl(f, file, shape)
+        return read_objects_jsonl(f, file, shape, repeated)
     return read_json_document(f, file, guess_json(head))
 
 

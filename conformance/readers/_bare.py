@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -17,7 +17,10 @@ __all__ = ["bare_objects", "read_objects_jsonl"]
 
 
 def read_objects_jsonl(
-    lines: Iterable[bytes], file: str, shape: Shape | None = None
+    lines: Iterable[bytes],
+    file: str,
+    shape: Shape | None = None,
+    repeated: Callable[[dict[str, Any]], bool] | None = None,
 ) -> Iterator[Item]:
     """JSON Lines of bare objects: the hot path is one `orjson.loads` and four checks a line.
 
@@ -26,7 +29,9 @@ def read_objects_jsonl(
     is not parsed again, and yields that line's object itself (equal, since parsing is
     deterministic; shared, so consumers must not mutate it, and the checker compares by identity).
     With a `shape`, snapshots hold only its fields: decoded by it where it can, else parsed whole
-    and projected (`Shape.project`), so that both ways give the same objects.
+    and projected (`Shape.project`), so that both ways give the same objects. A repeated line's
+    object is first offered to `repeated`: when it says True, the caller took the observation
+    and no `Snapshot` is made (a poller's unchanged polls cost a comparison of bytes).
     """
     yield TraceInfo(Location(file, 1), "objects-jsonl", 1)
     loads = orjson.loads
@@ -48,6 +53,8 @@ def read_objects_jsonl(
         if hit is not None and hit[0] == raw:
             again(key)
             seq += 1
+            if repeated is not None and repeated(hit[1]):
+                continue
             yield Snapshot(new(location, (file, lineno, None)), seq, hit[1])
             continue
         obj = decode(raw)
