@@ -22,7 +22,7 @@ from conformance.decode import CHECKED
 from conformance.observations import Location, Snapshot
 from conformance.readers import read
 from runmodel import Strictness
-from tests.conformance.test_decode import _objects, _recordings, broken, traces
+from tests.conformance.test_decode import _objects, _recordings, broken, response_traces, traces
 from tests.helpers.checktrace import run
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -73,6 +73,14 @@ def test_random_traces_check_the_same_with_the_repeat_hook(data: bytes) -> None:
 def test_broken_traces_check_the_same_with_the_repeat_hook(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         assert_same(data, Path(tmp))
+
+
+@settings(max_examples=40, deadline=None)
+@given(response_traces())
+def test_random_response_traces_check_the_same_with_the_repeat_hook(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        assert_same(data, Path(tmp))
+        assert_same(data, Path(tmp), strictness=Strictness.PERMISSIVE, window=1)
 
 
 @pytest.mark.parametrize("path", _recordings(), ids=lambda p: p.name)
