@@ -23,16 +23,11 @@ from typing import Any, Union
 import msgspec
 import orjson
 
-from runmodel import MARKS, RULES
+from runmodel import API_OBJECTS, MARKS, RULES
 
 __all__ = ["CHECKED", "ENGINE_FIELDS", "KINDS", "WHOLE", "Shape", "Whole"]
 
-KINDS = {
-    "thread.run": "run",
-    "thread.run.step": "run_step",
-    "thread.message": "message",
-    "response": "response",
-}
+KINDS = {kind: lc.name for kind, lc in API_OBJECTS.items()}
 """The ``object`` types a shape decodes, and the model lifecycle of each (others are parsed
 whole)."""
 

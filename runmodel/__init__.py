@@ -23,6 +23,7 @@ from ._core import (
 )
 from ._lifecycles import CANCELLING, MESSAGE, RUN, STEP, Trigger
 from ._registry import (
+    API_OBJECTS,
     FACTS,
     FIELDS,
     LIFECYCLES,
@@ -40,6 +41,7 @@ from .fields import Fact, FieldRule, FieldValues, Link, StatusFields
 __version__ = "0.1.0"
 
 __all__ = [
+    "API_OBJECTS",
     "CANCELLING",
     "EXPIRY_SECONDS",
     "FACTS",

@@ -212,8 +212,12 @@ class Lifecycle:
         created_by: Edge,
         edges: Sequence[Edge],
         also_settled: Iterable[str] = (),
+        api_object: str | None = None,
     ) -> None:
         self.name = name
+        self.api_object = api_object
+        """The API's ``object`` name for this lifecycle's objects (``thread.run``), by which
+        recorded traffic is routed to it; None for a lifecycle with no API objects."""
         self._status_info = {s.name: s for s in statuses}
         self.statuses: tuple[str, ...] = tuple(s.name for s in statuses)
         self.initial = initial

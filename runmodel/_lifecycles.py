@@ -94,6 +94,7 @@ RUN = Lifecycle(
         ),
     ],
     initial="queued",
+    api_object="thread.run",
     created_by=_edge(
         "",
         "queued",
@@ -234,6 +235,7 @@ STEP = Lifecycle(
         Status("expired", "its run expired", _ev("D", "sdk", "spec", "docs:runs"), terminal=True),
     ],
     initial="in_progress",
+    api_object="thread.run.step",
     created_by=_edge(
         "",
         "in_progress",
@@ -286,6 +288,7 @@ MESSAGE = Lifecycle(
         Status("completed", "finished", _ev("D", "sdk", "spec"), terminal=True),
     ],
     initial="in_progress",
+    api_object="thread.message",
     created_by=_edge(
         "",
         "in_progress",

@@ -13,6 +13,7 @@ from ._core import Lifecycle, ModelDefinitionError
 from .fields import Fact, FieldRule, FieldValues, Kept, Link, StatusFields
 
 __all__ = [
+    "API_OBJECTS",
     "FACTS",
     "FIELDS",
     "LIFECYCLES",
@@ -26,6 +27,9 @@ __all__ = [
 
 LIFECYCLES: dict[str, Lifecycle] = {}
 """Every lifecycle of the model, by name (``run``, ``run_step``, ``message``)."""
+
+API_OBJECTS: dict[str, Lifecycle] = {}
+"""Every lifecycle with API objects, by their ``object`` name (``thread.run`` → the run)."""
 
 RULES: dict[str, tuple[FieldRule, ...]] = {}
 """Every lifecycle's field rules, by lifecycle name."""
@@ -79,6 +83,10 @@ def register(
     for f in facts:
         if f.lifecycle != name or f.code in FACTS or sum(g.code == f.code for g in facts) > 1:
             raise ModelDefinitionError(f"{name}: fact {f.code!r} misnamed or declared twice")
+    if lifecycle.api_object is not None:
+        if lifecycle.api_object in API_OBJECTS:
+            raise ModelDefinitionError(f"{name}: API object {lifecycle.api_object!r} is taken")
+        API_OBJECTS[lifecycle.api_object] = lifecycle
     LIFECYCLES[name] = lifecycle
     RULES[name] = rules
     RULES_BY_CODE.update((r.code, r) for r in rules)

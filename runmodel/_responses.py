@@ -74,6 +74,7 @@ RESPONSE = Lifecycle(
         ),
     ],
     initial="queued",
+    api_object="response",
     created_by=_edge(
         "",
         "queued",

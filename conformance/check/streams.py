@@ -14,7 +14,16 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from runmodel import MESSAGE, RESPONSE, RUN, STEP, Evidence, Grade, Lifecycle, Strictness
+from runmodel import (
+    API_OBJECTS,
+    MESSAGE,
+    RUN,
+    STEP,
+    Evidence,
+    Grade,
+    Lifecycle,
+    Strictness,
+)
 
 from ..observations import StreamEvent
 from .results import Severity, Violation
@@ -37,14 +46,10 @@ STREAM_EVIDENCE = Evidence(
 """The grade of the stream-order facts: the spec's stream examples and the SDK's event handler
 document them, and recorded streams show them; they are not part of the model's data."""
 
-OBJECTS: dict[Any, Lifecycle] = {
-    "thread.run": RUN,
-    "thread.run.step": STEP,
-    "thread.message": MESSAGE,
-    "response": RESPONSE,
-}
+OBJECTS: dict[Any, Lifecycle] = dict(API_OBJECTS)
 """The API's ``object`` names of the model's lifecycles (event names are ``<object>.<what>``;
-the checker routes each observed object to its lifecycle by this name)."""
+the checker routes each observed object to its lifecycle by this name): the model's
+`runmodel.API_OBJECTS`."""
 
 CREATE_THREAD_AND_RUN = "create_thread_and_run"
 """The route whose stream creates a thread, then a run (`CREATE_RUN`: a run on a thread)."""

@@ -5,16 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from runmodel import API_OBJECTS
+
 from ..observations import Exchange, Item, Snapshot, StreamEvent
 
 __all__ = ["OBJECT_KEYS", "SNAPSHOT_OBJECTS", "SNIFF", "TRIED", "kind_of", "numbered"]
 
-SNAPSHOT_OBJECTS = {
-    "thread.run": "run",
-    "thread.run.step": "run_step",
-    "thread.message": "message",
-    "response": "response",
-}
+SNAPSHOT_OBJECTS = {kind: lc.name for kind, lc in API_OBJECTS.items()}
 """The API ``object`` types read as snapshots, and the model lifecycle each belongs to."""
 
 SNIFF = 65536  # bytes read to detect a format

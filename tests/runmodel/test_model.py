@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from runmodel import (
+    API_OBJECTS,
     LIFECYCLES,
     MARKS,
     MESSAGE,
@@ -22,6 +23,7 @@ from runmodel import (
     ModelDefinitionError,
     Status,
     Strictness,
+    register,
 )
 
 STRICT, PERMISSIVE = Strictness.STRICT, Strictness.PERMISSIVE
@@ -287,3 +289,24 @@ def test_marks_say_which_fields_prove_a_visit() -> None:
     assert MARKS["run"]["in_progress"] == ("started_at",)
     assert MARKS["run"]["queued"] == ()
     assert MARKS["run"]["cancelling"] == ()
+
+
+def test_each_api_object_names_one_lifecycle() -> None:
+    assert {k: lc.name for k, lc in API_OBJECTS.items()} == {
+        "thread.run": "run",
+        "thread.run.step": "run_step",
+        "thread.message": "message",
+        "response": "response",
+    }
+    ev = Evidence.of("D", "spec")
+    toy = Lifecycle(
+        "toy_response",
+        statuses=[Status("open", "", ev), Status("done", "", ev, terminal=True)],
+        initial="open",
+        api_object="response",
+        created_by=Edge("", "open", "create", Actor.CLIENT, ev),
+        edges=[Edge("open", "done", "finish", Actor.SERVER, ev)],
+    )
+    with pytest.raises(ModelDefinitionError, match="API object 'response' is taken"):
+        register(toy)
+    assert "toy_response" not in LIFECYCLES
