@@ -18,8 +18,8 @@ SNIFF = 65536  # bytes read to detect a format
 OBJECT_KEYS = frozenset({"object", "event", "data"})  # what a bare object or saved event has
 TRIED = (
     "runmodel trace; VCR.py, Ruby VCR, Betamax, OkReplay and go-vcr cassettes; SDK test-proxy "
-    "records; ExVCR; nock; HAR and Polly; run/step/message objects as JSON, JSON Lines or "
-    "printed Run(...) in a log"
+    "records; ExVCR; nock; HAR and Polly; run, step, message and response objects as JSON, "
+    "JSON Lines or printed Run(...) in a log"
 )
 
 
