@@ -28,8 +28,6 @@ foreground create of such a response answers at once with it as it stands.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -43,7 +41,7 @@ from runmodel import (
     Strictness,
 )
 
-from .script import ScriptError
+from .script import MOVE_TEXT, ArgSpec, ScriptError, checked_arg, checked_delay
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -74,7 +72,7 @@ STAY = "stay"
 """The text form's last word for a response the server never moves again (`ResponseScript.stays`).
 """
 
-_ARGS: dict[str, tuple[type, Any, tuple[Any, ...]]] = {
+_ARGS: dict[str, ArgSpec] = {
     # trigger: (argument type, default, allowed values; empty = any count from 0)
     ResponseTrigger.COMPLETE: (int, 0, ()),
     ResponseTrigger.FAIL: (str, ERROR_CODES[0], ERROR_CODES),
@@ -108,27 +106,10 @@ class ResponseMove:
     def __post_init__(self) -> None:
         if self.trigger not in RESPONSE_MOVES:
             raise ScriptError(f"{self.trigger!r} is not a response move; moves: {_describe()}")
-        delay = self.delay
-        if isinstance(delay, bool) or not isinstance(delay, (int, float)):
-            raise ScriptError(f"{self.trigger}: delay must be a number, not {delay!r}")
-        if not math.isfinite(delay) or delay < 0:
-            raise ScriptError(f"{self.trigger}: delay must be finite and not negative")
-        object.__setattr__(self, "delay", float(delay))
-        spec = _ARGS.get(self.trigger)
-        if spec is None:
-            if self.arg is not None:
-                raise ScriptError(f"{self.trigger} takes no argument (got {self.arg!r})")
-            return
-        kind, default, allowed = spec
-        arg = default if self.arg is None else self.arg
-        if kind is int:
-            if isinstance(arg, str) and arg.strip().isdigit():
-                arg = int(arg)
-            if isinstance(arg, bool) or not isinstance(arg, int) or arg < 0:
-                raise ScriptError(f"{self.trigger} needs a number of function calls, not {arg!r}")
-        elif arg not in allowed:
-            raise ScriptError(f"{self.trigger}: {arg!r} is not one of {', '.join(allowed)}")
-        object.__setattr__(self, "arg", arg)
+        object.__setattr__(self, "delay", checked_delay(self.trigger, self.delay))
+        object.__setattr__(
+            self, "arg", checked_arg(self.trigger, self.arg, _ARGS.get(self.trigger))
+        )
 
     def __str__(self) -> str:
         text = self.trigger if self.arg in (None, 0) else f"{self.trigger}({self.arg})"
@@ -201,14 +182,8 @@ class ResponseScript:
         return text if self.on_cancel is None else f"{text}; on_cancel={self.on_cancel}"
 
 
-_MOVE = re.compile(
-    r"\s*(?P<name>[A-Za-z_]\w*)\s*(?:\(\s*(?P<arg>[^()]*?)\s*\))?"
-    r"\s*(?:\+\s*(?P<delay>\d+(?:\.\d*)?|\.\d+)\s*s?)?\s*\Z"
-)
-
-
 def _parse_move(text: str, column: int) -> ResponseMove:
-    m = _MOVE.match(text)
+    m = MOVE_TEXT.match(text)
     if m is None or not text.strip():
         raise ScriptError(
             f"cannot read {text.strip()!r} as a move: write name(arg)+seconds, e.g. complete(2)+3",

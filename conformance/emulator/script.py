@@ -38,11 +38,15 @@ __all__ = [
     "FAIL_CODES",
     "FUNCTION_ROUND",
     "MOVE_NAMES",
+    "MOVE_TEXT",
     "PLAIN_REPLY",
     "TOKEN_LIMITS",
+    "ArgSpec",
     "Move",
     "Script",
     "ScriptError",
+    "checked_arg",
+    "checked_delay",
     "default_script",
     "parse_script",
 ]
@@ -62,7 +66,12 @@ MOVE_NAMES: tuple[str, ...] = tuple(
 _SUBMIT = Trigger.SUBMIT_TOOL_OUTPUTS
 _WAITING = RUN.waiting
 _CANCELLING = CANCELLING
-_ARGS: dict[str, tuple[type, Any, tuple[Any, ...]]] = {
+ArgSpec = tuple[type, Any, tuple[Any, ...]]
+"""A move's argument: its type, its default, and the values allowed (for an int: empty, and the
+default is the least number allowed)."""
+
+
+_ARGS: dict[str, ArgSpec] = {
     # trigger: (argument type, default, allowed values; empty = any positive int)
     Trigger.REQUIRE_ACTION: (int, 1, ()),
     Trigger.FAIL: (str, FAIL_CODES[0], FAIL_CODES),
@@ -107,33 +116,13 @@ class Move:
     def __post_init__(self) -> None:
         if self.trigger not in MOVE_NAMES:
             raise ScriptError(f"{self.trigger!r} is not a move; moves: {_describe_moves()}")
-        delay = self.delay
-        if (
-            isinstance(delay, bool)
-            or not isinstance(delay, (int, float))
-            or not math.isfinite(delay)
-        ):
-            raise ScriptError(f"{self.trigger}: delay must be a finite number, not {delay!r}")
-        if delay < 0:
-            raise ScriptError(f"{self.trigger}: delay must not be negative ({delay:g})")
+        delay = checked_delay(self.trigger, self.delay)
         if self.trigger == _STALLS and delay:
             raise ScriptError(f"{_STALLS} happens at the run's expires_at; give it no delay")
-        object.__setattr__(self, "delay", float(delay))
-        spec = _ARGS.get(self.trigger)
-        if spec is None:
-            if self.arg is not None:
-                raise ScriptError(f"{self.trigger} takes no argument (got {self.arg!r})")
-            return
-        kind, default, allowed = spec
-        arg = default if self.arg is None else self.arg
-        if kind is int:
-            if isinstance(arg, str) and arg.strip().isdigit():
-                arg = int(arg)
-            if isinstance(arg, bool) or not isinstance(arg, int) or arg < 1:
-                raise ScriptError(f"{self.trigger} needs a positive number of calls, not {arg!r}")
-        elif arg not in allowed:
-            raise ScriptError(f"{self.trigger}: {arg!r} is not one of {', '.join(allowed)}")
-        object.__setattr__(self, "arg", arg)
+        object.__setattr__(self, "delay", delay)
+        object.__setattr__(
+            self, "arg", checked_arg(self.trigger, self.arg, _ARGS.get(self.trigger))
+        )
 
     def __str__(self) -> str:
         text = self.trigger if self.arg is None else f"{self.trigger}({self.arg})"
@@ -211,14 +200,42 @@ class Script:
         return text
 
 
-_MOVE = re.compile(
+def checked_delay(trigger: str, delay: object) -> float:
+    """A move's delay as a float; `ScriptError` unless it is a finite, non-negative number."""
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not math.isfinite(delay):
+        raise ScriptError(f"{trigger}: delay must be a finite number, not {delay!r}")
+    if delay < 0:
+        raise ScriptError(f"{trigger}: delay must not be negative ({delay:g})")
+    return float(delay)
+
+
+def checked_arg(trigger: str, arg: object, spec: ArgSpec | None) -> Any:
+    """A move's argument, its default filled in; `ScriptError` for one its trigger does not take."""
+    if spec is None:
+        if arg is not None:
+            raise ScriptError(f"{trigger} takes no argument (got {arg!r})")
+        return None
+    kind, default, allowed = spec
+    value = default if arg is None else arg
+    if kind is int:
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < default:
+            least = "a positive number" if default > 0 else "a number"
+            raise ScriptError(f"{trigger} needs {least} of calls, not {value!r}")
+    elif value not in allowed:
+        raise ScriptError(f"{trigger}: {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+MOVE_TEXT = re.compile(
     r"\s*(?P<name>[A-Za-z_]\w*)\s*(?:\(\s*(?P<arg>[^()]*?)\s*\))?"
     r"\s*(?:\+\s*(?P<delay>\d+(?:\.\d*)?|\.\d+)\s*s?)?\s*\Z"
 )
 
 
 def _parse_move(text: str, column: int) -> Move:
-    m = _MOVE.match(text)
+    m = MOVE_TEXT.match(text)
     if m is None or not text.strip():
         raise ScriptError(
             f"cannot read {text.strip()!r} as a move: "

@@ -254,7 +254,7 @@ def test_script_text_form() -> None:
         ("complete+1", "move 1"),
         ("start, fail(nope)", "not one of"),
         ("start, stop_incomplete(max_messages)", "not one of"),
-        ("start, complete(-1)", "number of function calls"),
+        ("start, complete(-1)", "needs a number of calls"),
         ("start, submit_tool_outputs", "not a response move"),
         ("start, , complete", "empty move"),
         ("start, complete; on_cancel=start", "on_cancel"),
