@@ -41,7 +41,14 @@ from runmodel import (
     Strictness,
 )
 
-from .script import MOVE_TEXT, ArgSpec, ScriptError, checked_arg, checked_delay
+from .script import (
+    ArgSpec,
+    ScriptError,
+    checked_arg,
+    checked_delay,
+    describe_moves,
+    read_move,
+)
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -81,16 +88,7 @@ _ARGS: dict[str, ArgSpec] = {
 
 
 def _describe() -> str:
-    out = []
-    for name in RESPONSE_MOVES:
-        spec = _ARGS.get(name)
-        if spec is None:
-            out.append(name)
-        elif spec[2]:
-            out.append(f"{name}({'|'.join(spec[2])})")
-        else:
-            out.append(f"{name}(N calls)")
-    return ", ".join(out)
+    return describe_moves(RESPONSE_MOVES, _ARGS, "N calls")
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,17 +181,7 @@ class ResponseScript:
 
 
 def _parse_move(text: str, column: int) -> ResponseMove:
-    m = MOVE_TEXT.match(text)
-    if m is None or not text.strip():
-        raise ScriptError(
-            f"cannot read {text.strip()!r} as a move: write name(arg)+seconds, e.g. complete(2)+3",
-            column=column,
-        )
-    arg: str | None = m["arg"]
-    try:
-        return ResponseMove(m["name"], float(m["delay"] or 0), arg if arg else None)
-    except ScriptError as exc:
-        raise ScriptError(str(exc), column=column + len(text) - len(text.lstrip())) from None
+    return read_move(text, column, ResponseMove, "complete(2)+3")
 
 
 def parse_response_script(

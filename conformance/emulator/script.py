@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from runmodel import (
     CANCELLING,
@@ -48,7 +48,9 @@ __all__ = [
     "checked_arg",
     "checked_delay",
     "default_script",
+    "describe_moves",
     "parse_script",
+    "read_move",
 ]
 
 FAIL_CODES: tuple[str, ...] = VALUES["run.last_error.code"].values
@@ -89,16 +91,7 @@ class ScriptError(RunmodelError, ValueError):
 
 
 def _describe_moves() -> str:
-    out = []
-    for name in MOVE_NAMES:
-        spec = _ARGS.get(name)
-        if spec is None:
-            out.append(name)
-        elif spec[2]:
-            out.append(f"{name}({'|'.join(spec[2])})")
-        else:
-            out.append(f"{name}(N)")
-    return ", ".join(out)
+    return describe_moves(MOVE_NAMES, _ARGS, "N")
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,19 +227,43 @@ MOVE_TEXT = re.compile(
 )
 
 
-def _parse_move(text: str, column: int) -> Move:
+def describe_moves(names: Iterable[str], args: Mapping[str, ArgSpec], count: str) -> str:
+    """The moves a script may use, as an error message lists them (``fail(a|b)``, ``x(N)``)."""
+    out = []
+    for name in names:
+        spec = args.get(name)
+        if spec is None:
+            out.append(name)
+        elif spec[2]:
+            out.append(f"{name}({'|'.join(spec[2])})")
+        else:
+            out.append(f"{name}({count})")
+    return ", ".join(out)
+
+
+_M = TypeVar("_M")
+
+
+def read_move(
+    text: str, column: int, make: Callable[[str, float, str | None], _M], example: str
+) -> _M:
+    """One move of a script's text form, built by `make` (name, delay, argument); `ScriptError`
+    names the column of what cannot be read."""
     m = MOVE_TEXT.match(text)
     if m is None or not text.strip():
         raise ScriptError(
-            f"cannot read {text.strip()!r} as a move: "
-            "write name(arg)+seconds, e.g. require_action(2)+3",
+            f"cannot read {text.strip()!r} as a move: write name(arg)+seconds, e.g. {example}",
             column=column,
         )
     arg: str | None = m["arg"]
     try:
-        return Move(m["name"], float(m["delay"] or 0), arg if arg else None)
+        return make(m["name"], float(m["delay"] or 0), arg if arg else None)
     except ScriptError as exc:
         raise ScriptError(str(exc), column=column + len(text) - len(text.lstrip())) from None
+
+
+def _parse_move(text: str, column: int) -> Move:
+    return read_move(text, column, Move, "require_action(2)+3")
 
 
 def parse_script(
