@@ -15,7 +15,7 @@ from runmodel import RESPONSE, RunmodelError, Strictness
 
 from ..response_strategies import ResponseScenario
 from .options import HANG_AFTER
-from .results import Action, compress
+from .results import Action, compress, render_failures
 
 __all__ = [
     "GIVE_UP_AFTER",
@@ -130,14 +130,7 @@ class ResponseCheckFailed(RunmodelError, AssertionError):
         self.counterexamples = tuple(found)
         self.counterexample = self.counterexamples[0]
         self.reproduce = tuple(reproduce)
-        texts = [c.render(r) for c, r in zip(self.counterexamples, reproduce, strict=False)]
-        if len(texts) > 1:
-            props = ", ".join(c.prop for c in self.counterexamples)
-            texts = [
-                f"{len(texts)} properties failed ({props}), each with its smallest lifecycle:",
-                *(f"\n[{i}] {t}" for i, t in enumerate(texts, 1)),
-            ]
-        super().__init__("\n".join(texts))
+        super().__init__(render_failures(self.counterexamples, self.reproduce))
 
 
 @dataclass(slots=True)

@@ -8,7 +8,7 @@ import itertools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runmodel import RUN, RunmodelError, Strictness
 
@@ -30,6 +30,7 @@ __all__ = [
     "Progress",
     "SearchSummary",
     "compress",
+    "render_failures",
 ]
 
 
@@ -166,14 +167,26 @@ class ClientCheckFailed(RunmodelError, AssertionError):
             if reproduce is None or isinstance(reproduce, str)
             else list(reproduce)
         )
-        texts = [c.render(r) for c, r in zip(self.counterexamples, how, strict=False)]
-        if len(texts) > 1:
-            props = ", ".join(c.prop for c in self.counterexamples)
-            texts = [
-                f"{len(texts)} properties failed ({props}), each with its smallest lifecycle:",
-                *(f"\n[{i}] {t}" for i, t in enumerate(texts, 1)),
-            ]
-        super().__init__("\n".join(texts))
+        super().__init__(render_failures(self.counterexamples, how))
+
+
+class _Rendered(Protocol):
+    @property
+    def prop(self) -> str: ...
+
+    def render(self, reproduce: str | None = None) -> str: ...
+
+
+def render_failures(found: Sequence[_Rendered], reproduce: Sequence[str | None]) -> str:
+    """Counterexamples as one message: the one, or each numbered under a line naming them all."""
+    texts = [c.render(r) for c, r in zip(found, reproduce, strict=False)]
+    if len(texts) > 1:
+        props = ", ".join(c.prop for c in found)
+        texts = [
+            f"{len(texts)} properties failed ({props}), each with its smallest lifecycle:",
+            *(f"\n[{i}] {t}" for i, t in enumerate(texts, 1)),
+        ]
+    return "\n".join(texts)
 
 
 @dataclass(slots=True)
