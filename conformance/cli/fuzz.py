@@ -246,8 +246,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "no_stay", False):
         print("runmodel fuzz: --no-stay is for the response contracts", file=sys.stderr)
         return 2
-    from ..emulator import ScriptError
-    from ..harness import CannotCheck, CheckInterrupted, ClientCheckFailed, check_client
+    from ..harness import ClientCheckFailed, check_client
 
     try:
         fn = load_function(args.target, args.setup, args.contract)
@@ -259,19 +258,35 @@ def run(args: argparse.Namespace) -> int:
     except _Unusable as exc:
         print(f"runmodel fuzz: {exc}", file=sys.stderr)
         return 2
-    progress = ProgressLine(sys.stderr)
     if args.hang_after is not None:
         options["hang_after"] = args.hang_after
+    return _search(
+        args, check_client, ClientCheckFailed, fn, future_status=args.future_status, **options
+    )
+
+
+def _search(
+    args: argparse.Namespace,
+    check: Any,
+    failed_type: type[Exception],
+    fn: Any,
+    **options: Any,
+) -> int:
+    """Search with `check` (a run's or a response's); print a counterexample or a summary, and
+    answer the exit code: 0 passed, 1 a counterexample, 2 unusable, 130 interrupted."""
+    from ..emulator import ScriptError
+    from ..harness import CannotCheck, CheckInterrupted
+
+    progress = ProgressLine(sys.stderr)
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # the client's own prints, per example
-            summary = check_client(
+            summary = check(
                 fn,
                 args.contract,
                 strictness=args.strictness,
                 max_examples=args.max_examples,
                 seed=args.seed,
                 scenario=args.scenario,
-                future_status=args.future_status,
                 reproduce=reproduce_command(args),
                 progress=progress,
                 **options,
@@ -284,7 +299,7 @@ def run(args: argparse.Namespace) -> int:
         progress.clear()
         print(f"runmodel fuzz: --scenario: {exc}", file=sys.stderr)
         return 2
-    except ClientCheckFailed as failed:
+    except failed_type as failed:
         progress.clear()
         _print_failure(failed, args.format)
         return 1
@@ -354,8 +369,6 @@ def _response_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def _run_responses(args: argparse.Namespace) -> int:
     """Fuzz a background-responses client; print a counterexample or a summary."""
-    from ..emulator import ScriptError
-    from ..harness import CannotCheck, CheckInterrupted
     from ..harness.response_results import ResponseCheckFailed
     from ..harness.response_search import check_response_client
 
@@ -365,47 +378,4 @@ def _run_responses(args: argparse.Namespace) -> int:
     except _Unusable as exc:
         print(f"runmodel fuzz: {exc}", file=sys.stderr)
         return 2
-    progress = ProgressLine(sys.stderr)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):  # the client's own prints, per example
-            summary = check_response_client(
-                fn,
-                args.contract,
-                strictness=args.strictness,
-                max_examples=args.max_examples,
-                seed=args.seed,
-                scenario=args.scenario,
-                reproduce=reproduce_command(args),
-                progress=progress,
-                **options,
-            )
-    except CannotCheck as exc:
-        progress.clear()
-        print(f"runmodel fuzz: {args.target}: {exc}", file=sys.stderr)
-        return 2
-    except ScriptError as exc:
-        progress.clear()
-        print(f"runmodel fuzz: --scenario: {exc}", file=sys.stderr)
-        return 2
-    except ResponseCheckFailed as failed:
-        progress.clear()
-        _print_failure(failed, args.format)
-        return 1
-    except CheckInterrupted as stopped:
-        progress.clear()
-        tried = stopped.summary.examples
-        print(
-            f"runmodel fuzz: interrupted after {tried} lifecycle{'s' * (tried != 1)}",
-            file=sys.stderr,
-        )
-        if stopped.found is not None:
-            _print_failure(stopped.found, args.format)
-        else:
-            print(f"interrupted: nothing failed so far\n{stopped.summary.render()}")
-        return 130
-    progress.clear()
-    if args.format == "json":
-        print(json.dumps({"result": "passed", **summary.as_dict()}, indent=2))
-    else:
-        print(summary.render())
-    return 0
+    return _search(args, check_response_client, ResponseCheckFailed, fn, **options)
