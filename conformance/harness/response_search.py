@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
 
-from runmodel import RunmodelError, Strictness
+from runmodel import Strictness
 
 from ..emulator.clock import virtual_time_session
 from ..response_strategies import ResponseScenario, parse_response_scenario, response_scenarios
 from .options import HANG_AFTER
+from .property_search import PropertySearch
 from .response_contracts import RESPONSE_PROPERTIES
 from .response_results import (
     ResponseCheckFailed,
@@ -26,12 +26,10 @@ from .response_results import (
     ResponseSummary,
 )
 from .response_runner import play_response_lifecycle
-from .results import CannotCheck, CheckInterrupted, Progress
+from .results import CannotCheck, Progress
 
 __all__ = ["check_response_client", "play_response"]
 
-_PHASES = tuple(p for p in Phase if p is not Phase.explain)
-_LEAST_EXAMPLES = 10
 _SEED = 20260826  # a search given no seed meets the same lifecycles every time
 
 
@@ -116,116 +114,45 @@ def play_response(
         return play_response_lifecycle(fn, plan, options)[1]
 
 
-class _Found(RunmodelError):
-    def __init__(self, prop: str) -> None:
-        self.prop = prop
-        super().__init__(prop)
+class _Search(PropertySearch[ResponseScenario, ResponseCounterexample, ResponseSummary]):
+    """One check's searches of a response client (`PropertySearch` does the searching)."""
 
+    seed = _SEED
 
-@dataclass
-class _Search:
-    """One check's searches: what was found per property, and what the running one witnessed."""
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        options: ResponseOptions,
+        reproduce: str | None,
+        progress: Callable[[Progress], None] | None,
+    ) -> None:
+        super().__init__(ResponseSummary(options.contract, options.strictness), progress)
+        self.fn, self.options, self.reproduce = fn, options, reproduce
 
-    fn: Callable[..., Any]
-    options: ResponseOptions
-    reproduce: str | None
-    progress: Callable[[Progress], None] | None
-    summary: ResponseSummary = field(init=False)
-    found: dict[str, ResponseCounterexample] = field(default_factory=dict)
-    searched: set[str] = field(default_factory=set)
-    current: list[ResponseCounterexample] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.summary = ResponseSummary(self.options.contract, self.options.strictness)
-
-    @property
-    def order(self) -> tuple[str, ...]:
+    def properties(self) -> Sequence[str]:
         return RESPONSE_PROPERTIES[self.options.contract]
 
+    def strategy(self) -> st.SearchStrategy[ResponseScenario]:
+        opts = self.options
+        return response_scenarios(
+            opts.strictness, opts.contract.value, cancel=opts.cancel, stay=opts.stay
+        )
+
+    def play(
+        self, plan: ResponseScenario, ignore: frozenset[str] | None, data: st.DataObject | None
+    ) -> tuple[list[tuple[str, ...]], list[ResponseCounterexample]]:
+        options = self.options if ignore is None else replace(self.options, ignore=ignore)
+        return play_response_lifecycle(self.fn, plan, options)
+
+    def simplicity(self, found: ResponseCounterexample) -> tuple[Any, ...]:
+        return _simplicity(found)
+
     def fail(self, found: list[ResponseCounterexample]) -> ResponseCheckFailed:
-        found = sorted(found, key=lambda f: self.order.index(f.prop))
+        order = self.properties()
+        found = sorted(found, key=lambda f: order.index(f.prop))
         how = self.reproduce if self.reproduce is not None else _reproduce(self.fn, self.options)
         lines = [how.replace("{scenario}", str(f.scenario)) for f in found]
         return ResponseCheckFailed(found, lines)
-
-    def tell(self, phase: str) -> None:
-        if self.progress is not None:
-            failing = len(self.found) + bool(self.current)
-            self.progress(Progress(self.summary.examples, failing, phase))
-
-    def replay(self, plan: ResponseScenario) -> ResponseSummary:
-        __tracebackhide__ = True
-        try:
-            paths, findings = play_response_lifecycle(self.fn, plan, self.options)
-        except KeyboardInterrupt:
-            raise CheckInterrupted(self.summary, None) from None  # type: ignore[arg-type]
-        self.summary.add(*paths)
-        self.tell("replaying")
-        if findings:
-            raise self.fail(findings)
-        return self.summary
-
-    def run(self, max_examples: int | None, seed: int | None) -> ResponseSummary:
-        __tracebackhide__ = True
-        try:
-            self._searches(max_examples, seed)
-        except KeyboardInterrupt:
-            for f in sorted(self.current, key=_simplicity):
-                self.found.setdefault(f.prop, f)
-            failed = self.fail(list(self.found.values())) if self.found else None
-            raise CheckInterrupted(self.summary, failed) from None  # type: ignore[arg-type]
-        if self.found:
-            raise self.fail(list(self.found.values()))
-        return self.summary
-
-    def _searches(self, max_examples: int | None, seed: int | None) -> None:
-        opts = self.options
-        strategy = response_scenarios(
-            opts.strictness, opts.contract.value, cancel=opts.cancel, stay=opts.stay
-        )
-        budget = max_examples if max_examples is not None else settings().max_examples
-        conf = settings(
-            max_examples=budget,
-            deadline=None,
-            database=None,
-            derandomize=seed is None,
-            verbosity=Verbosity.quiet,
-            print_blob=False,
-            report_multiple_bugs=False,
-            suppress_health_check=list(HealthCheck),
-            phases=_PHASES,
-        )
-        while len(self.searched) < len(self.order):
-            limit = budget if not self.searched else max(_LEAST_EXAMPLES, budget)
-            drawn = [0]
-            test = settings(conf, max_examples=limit)(given(strategy)(self._one(drawn)))
-            test = hypothesis_seed(_SEED if seed is None else seed)(test)
-            self.current.clear()
-            try:
-                test()
-            except _Found as last:
-                same = [f for f in self.current if f.prop == last.prop]
-                self.found[last.prop] = min(same, key=_simplicity)
-                self.searched.add(last.prop)
-                budget -= drawn[0]
-                continue
-            break
-
-    def _one(self, drawn: list[int]) -> Callable[[ResponseScenario], None]:
-        options = replace(self.options, ignore=frozenset(self.searched))
-
-        def one(sc: ResponseScenario) -> None:
-            paths, findings = play_response_lifecycle(self.fn, sc, options)
-            self.summary.add(*paths)
-            if not self.current:
-                drawn[0] += 1
-            fresh = [f for f in findings if f.prop not in self.searched]
-            self.current.extend(fresh)
-            self.tell("shrinking" if self.current else "searching")
-            if fresh:
-                raise _Found(fresh[0].prop)
-
-        return one
 
 
 def _simplicity(found: ResponseCounterexample) -> tuple[Any, ...]:

@@ -7,23 +7,21 @@ import functools
 import inspect
 import shlex
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
-from runmodel import RunmodelError, Strictness
+from runmodel import Strictness
 
 from ..emulator import Emulator, Script
 from ..emulator.clock import virtual_time_session
 from ..sdk import MIN_SDK, quiet_assistants_deprecation, sdk_version
 from ..strategies import AppScenario, Scenario, app_scenarios, scenarios
 from .options import DEFAULT_ASSISTANT, HANG_AFTER, Options, as_plan, assistant_body
+from .property_search import PropertySearch
 from .results import (
     CannotCheck,
-    CheckInterrupted,
     ClientCheckFailed,
     Contract,
     Counterexample,
@@ -32,14 +30,9 @@ from .results import (
 )
 from .run_contracts import PROPERTIES
 from .runner import ClientFn, play_lifecycle
-from .watchdog import BLOCKED
 
 __all__ = ["check_client", "play", "play_all"]
 
-# Hypothesis's explain phase traces every line of the client (sys.settrace) to say which lines a
-# failure ran: several times slower, and the kit's report says what the client did already.
-_PHASES = tuple(p for p in Phase if p is not Phase.explain)
-_LEAST_EXAMPLES = 10  # lifecycles a search after a finding draws, however little budget is left
 _SEARCH_SEED = int(
     "13509542816430517318145784628961975931024014027386551334712100391428469159790492472246749549"
     "045422998270404713365224"
@@ -114,38 +107,42 @@ def check_client(
         return search.run(max_examples, seed)
 
 
-class _Found(RunmodelError):
-    """A search's failing example: which property failed (the counterexample is kept aside)."""
+class _Search(PropertySearch[Scenario | AppScenario, Counterexample, SearchSummary]):
+    """One check's searches of a run client (`PropertySearch` does the searching)."""
 
-    def __init__(self, prop: str) -> None:
-        self.prop = prop
-        super().__init__(prop)
+    seed = _SEARCH_SEED
 
+    def __init__(
+        self,
+        fn: ClientFn,
+        options: Options,
+        cancel: bool,
+        reproduce: str | None,
+        progress: Callable[[Progress], None] | None,
+    ) -> None:
+        super().__init__(SearchSummary(options.contract, options.strictness), progress)
+        self.fn, self.options, self.cancel, self.reproduce = fn, options, cancel, reproduce
 
-class _StopSearch(BaseException):
-    """Ends a search at once (Hypothesis lets a BaseException through)."""
+    def properties(self) -> Sequence[str]:
+        return PROPERTIES
 
-    def __init__(self, found: Counterexample) -> None:
-        super().__init__(found.message)
-        self.found = found
+    def strategy(self) -> st.SearchStrategy[Scenario | AppScenario]:
+        level = self.options.strictness
+        if self.options.contract is Contract.APP:
+            return app_scenarios(level, cancel=self.cancel)
+        return scenarios(level, cancel=self.cancel)
 
+    def play(
+        self,
+        plan: Scenario | AppScenario,
+        ignore: frozenset[str] | None,
+        data: st.DataObject | None,
+    ) -> tuple[list[tuple[str, ...]], list[Counterexample]]:
+        options = self.options if ignore is None else replace(self.options, ignore=ignore)
+        return play_lifecycle(self.fn, plan, options, data)
 
-@dataclass
-class _Search:
-    """One check's searches: what was found per property, and what the running one witnessed."""
-
-    fn: ClientFn
-    options: Options
-    cancel: bool
-    reproduce: str | None
-    progress: Callable[[Progress], None] | None
-    summary: SearchSummary = field(init=False)
-    found: dict[str, Counterexample] = field(default_factory=dict)
-    searched: set[str] = field(default_factory=set)
-    current: list[Counterexample] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.summary = SearchSummary(self.options.contract, self.options.strictness)
+    def simplicity(self, found: Counterexample) -> tuple[Any, ...]:
+        return _simplicity(found)
 
     def fail(self, found: list[Counterexample]) -> ClientCheckFailed:
         found = sorted(found, key=lambda f: PROPERTIES.index(f.prop))
@@ -159,108 +156,6 @@ class _Search:
             text = str(f.scenario)
             lines.append(how.replace('"{scenario}"', _quoted(text)).replace("{scenario}", text))
         return ClientCheckFailed(found, lines)
-
-    def tell(self, phase: str) -> None:
-        if self.progress is not None:
-            failing = len(self.found) + bool(self.current)
-            phase = "shrinking" if self.current else phase
-            self.progress(Progress(self.summary.examples, failing, phase))
-
-    def replay(self, plan: Scenario | AppScenario) -> SearchSummary:
-        """Play one lifecycle; raise its findings."""
-        __tracebackhide__ = True
-        try:
-            paths, findings = play_lifecycle(self.fn, plan, self.options)
-            self.summary.add(*paths)
-            self.current.extend(findings)
-            self.tell("replaying")
-        except KeyboardInterrupt:
-            raise self.interrupted() from None
-        if findings:
-            raise self.fail(findings)
-        return self.summary
-
-    def interrupted(self) -> CheckInterrupted:
-        for f in sorted(self.current, key=_simplicity):
-            self.found.setdefault(f.prop, f)
-        found = self.fail(list(self.found.values())) if self.found else None
-        return CheckInterrupted(self.summary, found)
-
-    def run(self, max_examples: int | None, seed: int | None) -> SearchSummary:
-        """Search until every property either held or has its plainest counterexample."""
-        __tracebackhide__ = True
-        try:
-            self._searches(max_examples, seed)
-        except _StopSearch as stop:
-            self.found[stop.found.prop] = stop.found
-            raise self.fail(list(self.found.values())) from None
-        except KeyboardInterrupt:
-            raise self.interrupted() from None
-        if self.found:
-            raise self.fail(list(self.found.values()))
-        return self.summary
-
-    def _searches(self, max_examples: int | None, seed: int | None) -> None:
-        # one search per failing property: each search passes over the properties already found
-        # (the client is not stopped for them), so the next one is found and shrunk too; the
-        # lifecycles drawn before a failure count against one budget of examples (each later
-        # search still draws a few), so a client with one bug costs about what a correct one
-        # does, plus shrinking
-        promise, level = self.options.contract, self.options.strictness
-        strategy: st.SearchStrategy[Scenario] | st.SearchStrategy[AppScenario] = (
-            app_scenarios(level, cancel=self.cancel)
-            if promise is Contract.APP
-            else scenarios(level, cancel=self.cancel)
-        )
-        budget = max_examples if max_examples is not None else settings().max_examples
-        conf = settings(
-            max_examples=budget,
-            deadline=None,
-            database=None,
-            derandomize=seed is None,
-            verbosity=Verbosity.quiet,
-            print_blob=False,
-            report_multiple_bugs=False,
-            suppress_health_check=list(HealthCheck),
-            phases=_PHASES,
-        )
-        while len(self.searched) < len(PROPERTIES):
-            limit = budget if not self.searched else max(_LEAST_EXAMPLES, budget)
-            drawn = [0]
-            test = settings(conf, max_examples=limit)(given(strategy, st.data())(self._one(drawn)))
-            test = hypothesis_seed(_SEARCH_SEED if seed is None else seed)(test)
-            self.current.clear()
-            try:
-                test()
-            except _Found as last:
-                # Hypothesis shrinks by its own order; report the simplest failure of the same
-                # property the search witnessed, so the lifecycle a reader sees is the plainest.
-                same = [f for f in self.current if f.prop == last.prop]
-                self.found[last.prop] = min(same, key=_simplicity)
-                self.searched.add(last.prop)
-                budget -= drawn[0]
-                continue
-            break
-
-    def _one(self, drawn: list[int]) -> Callable[[Scenario | AppScenario, st.DataObject], None]:
-        """The test of one search: play a drawn lifecycle, stop at a fresh failure."""
-        options = replace(self.options, ignore=frozenset(self.searched))
-
-        def one(sc: Scenario | AppScenario, data: st.DataObject) -> None:
-            paths, findings = play_lifecycle(self.fn, sc, options, data)
-            self.summary.add(*paths)
-            if not self.current:
-                drawn[0] += 1
-            fresh = [f for f in findings if f.prop not in self.searched]
-            self.current.extend(fresh)
-            self.tell("searching")
-            for f in fresh:
-                if f.prop == "terminates" and f.message.startswith(BLOCKED):
-                    raise _StopSearch(f)  # every replay would take `hang_after` again
-            if fresh:
-                raise _Found(fresh[0].prop)
-
-        return one
 
 
 def _quoted(text: str) -> str:
