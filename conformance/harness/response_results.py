@@ -5,17 +5,15 @@ one check, the counterexamples and the summary of a passing search, and how they
 from __future__ import annotations
 
 import enum
-import itertools
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from runmodel import RESPONSE, RunmodelError, Strictness
+from runmodel import RunmodelError, Strictness
 
 from ..response_strategies import ResponseScenario
 from .options import HANG_AFTER
-from .results import Action, compress, render_failures
+from .results import Action, SearchSummary, compress, render_failures
 
 __all__ = [
     "GIVE_UP_AFTER",
@@ -133,42 +131,6 @@ class ResponseCheckFailed(RunmodelError, AssertionError):
         super().__init__(render_failures(self.counterexamples, self.reproduce))
 
 
-@dataclass(slots=True)
-class ResponseSummary:
-    """What a passing check explored: lifecycles, and the model's statuses and edges reached."""
-
-    contract: ResponseContract
-    strictness: Strictness
-    examples: int = 0
-    statuses: Counter[str] = field(default_factory=Counter)
-    edges: Counter[tuple[str, str]] = field(default_factory=Counter)
-
-    def add(self, *paths: tuple[str, ...]) -> None:
-        """One lifecycle played: the paths of the responses it covered."""
-        self.examples += 1
-        for path in paths:
-            self.statuses.update(path)
-            self.edges.update(itertools.pairwise(path))
-
-    def render(self) -> str:
-        model = RESPONSE.edges(self.strictness)
-        missing = [f"{e.source} → {e.dest}" for e in model if (e.source, e.dest) not in self.edges]
-        lines = [
-            f"every property of the {self.contract.value} contract held in {self.examples} "
-            f"lifecycle{'' if self.examples == 1 else 's'} ({self.strictness.value})",
-            f"  statuses reached: {len(self.statuses)} of {len(RESPONSE.statuses)}",
-            f"  edges exercised:  {len(model) - len(missing)} of {len(model)}",
-        ]
-        if missing:
-            lines.append(f"  not reached: {', '.join(missing)}")
-        return "\n".join(lines)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "lifecycle": RESPONSE.name,
-            "contract": self.contract.value,
-            "strictness": self.strictness.value,
-            "examples": self.examples,
-            "statuses": dict(sorted(self.statuses.items())),
-            "edges": {f"{a} → {b}": n for (a, b), n in sorted(self.edges.items())},
-        }
+ResponseSummary = SearchSummary
+"""What a passing check of a response client explored (a `SearchSummary` of the response
+lifecycle)."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from runmodel import Strictness
+from runmodel import RESPONSE, Strictness
 
 from ..emulator.clock import virtual_time_session
 from ..response_strategies import ResponseScenario, parse_response_scenario, response_scenarios
@@ -126,7 +126,8 @@ class _Search(PropertySearch[ResponseScenario, ResponseCounterexample, ResponseS
         reproduce: str | None,
         progress: Callable[[Progress], None] | None,
     ) -> None:
-        super().__init__(ResponseSummary(options.contract, options.strictness), progress)
+        summary = ResponseSummary(options.contract, options.strictness, lifecycle=RESPONSE)
+        super().__init__(summary, progress)
         self.fn, self.options, self.reproduce = fn, options, reproduce
 
     def properties(self) -> Sequence[str]:

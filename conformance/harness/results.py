@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from runmodel import RUN, RunmodelError, Strictness
+from runmodel import RUN, Lifecycle, RunmodelError, Strictness
 
 from ..emulator.clock import ClientInterrupted
 
@@ -191,29 +191,31 @@ def render_failures(found: Sequence[_Rendered], reproduce: Sequence[str | None])
 
 @dataclass(slots=True)
 class SearchSummary:
-    """What a passing check explored: examples, statuses and edges reached."""
+    """What a passing check explored: examples, and the statuses and edges of its lifecycle
+    (runs unless told) reached."""
 
-    contract: Contract
+    contract: enum.Enum
     strictness: Strictness
     examples: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
     edges: Counter[tuple[str, str]] = field(default_factory=Counter)
+    lifecycle: Lifecycle = RUN
 
     def add(self, *paths: tuple[str, ...]) -> None:
-        """One lifecycle played: the paths of the runs it covered."""
+        """One lifecycle played: the paths of the objects (runs, responses) it covered."""
         self.examples += 1
         for path in paths:
             self.statuses.update(path)
             self.edges.update(itertools.pairwise(path))
 
     def render(self) -> str:
-        model = RUN.edges(self.strictness)
+        model = self.lifecycle.edges(self.strictness)
         covered = [e for e in model if (e.source, e.dest) in self.edges]
         missing = [f"{e.source} → {e.dest}" for e in model if (e.source, e.dest) not in self.edges]
         lines = [
             f"every property of the {self.contract.value} contract held in {self.examples} "
             f"lifecycle{'' if self.examples == 1 else 's'} ({self.strictness.value})",
-            f"  statuses reached: {len(self.statuses)} of {len(RUN.statuses)}",
+            f"  statuses reached: {len(self.statuses)} of {len(self.lifecycle.statuses)}",
             f"  edges exercised:  {len(covered)} of {len(model)}",
         ]
         if missing:
@@ -221,7 +223,9 @@ class SearchSummary:
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
+        named = {} if self.lifecycle is RUN else {"lifecycle": self.lifecycle.name}
         return {
+            **named,
             "contract": self.contract.value,
             "strictness": self.strictness.value,
             "examples": self.examples,
