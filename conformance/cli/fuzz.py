@@ -36,7 +36,7 @@ __all__ = [
 
 RESPONSE_CONTRACTS = ("poller", "poller-app", "stream", "tool-loop")
 """The contracts of a background-responses client (the others are a run's)."""
-_RUN_ONLY = ("setup", "assistant", "future_status", "raises_on_failure")
+_RUN_ONLY = ("setup", "assistant", "future_status")
 
 
 class _Unusable(RunmodelError):
@@ -96,7 +96,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--raises-on-failure",
         action="store_true",
-        help="the client may raise once its run has ended unsuccessfully (as many libraries do)",
+        help="the client may raise once its run or response has ended unsuccessfully (as many "
+        "libraries do)",
     )
     parser.add_argument(
         "--no-cancel",
@@ -344,7 +345,11 @@ def _response_options(args: argparse.Namespace) -> dict[str, Any]:
         if getattr(args, name, None):
             flag = "--" + name.replace("_", "-")
             raise _Unusable(f"{flag} is for the run contracts, not --contract {args.contract}")
-    options: dict[str, Any] = {"cancel": not args.no_cancel, "stay": not args.no_stay}
+    options: dict[str, Any] = {
+        "cancel": not args.no_cancel,
+        "stay": not args.no_stay,
+        "raises_on_failure": args.raises_on_failure,
+    }
     if args.poll_interval is not None:
         if not args.poll_interval >= 0:
             raise _Unusable("--poll-interval must be a number of seconds, 0 or more")

@@ -41,6 +41,9 @@ __all__ = [
     "terminates",
 ]
 
+_UNSUCCESSFUL = RESPONSE.terminal - {RESPONSE.target(ResponseTrigger.COMPLETE)}
+"""Where a library may raise by design (``raises_on_failure``): failed, incomplete, cancelled."""
+
 WHILE_ACTIVE = FACTS["response.poll.while_active"].code
 INCREASING = FACTS["response.stream.increasing"].code
 NO_GAP = FACTS["response.stream.no_gap"].code
@@ -183,7 +186,9 @@ def _how_it_ended(j: ResponseJudging) -> str | None:
     out = j.out
     if out.raised is not None:
         gave_up = any(j.cancelled_by_client(t.response_id) for t in j.responses)
-        return None if gave_up else j.what
+        ended = j.final.get(j.last) if j.last is not None else None
+        by_design = j.options.raises_on_failure and ended in _UNSUCCESSFUL
+        return None if gave_up or by_design else j.what
     if not j.responses:
         return "the client returned without creating a response"
     returned = out.returned

@@ -75,6 +75,9 @@ class ResponseOptions:
     tools: tuple[Mapping[str, Any], ...] = ()
     ignore: frozenset[str] = frozenset()
     hang_after: float = HANG_AFTER
+    raises_on_failure: bool = False
+    """The client may raise once its response has ended unsuccessfully (failed, incomplete,
+    cancelled), as many libraries do by design."""
 
     @property
     def least(self) -> float:

@@ -48,6 +48,7 @@ def check_response_client(
     tools: Sequence[Mapping[str, Any]] | None = None,
     reproduce: str | None = None,
     hang_after: float = HANG_AFTER,
+    raises_on_failure: bool = False,
     progress: Callable[[Progress], None] | None = None,
 ) -> ResponseSummary:
     """Play `fn` every kind of legal background-response lifecycle of its contract; raise
@@ -61,6 +62,8 @@ def check_response_client(
     `poll_interval` is the least sleep between two polls (default 1 s: the Responses API sends
     no hint). `settle_polls` is how many requests a client may make about a terminal response.
     `reproduce` overrides the "how to reproduce" line (``{scenario}`` in it is filled in).
+    With `raises_on_failure` the client may raise once its response has ended unsuccessfully
+    (failed, incomplete, cancelled), as many libraries do by design.
     Raises `CannotCheck` if `fn` cannot be called so, `CheckInterrupted` on Ctrl-C.
     """
     __tracebackhide__ = True
@@ -76,6 +79,7 @@ def check_response_client(
         stay,
         tuple(dict(t) for t in tools or ()),
         hang_after=hang_after,
+        raises_on_failure=raises_on_failure,
     )
     search = _Search(fn, options, reproduce, progress)
     with virtual_time_session():
@@ -98,6 +102,7 @@ def play_response(
     poll_interval: float | None = None,
     settle_polls: int = 10,
     hang_after: float = HANG_AFTER,
+    raises_on_failure: bool = False,
 ) -> list[ResponseCounterexample]:
     """Play one lifecycle to `fn` and judge it: every counterexample, in order of root cause
     (none if all held)."""
@@ -108,7 +113,12 @@ def play_response(
         else parse_response_scenario(scenario, level)
     )
     options = ResponseOptions(
-        ResponseContract(contract), level, settle_polls, poll_interval, hang_after=hang_after
+        ResponseContract(contract),
+        level,
+        settle_polls,
+        poll_interval,
+        hang_after=hang_after,
+        raises_on_failure=raises_on_failure,
     )
     with virtual_time_session():
         return play_response_lifecycle(fn, plan, options)[1]
@@ -183,6 +193,8 @@ def _reproduce(fn: Callable[..., Any], options: ResponseOptions) -> str:
         parts.append("tools=...")
     if options.hang_after != HANG_AFTER:
         parts.append(f"hang_after={options.hang_after:g}")
+    if options.raises_on_failure:
+        parts.append("raises_on_failure=True")
     parts.append('scenario="{scenario}"')
     return f"check_response_client({', '.join(parts)})"
 

@@ -24,6 +24,21 @@ def guide_poller(client, response_id):
     return resp
 
 
+def library_poller(client, response_id, deadline=600):
+    waited = 0
+    resp = client.responses.retrieve(response_id)
+    while resp.status in ("queued", "in_progress"):
+        if waited > deadline:
+            resp = client.responses.cancel(response_id)
+            raise TimeoutError(resp.status)
+        sleep(2)
+        waited += 2
+        resp = client.responses.retrieve(response_id)
+    if resp.status != "completed":
+        raise RuntimeError(f"the response ended {resp.status}")
+    return resp
+
+
 def loop(client, tools):
     resp = client.responses.create(model="gpt-4o", input="hi", tools=tools, background=True)
     while True:
@@ -138,3 +153,14 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: Any) -> None:
     )
     assert code == 2
     assert err.startswith("runmodel fuzz: --scenario: 'complete+1': the server cannot complete")
+
+
+def test_a_library_that_raises_on_an_unsuccessful_end_says_so(tmp_path: Path, capsys: Any) -> None:
+    args = ("library_poller", "--contract", "poller", "--max-examples", "30")
+    code, out, _ = _fuzz(tmp_path, capsys, *args)
+    assert code == 1
+    assert "(property: returns)" in out
+    assert "the client raised RuntimeError: the response ended " in out
+    code, out, err = _fuzz(tmp_path, capsys, *args, "--raises-on-failure")
+    assert (code, err) == (0, "")
+    assert out.startswith("every property of the poller contract held in 30 lifecycles")

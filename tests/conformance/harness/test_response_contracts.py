@@ -121,6 +121,39 @@ def test_a_poller_that_gives_up_and_cancels_may_raise() -> None:
     assert "leaving the response {resp} queued" in found[0].message
 
 
+def _raises_on_failure(client: Any, response_id: str) -> Any:
+    """A library's poller: it raises on a response that ended unsuccessfully, by design."""
+    resp = client.responses.retrieve(response_id)
+    while resp.status in ("queued", "in_progress"):
+        time.sleep(2)
+        resp = client.responses.retrieve(response_id)
+    if resp.status != "completed":
+        raise RuntimeError(f"the response ended {resp.status}")
+    return resp
+
+
+def _always_raises(client: Any, response_id: str) -> Any:
+    _raises_on_failure(client, response_id)
+    raise RuntimeError("no answer")
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    ["start+1, fail+2", "start+1, stop_incomplete+2", "start+5, complete+5; cancel_at=2"],
+)
+def test_a_library_may_raise_on_an_unsuccessful_end_only_when_it_says_so(scenario: str) -> None:
+    (raised,) = play_response(_raises_on_failure, scenario, "poller")
+    assert raised.prop == "returns"
+    assert "raised RuntimeError" in raised.message
+    assert play_response(_raises_on_failure, scenario, "poller", raises_on_failure=True) == []
+
+
+def test_raising_on_a_completed_response_is_caught_even_for_a_library() -> None:
+    (raised,) = play_response(_always_raises, _DONE, "poller", raises_on_failure=True)
+    assert raised.prop == "returns"
+    assert play_response(_raises_on_failure, _DONE, "poller", raises_on_failure=True) == []
+
+
 def test_the_poll_interval_is_the_one_given() -> None:
     (slow,) = play_response(rm.good_poller, _DONE, "poller", poll_interval=3)
     assert slow.prop == "sleeps_between_polls"
