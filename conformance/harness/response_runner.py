@@ -5,7 +5,6 @@ the played lifecycle judged by the contract registered for the response lifecycl
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, cast
@@ -13,16 +12,14 @@ from typing import Any, cast
 from runmodel import RESPONSE
 
 from ..emulator import Emulator, Fault
-from ..emulator.clock import ClientInterrupted
 from ..emulator.response_script import ResponseScript
 from ..response_strategies import ResponseScenario
 from . import response_contracts as _registered  # noqa: F401 - the contracts register on import
 from .options import DEFAULT_ASSISTANT, TIME_BUDGET
 from .response_results import ResponseContract, ResponseCounterexample, ResponseOptions
 from .response_watch import ResponseJudging, ResponseWatch
-from .results import ClientBlocked
+from .runner import call_client
 from .verdicts import Judging, PlayOutcome, contract_rules
-from .watchdog import AsyncBlocked, Watchdog
 
 __all__ = ["DEFAULT_TOOLS", "play_response_lifecycle", "response_tools"]
 
@@ -108,26 +105,5 @@ def _call(
     args: tuple[Any, ...],
     hang_after: float,
 ) -> PlayOutcome:
-    out = PlayOutcome()
-    is_async = inspect.iscoroutinefunction(fn)
-    client = emu.async_client() if is_async else emu.client()
-    emu.clock.on_sleep = watch.on_sleep
-    with emu.virtual_time():
-        dog = Watchdog(hang_after, boundary=_call.__code__)
-        try:
-            with dog:
-                try:
-                    if is_async:
-                        out.returned = asyncio.run(fn(client, *args))
-                    else:
-                        out.returned = fn(client, *args)
-                except ClientInterrupted as exc:
-                    out.hung = exc
-                except (Exception, SystemExit) as exc:  # SystemExit: the client's own exit()
-                    out.raised = exc
-        except ClientBlocked as exc:  # the alarm rang as the client returned
-            out.hung = exc
-    emu.clock.on_sleep = None
-    if isinstance(out.hung, AsyncBlocked) and dog.pending is not None:
-        out.hung = dog.pending
-    return out
+    client = emu.async_client() if inspect.iscoroutinefunction(fn) else emu.client()
+    return call_client(fn, emu, client, args, watch.on_sleep, hang_after)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from runmodel import RUN
 
 from ..emulator import Emulator, Reply, Request
-from ..emulator.clock import ClientInterrupted
+from ..emulator.clock import ClientInterrupted, Sleep
 from ..sdk import quiet_assistants_deprecation
 from ..strategies import AppScenario, Scenario
 from ..tools import arguments, function_tools, plainest
@@ -27,7 +27,7 @@ from .verdicts import Judging, PlayOutcome, contract_rules
 from .watch import Tracked, Watch
 from .watchdog import AsyncBlocked, Watchdog
 
-__all__ = ["ClientFn", "play_lifecycle"]
+__all__ = ["ClientFn", "call_client", "play_lifecycle"]
 
 ClientFn = Callable[..., Any]
 
@@ -133,22 +133,37 @@ class _Caller:
 def _call(
     fn: ClientFn, emu: Server, watch: Watch, first: str, future: bool, hang_after: float
 ) -> PlayOutcome:
-    out = PlayOutcome()
-    is_async = inspect.iscoroutinefunction(fn)
     if future:
         emu.on_reply = _future_status_once(lambda: watch.runs)
     strict = not future  # a future status fails strict validation; the SDK's default is loose
+    is_async = inspect.iscoroutinefunction(fn)
     client = emu.async_client(strict=strict) if is_async else emu.client(strict=strict)
-    emu.clock.on_sleep = watch.on_sleep
-    with quiet_assistants_deprecation(), emu.virtual_time():
-        dog = Watchdog(hang_after, boundary=_call.__code__)
+    with quiet_assistants_deprecation():
+        return call_client(fn, emu, client, (watch.thread_id, first), watch.on_sleep, hang_after)
+
+
+def call_client(
+    fn: Callable[..., Any],
+    emu: Server,
+    client: Any,
+    args: tuple[Any, ...],
+    on_sleep: Callable[[Sleep], None],
+    hang_after: float,
+) -> PlayOutcome:
+    """Call ``fn(client, *args)`` (awaited if it is async) on the emulator's virtual time, under
+    the real-time watchdog: what it returned or raised, or where it hung. Every contract's
+    runner calls its client through this."""
+    out = PlayOutcome()
+    emu.clock.on_sleep = on_sleep
+    with emu.virtual_time():
+        dog = Watchdog(hang_after, boundary=call_client.__code__)
         try:
             with dog:
                 try:
-                    if is_async:
-                        out.returned = asyncio.run(fn(client, watch.thread_id, first))
+                    if inspect.iscoroutinefunction(fn):
+                        out.returned = asyncio.run(fn(client, *args))
                     else:
-                        out.returned = fn(client, watch.thread_id, first)
+                        out.returned = fn(client, *args)
                 except ClientInterrupted as exc:
                     out.hung = exc
                 except (Exception, SystemExit) as exc:  # SystemExit: the client's own exit()
