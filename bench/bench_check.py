@@ -209,7 +209,8 @@ def check(
 
     t = time.perf_counter()
     checker = Checker(emit=Report(keep_clean=False))
-    items = read(path) if whole else read(path, shape=CHECKED, repeated=checker.repeated)
+    hooks = {"repeated": checker.repeated, "observed": checker.observed}
+    items = read(path) if whole else read(path, shape=CHECKED, **hooks)
     checker.feed_all(items if tap is None else tap(items))
     summary = checker.finish()
     return time.perf_counter() - t, summary

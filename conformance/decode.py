@@ -17,15 +17,16 @@ checker's test for a repeated poll means what it meant with whole objects.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Union
+from typing import Any, Literal, TypedDict
 
 import msgspec
 import orjson
 
 from runmodel import API_OBJECTS, MARKS, RULES
 
-__all__ = ["CHECKED", "ENGINE_FIELDS", "KINDS", "WHOLE", "Shape", "Whole"]
+__all__ = ["CHECKED", "ENGINE_FIELDS", "KINDS", "WHOLE", "Shape", "Whole", "parse"]
 
 KINDS = {kind: lc.name for kind, lc in API_OBJECTS.items()}
 """The ``object`` types a shape decodes, and the model lifecycle of each (others are parsed
@@ -39,8 +40,6 @@ ENGINE_FIELDS = {
 }
 """The fields the checking engine reads of an object besides its field rules' (and its ``id``,
 ``object`` and ``status``), by lifecycle."""
-
-_UNSET = msgspec.UNSET
 
 WHOLE = "\x00whole"
 """The key of a decoded object under which its `Whole` is kept (never a field of the API's)."""
@@ -61,7 +60,7 @@ class Whole:
     def value(self) -> Any:
         """The whole object, parsed."""
         raw = self.raw
-        return orjson.loads(raw) if type(raw) is bytes else raw
+        return parse(raw) if type(raw) is bytes else raw
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Whole):
@@ -76,23 +75,40 @@ class Whole:
         return "Whole(...)"
 
 
-# A byte map for the number guard: digits become "0", what may precede a number becomes ":",
-# "e", "E" and "+" become "e", everything else "a" (see `_decoder`).
-_MAP = bytearray(b"a" * 256)
-for _c in b"0123456789":
-    _MAP[_c] = ord("0")
-for _c in b":,[ \t\r\n-":
-    _MAP[_c] = ord(":")
-for _c in b"eE+":
-    _MAP[_c] = ord("e")
-_NUMBER_MAP = bytes(_MAP)
-del _MAP, _c
-_LONG_NUMBER = b":" + b"0" * 19  # 19 digits after a delimiter: maybe beyond a 64-bit integer
-_BIG_EXPONENT = b"e000"  # an exponent of three digits: maybe beyond a double
+_PARSE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
+_any = msgspec.json.Decoder().decode
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _int(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:  # (beyond Python's digit limit for int(): a double's, infinite)
+        return float(text)
+
+
+def parse(raw: bytes) -> Any:
+    """The whole line, parsed: the full parse the decoded shape agrees with.
+
+    msgspec, which reads integers exactly (as the shape does); a number beyond its range (a
+    shape skips it, unread, in a field it does not decode) is read by Python's own parser,
+    exactly or as infinity; anything else it rejects is `orjson`'s to accept or reject, with
+    orjson's message (a ``json.JSONDecodeError``).
+    """
+    try:
+        return _any(raw)
+    except _PARSE_ERRORS as exc:
+        if "out of range" in str(exc):
+            return json.loads(raw, parse_int=_int, parse_constant=_no_constant)
+    return orjson.loads(raw)
 
 
 class Shape:
-    """A decoder of bare snapshot objects (run, run step, message) to the named fields only.
+    """A decoder of bare snapshot objects (run, run step, message, response) to the named fields
+    only.
 
     `decode(line)` gives a dict of the fields present in the line (and `WHOLE`), or None when the
     line must be parsed whole: not a JSON object, not a snapshot kind, an ``id`` that is not a
@@ -106,19 +122,7 @@ class Shape:
             for kind, names in fields.items()
         }
         """Per ``object`` type, the fields decoded (``id``, ``object`` and ``status`` first)."""
-        structs = tuple(
-            msgspec.defstruct(
-                f"Decoded_{KINDS.get(kind, 'object')}",
-                [("id", str, msgspec.NODEFAULT), ("status", str, _UNSET)]
-                + [(name, Any, _UNSET) for name in names[3:]],
-                tag_field="object",
-                tag=kind,
-                forbid_unknown_fields=False,
-                gc=False,
-            )
-            for kind, names in self.fields.items()
-        )
-        self.decode = _decoder(structs)
+        self.decode = _decoder(self.fields)
         """`decode(line)`: the line's object, only this shape's fields (and `WHOLE`); None when
         the line must be parsed whole instead."""
 
@@ -129,35 +133,45 @@ class Shape:
         return out
 
 
-def _decoder(structs: tuple[type[msgspec.Struct], ...]) -> Callable[[bytes], dict[str, Any] | None]:
-    """`Shape.decode` for these structs, a closure over its constants (the checker's hot path)."""
-    decode = msgspec.json.Decoder(Union[structs]).decode  # noqa: UP007 (a union made at run time)
-    kinds = {struct: struct.__struct_config__.tag for struct in structs}
-    asdict = msgspec.structs.asdict
+def _typed(kind: str, names: tuple[str, ...]) -> Any:
+    """The decoded form of one ``object`` type: a TypedDict of its fields, none required (so
+    that msgspec makes the dict itself, absent fields left out), ``object`` only this type."""
+    types: dict[str, Any] = dict.fromkeys(names, Any)
+    types.update(id=str, object=Literal[kind], status=str)
+    return TypedDict(f"Decoded_{KINDS.get(kind, 'object')}", types, total=False)  # type: ignore[operator]
+
+
+def _decoder(fields: Mapping[str, tuple[str, ...]]) -> Callable[[bytes], dict[str, Any] | None]:
+    """`Shape.decode` for these fields, a closure over its constants (the checker's hot path).
+
+    One msgspec decoder per ``object`` type, the one that last decoded a line tried first (a
+    line of another type fails on its ``object`` and the next is tried)."""
+    decoders = [msgspec.json.Decoder(_typed(kind, names)).decode for kind, names in fields.items()]
+    order = list(decoders)
     errors = (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError)
-    unset, whole, numbers = _UNSET, Whole, _NUMBER_MAP
+    whole = Whole
 
     def decoded(line: bytes) -> dict[str, Any] | None:
-        try:
-            struct = decode(line)
-        except errors:
+        for decode in order:
+            try:
+                obj: dict[str, Any] = decode(line)
+                break
+            except errors:
+                continue
+        else:
             return None
-        # Would a full parse accept the line and read its numbers the same? It checks the UTF-8
-        # of the strings the decoder skips; it reads an integer beyond 64 bits (19 digits or
-        # more) as a float; it rejects a number beyond a double's range (an exponent of three
-        # digits). Erring on the side of the full parse.
+        if decode is not order[0]:
+            order.remove(decode)
+            order.insert(0, decode)
+        if "object" not in obj or "id" not in obj:
+            return None
+        # The decoder skips the other fields unread: it does not check the UTF-8 of their
+        # strings, which a full parse rejects (a number beyond range it reads alike, `parse`).
         if not line.isascii():
             try:
                 line.decode()
             except UnicodeDecodeError:
                 return None
-        mapped = line.translate(numbers)
-        if _LONG_NUMBER in mapped or _BIG_EXPONENT in mapped:
-            return None
-        obj = asdict(struct)
-        if unset in obj.values():  # (the fields absent from the line are left out)
-            obj = {k: v for k, v in obj.items() if v is not unset}
-        obj["object"] = kinds[type(struct)]
         obj[WHOLE] = whole(line)
         return obj
 

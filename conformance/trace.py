@@ -278,9 +278,7 @@ def _problem(file: str, line: int | None, code: str, message: str) -> InputProbl
     return InputProblem(Location(file, line), code, message)
 
 
-def json_line_problem(
-    file: str, line: int, raw: bytes, exc: orjson.JSONDecodeError
-) -> InputProblem:
+def json_line_problem(file: str, line: int, raw: bytes, exc: ValueError) -> InputProblem:
     """The problem for one line that is not JSON: cut off, not UTF-8, or malformed."""
     if not raw.endswith(b"\n"):
         return _problem(file, line, "input.truncated", "the last line is cut off mid-line")

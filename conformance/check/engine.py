@@ -234,6 +234,15 @@ class Checker:
         run.via_http = False
         return True
 
+    def observed(self, obj: dict[str, Any], loc: Location, seq: int) -> bool:
+        """Take a snapshot without wall time from a reader (`conformance.readers.read`'s
+        hook), as `feed` would: True when taken (a run object), False when it must be fed."""
+        if obj.get("object") != "thread.run":
+            return False
+        self.items += 1
+        self._observe_run(obj, loc, seq, None, False)
+        return True
+
     def finish(self) -> CheckSummary:
         """End of input: judge what only the end shows, close every run, emit the summary."""
         for part in self._parts:

@@ -100,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
     progress = sys.stderr.isatty() and sum(_size(p) for p in args.files) >= _PROGRESS_BYTES
     for path in args.files:
         checkable, problems = checker.checkable, checker.problems
-        seen = _Seen(read(path, shape=CHECKED, repeated=checker.repeated))
+        hooks = {"repeated": checker.repeated, "observed": checker.observed}
+        seen = _Seen(read(path, shape=CHECKED, **hooks))
         if progress:
             _feed_with_progress(checker, seen, path)
         else:

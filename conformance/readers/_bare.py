@@ -6,14 +6,16 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-import orjson
-
-from ..decode import Shape
+from ..decode import Shape, parse
 from ..observations import InputProblem, Item, Location, Snapshot, StreamEvent, TraceInfo
 from ..trace import json_line_problem
 from ._common import SNAPSHOT_OBJECTS, kind_of
 
-__all__ = ["bare_objects", "read_objects_jsonl"]
+__all__ = ["Observed", "bare_objects", "read_objects_jsonl"]
+
+Observed = Callable[[dict[str, Any], Location, int], bool]
+"""A reader's hook offered each bare object of JSON Lines before a `Snapshot` is made of it:
+``observed(obj, loc, seq)`` is True when the caller took the observation in place."""
 
 
 def read_objects_jsonl(
@@ -21,8 +23,9 @@ def read_objects_jsonl(
     file: str,
     shape: Shape | None = None,
     repeated: Callable[[dict[str, Any]], bool] | None = None,
+    observed: Observed | None = None,
 ) -> Iterator[Item]:
-    """JSON Lines of bare objects: the hot path is one `orjson.loads` and four checks a line.
+    """JSON Lines of bare objects: the hot path is one decoding and a few checks a line.
 
     A poller records the same object many times: a line identical, byte for byte, to the last
     snapshot line that began the same way (in practice: the same object's previous observation)
@@ -31,11 +34,12 @@ def read_objects_jsonl(
     With a `shape`, snapshots hold only its fields: decoded by it where it can, else parsed whole
     and projected (`Shape.project`), so that both ways give the same objects. A repeated line's
     object is first offered to `repeated`: when it says True, the caller took the observation
-    and no `Snapshot` is made (a poller's unchanged polls cost a comparison of bytes).
+    and no `Snapshot` is made (a poller's unchanged polls cost a comparison of bytes). Any other
+    object is first offered to `observed`, likewise (a new observation is checked in place).
     """
     yield TraceInfo(Location(file, 1), "objects-jsonl", 1)
-    loads = orjson.loads
-    decode_error = orjson.JSONDecodeError
+    loads = parse
+    decode_error = ValueError  # (`json.JSONDecodeError`, and orjson's, derive from it)
     kinds = SNAPSHOT_OBJECTS
     new = tuple.__new__  # a Location without its Python-level constructor: the same tuple
     location = Location
@@ -88,7 +92,10 @@ def read_objects_jsonl(
             if len(recent) > cap:
                 recent.popitem(last=False)
         seq += 1
-        yield Snapshot(new(location, (file, lineno, None)), seq, obj)
+        loc = new(location, (file, lineno, None))
+        if observed is not None and observed(obj, loc, seq):
+            continue
+        yield Snapshot(loc, seq, obj)
 
 
 def _whole(raw: bytes) -> dict[str, Any] | None:

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conformance.check import Event, check
-from conformance.decode import CHECKED, ENGINE_FIELDS, KINDS, WHOLE, Shape, Whole
+from conformance.decode import CHECKED, ENGINE_FIELDS, KINDS, WHOLE, Shape, Whole, parse
 from conformance.readers import SNAPSHOT_OBJECTS, read
 from conformance.strategies import run_objects
 from runmodel import MARKS, RULES
@@ -80,11 +80,10 @@ def test_a_run_line_decodes_to_its_checked_fields_only() -> None:
 @pytest.mark.parametrize(
     "line",
     [
-        b'{"id":"run_1","object":"thread.run","status":"queued","x":1e400}\n',  # beyond a double
-        b'{"id":"run_1","object":"thread.run","status":"queued","x":-1E+309}\n',
         b'{"id":"run_1","object":"thread.run","status":"queued","x":"\xff"}\n',  # not UTF-8
-        b'{"id":"run_1","object":"thread.run","status":"queued","created_at":123456789012345678901}\n',
-        b'{"id":"run_1","object":"thread.run","status":"queued","usage":{"n":-9223372036854775809}}\n',
+        b'{"id":"run_1","object":"thread.run","status":"queued","created_at":1e400}\n',  # beyond
+        b'{"id":"run_1","object":"thread.run","status":"queued","usage":{"n":-1E+309}}\n',
+        b'{"id":"run_1","object":"thread.run","created_at":' + b"9" * 5000 + b"}\n",
         b'{"id":"run_1","object":"thread.run","status":null}\n',  # status not a string
         b'{"id":1,"object":"thread.run","status":"queued"}\n',
         b'{"id":"a","object":"thread.assistant"}\n',
@@ -96,6 +95,39 @@ def test_a_run_line_decodes_to_its_checked_fields_only() -> None:
 )
 def test_what_the_fast_shape_cannot_hold_is_parsed_whole(line: bytes) -> None:
     assert CHECKED.decode(line) is None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"id":"run_1","object":"thread.run","status":"queued","x":1e400}\n',  # beyond a double
+        b'{"id":"run_1","object":"thread.run","status":"queued","x":-1E+309}\n',
+        b'{"id":"run_1","object":"thread.run","status":"queued","x":' + b"9" * 5000 + b"}\n",
+        b'{"id":"run_1","object":"thread.run","status":"queued","created_at":123456789012345678901}\n',
+        b'{"id":"run_1","object":"thread.run","status":"queued","usage":{"n":-9223372036854775809}}\n',
+        b'{"id":"run_1","object":"thread.run","status":"queued","created_at":12345678901234567890,'
+        b'"x":1e999}\n',
+    ],
+)
+def test_numbers_beyond_a_double_or_64_bits_read_alike_both_ways(line: bytes) -> None:
+    got = CHECKED.decode(line)
+    assert got is not None  # (a number the shape skips, or reads exactly as the full parse)
+    want = CHECKED.project(parse(line))
+    assert got.keys() == want.keys()
+    assert all(_same_values(got[k], want[k]) for k in got if k != WHOLE)
+    assert_same_check(line)
+
+
+def test_the_full_parse_reads_integers_exactly_and_overflow_as_infinity() -> None:
+    assert parse(b'{"a":123456789012345678901,"b":1e400,"c":-1E+309}') == {
+        "a": 123456789012345678901,
+        "b": float("inf"),
+        "c": float("-inf"),
+    }
+    with pytest.raises(ValueError, match="not JSON"):
+        parse(b'{"a":1e400,"b":NaN}')
+    with pytest.raises(ValueError, match="control character"):
+        parse(b'{"a":"\t"}')  # (orjson's message, as before)
 
 
 def test_equal_objects_in_other_spellings_stay_equal() -> None:
@@ -204,8 +236,8 @@ def _same_values(a: Any, b: Any) -> bool:
 def test_a_decoded_line_reads_as_the_full_parse_does(line: bytes) -> None:
     got = CHECKED.decode(line)
     try:
-        whole = orjson.loads(line)
-    except orjson.JSONDecodeError:
+        whole = parse(line)
+    except ValueError:
         assert got is None  # the full parse rejects it: so must the fast path
         return
     if got is None:

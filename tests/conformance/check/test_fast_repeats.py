@@ -1,5 +1,6 @@
 """The byte-level fast path for a poll that saw nothing change: a JSON Lines line identical to the
-one its run's last observation came from is taken by `Checker.repeated` without a `Snapshot`.
+one its run's last observation came from is taken by `Checker.repeated` without a `Snapshot`; and
+every other run object of JSON Lines is taken in place by `Checker.observed`, also without one.
 
 It must change nothing but speed: every event (findings, closed runs, the summary with its
 counts and coverage) equals that of the same file read with every line parsed whole and fed.
@@ -32,12 +33,12 @@ def events(
     paths: list[Path], *, fast: bool, checker: type[Checker] = Checker, **kw: Any
 ) -> list[Event]:
     """The events of checking `paths` in one checker: `fast`, as ``runmodel check`` reads (the
-    checker's shape and its repeat hook); else every line parsed whole and fed."""
+    checker's shape and its two hooks); else every line parsed whole and fed."""
     out: list[Event] = []
     c = checker(emit=out.append, **kw)
     for path in paths:
         if fast:
-            c.feed_all(read(path, shape=CHECKED, repeated=c.repeated))
+            c.feed_all(read(path, shape=CHECKED, repeated=c.repeated, observed=c.observed))
         else:
             c.feed_all(read(path))
     c.finish()
@@ -156,3 +157,32 @@ def test_the_hook_takes_only_what_the_engine_would_only_count() -> None:
     assert not c.repeated(obj)  # the status moved since
     assert c.items == 2
     assert c.finish().observations == 2
+
+
+class _Hasty(Checker):
+    """A deliberately wrong hook: it takes a run object in place, but skips its status move."""
+
+    def observed(self, obj: dict[str, Any], loc: Location, seq: int) -> bool:
+        run = self._runs.get(obj["id"]) if obj.get("object") == "thread.run" else None
+        if run is None or run.last is None:
+            return super().observed(obj, loc, seq)
+        self.items += 1
+        run.last = obj
+        return True
+
+
+def test_the_differential_catches_a_hook_that_takes_an_observation_unjudged(
+    tmp_path: Path,
+) -> None:
+    data = b"".join(orjson.dumps(run(s)) + b"\n" for s in ("queued", "completed", "queued"))
+    assert_same(data, tmp_path)
+    with pytest.raises(AssertionError):
+        assert_same(data, tmp_path, checker=_Hasty)
+
+
+def test_the_observed_hook_takes_run_objects_only() -> None:
+    c = Checker(emit=lambda e: None)
+    assert c.observed({**run("queued"), "id": "run_x"}, Location("t", 1), 1)
+    assert not c.observed({"id": "step_1", "object": "thread.run.step"}, Location("t", 2), 2)
+    assert c.items == 1
+    assert c.finish().observations == 1
