@@ -209,8 +209,11 @@ def check(
 
     t = time.perf_counter()
     checker = Checker(emit=Report(keep_clean=False))
-    hooks = {"repeated": checker.repeated, "observed": checker.observed}
-    items = read(path) if whole else read(path, shape=CHECKED, **hooks)
+    items = (
+        read(path)
+        if whole
+        else read(path, shape=CHECKED, repeated=checker.repeated, observed=checker.observed)
+    )
     checker.feed_all(items if tap is None else tap(items))
     summary = checker.finish()
     return time.perf_counter() - t, summary

@@ -100,8 +100,9 @@ def run(args: argparse.Namespace) -> int:
     progress = sys.stderr.isatty() and sum(_size(p) for p in args.files) >= _PROGRESS_BYTES
     for path in args.files:
         checkable, problems = checker.checkable, checker.problems
-        hooks = {"repeated": checker.repeated, "observed": checker.observed}
-        seen = _Seen(read(path, shape=CHECKED, **hooks))
+        seen = _Seen(
+            read(path, shape=CHECKED, repeated=checker.repeated, observed=checker.observed)
+        )
         if progress:
             _feed_with_progress(checker, seen, path)
         else:
