@@ -9,7 +9,7 @@ BIN2   := $(VENV2)/bin
 VENV1  ?= .venv-sdk1
 BIN1   := $(VENV1)/bin
 
-.PHONY: demo test lint types pytest test-sdk1 test-sdk2 test-slow bench diagrams clean
+.PHONY: compiled demo test lint types pytest test-sdk1 test-sdk2 test-slow bench diagrams clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,16 @@ $(VENV1)/.installed: pyproject.toml | $(BIN1)/python
 	$(BIN1)/python -m pip install -q -e '.[test]' 'openai>=1.21,<2'
 	touch $@
 
+# The checker's hot modules compiled with mypyc, in place (plain Python where that fails), again
+# whenever a source changed (compiled code knows the types of the modules it imports).
+HOT := $(shell find runmodel conformance -name '*.py')
+
+$(VENV)/.compiled: $(HOT) tools/compile.py | $(VENV)/.installed
+	$(BIN)/python tools/compile.py
+	touch $@
+
+compiled: $(VENV)/.compiled
+
 demo: $(VENV)/.installed
 	$(BIN)/runmodel demo
 
@@ -48,20 +58,20 @@ lint: $(VENV)/.installed
 types: $(VENV)/.installed
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed
+pytest: $(VENV)/.installed $(VENV)/.compiled
 	$(BIN)/pytest -q -rs -m "not slow"
 
-test-slow: $(VENV)/.installed
+test-slow: $(VENV)/.installed $(VENV)/.compiled
 	$(BIN)/pytest -q -rs -m slow
 
 # The other SDK majors run the whole fast suite; in CI with fewer examples per property
 # (profile ci-sdk: derandomized like ci), since the main environment already searches deeper.
 SDK_PROFILE ?= $(if $(CI),ci-sdk,dev)
 
-test-sdk2: $(VENV2)/.installed
+test-sdk2: $(VENV2)/.installed $(VENV)/.compiled
 	HYPOTHESIS_PROFILE=$(SDK_PROFILE) $(BIN2)/pytest -q -rs -m "not slow"
 
-test-sdk1: $(VENV1)/.installed
+test-sdk1: $(VENV1)/.installed $(VENV)/.compiled
 	HYPOTHESIS_PROFILE=$(SDK_PROFILE) $(BIN1)/pytest -q -rs -m "not slow"
 
 test: lint types pytest test-sdk2 test-sdk1
@@ -82,8 +92,9 @@ $(VENVB)/.installed: pyproject.toml | $(BINB)/python
 		|| echo "openai-responses could not be installed: the bench reports it as not measured"
 	touch $@
 
-bench: $(VENV)/.installed $(VENVB)/.installed
+bench: $(VENV)/.installed $(VENV)/.compiled $(VENVB)/.installed
 	$(BIN)/python bench/run_all.py --sdk2-python $(BINB)/python
 
 clean:
 	rm -rf $(VENV) $(VENV1) $(VENV2) $(VENVB) build *.egg-info .mypy_cache .ruff_cache .hypothesis
+	find conformance -name '*.so' -delete

@@ -8,6 +8,7 @@ import signal
 import pytest
 from hypothesis import HealthCheck, settings
 
+from conformance.compiled import stale
 from conformance.sdk import PYTEST_FILTER
 
 settings.register_profile("dev", max_examples=50, deadline=None)
@@ -30,5 +31,13 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Accept the SDK's Assistants deprecation, by message, from its one named place."""
+    """Accept the SDK's Assistants deprecation, by message, from its one named place; refuse to
+    test old compiled code in place of the sources."""
     config.addinivalue_line("filterwarnings", PYTEST_FILTER)
+    old = stale()
+    if old:
+        pytest.exit(
+            f"compiled modules older than the sources: {', '.join(old)}; rebuild them "
+            "(make compiled) or remove them (python tools/compile.py --clean)",
+            returncode=2,
+        )

@@ -60,7 +60,7 @@ fact and how the checker and the emulator treat it.
 from __future__ import annotations
 
 from .actions import RunTraffic  # (importing it registers the Assistants run's part)
-from .engine import EXPIRY_GRACE, Checker, check, edge_coverage
+from .engine import EXPIRY_GRACE, MEMORY, WINDOW, Checker, check, edge_coverage
 from .parts import Host, Part, PartFactory, register_part, unregister_part
 from .responses import (  # (registers the response's part)
     CLIENT_FACTS,
@@ -102,9 +102,11 @@ __all__ = [
     "CREATE_MESSAGE",
     "CREATE_RUN",
     "EXPIRY_GRACE",
+    "MEMORY",
     "REPORTED_FACTS",
     "STREAM_EVIDENCE",
     "SUBMIT_TOOL_OUTPUTS",
+    "WINDOW",
     "CheckFinished",
     "CheckStarted",
     "CheckSummary",

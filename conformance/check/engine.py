@@ -41,10 +41,14 @@ from .results import (
 from .state import NO_TRIGGERS, ChildState, Recent, RunState
 from .streams import OBJECTS
 
-__all__ = ["EXPIRY_GRACE", "Checker", "check", "edge_coverage"]
+__all__ = ["EXPIRY_GRACE", "MEMORY", "WINDOW", "Checker", "check", "edge_coverage"]
 
-_MEMORY = 65_536  # closed runs, settled children, finished streams remembered (id → status)
-_SETTLED = 256  # settled runs kept whole a little longer: a re-poll of a finished run is cheap
+MEMORY = 65_536
+"""Closed runs, settled children and finished streams a checker remembers (id → status), by
+default."""
+WINDOW = 256
+"""Settled runs a checker keeps whole a little longer, by default (a re-poll of a finished run is
+cheap)."""
 
 _HINTS = {
     "status.unknown": "A newer API may have added this status: record it and extend the model.",
@@ -63,6 +67,12 @@ tracked on their own, as runs are (e.g. a response)."""
 
 def _v(code: str, severity: Severity, message: str, where: Where, **details: Any) -> Violation:
     return finding(_HINTS, code, severity, message, where, **details)
+
+
+def _loose(item: Any) -> Any:
+    """`item` as it is: its fields are read as they are, not as they are declared (a compiled
+    checker would otherwise refuse an item whose object is not the dict it should be)."""
+    return item
 
 
 def _ids(calls: Any) -> list[str]:
@@ -100,8 +110,8 @@ class Checker:
         *,
         emit: Callable[[Event], None],
         expiry_grace: float = EXPIRY_GRACE,
-        memory: int = _MEMORY,
-        window: int = _SETTLED,
+        memory: int = MEMORY,
+        window: int = WINDOW,
         fail_on: Severity = Severity.ERROR,
         quick: bool = True,
         observer: Callable[[str, str], None] | None = None,
@@ -165,7 +175,7 @@ class Checker:
         """Check one item against everything seen before it."""
         self.items += 1
         if isinstance(item, Snapshot):
-            obj = item.obj
+            obj = _loose(item).obj  # (whatever a reader made of it, checked below)
             if type(obj) is dict and obj.get("object") == "thread.run":  # the hot path
                 self._observe_run(obj, item.loc, item.seq, item.wall, False)
             else:
@@ -213,7 +223,7 @@ class Checker:
         feed, observe_run, snapshot = self.feed, self._observe_run, Snapshot
         for item in items:
             if type(item) is snapshot:  # `feed`'s hot path, inlined
-                obj = item.obj
+                obj = _loose(item).obj
                 if type(obj) is dict and obj.get("object") == "thread.run":
                     self.items += 1
                     observe_run(obj, item.loc, item.seq, item.wall, False)

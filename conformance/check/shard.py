@@ -13,7 +13,6 @@ make the shard's check differ from the single process's: the merge then checks i
 
 from __future__ import annotations
 
-import inspect
 import re
 import zlib
 from collections import OrderedDict
@@ -32,7 +31,7 @@ from ..observations import (
     StreamEvent,
     TraceInfo,
 )
-from .engine import EXPIRY_GRACE, Checker
+from .engine import EXPIRY_GRACE, MEMORY, WINDOW, Checker
 from .results import Event, RunChecked, Severity, Violation, ViolationFound
 from .streams import OBJECTS
 
@@ -50,12 +49,6 @@ __all__ = [
     "numbered_files",
     "unusable_violation",
 ]
-
-_DEFAULTS = inspect.signature(Checker.__init__).parameters
-WINDOW: int = _DEFAULTS["window"].default
-"""Settled runs a single process keeps whole before closing the oldest (the engine's default)."""
-MEMORY: int = _DEFAULTS["memory"].default
-"""Closed objects and finished streams a single process remembers (the engine's default)."""
 
 FINISH = 1 << 62
 """The position (as a file index) of what happens at the end of input, after every file."""

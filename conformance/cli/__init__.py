@@ -16,6 +16,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from ..compiled import stale
+
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 COMMANDS: dict[str, str] = {
@@ -60,6 +62,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    old = stale()
+    if old:
+        print(
+            f"runmodel: warning: compiled modules older than the sources run in their place "
+            f"({', '.join(old)}); rebuild them with `make compiled`",
+            file=sys.stderr,
+        )
     try:
         return int(args._run(args))
     except KeyboardInterrupt:

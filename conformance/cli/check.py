@@ -12,13 +12,13 @@ import argparse
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._options import add_strictness
 
 if TYPE_CHECKING:
     from ..check import Checker
-    from ..observations import Item
+    from ..observations import Item, Location
 
 __all__ = ["configure", "run"]
 
@@ -100,12 +100,15 @@ def run(args: argparse.Namespace) -> int:
     progress = sys.stderr.isatty() and sum(_size(p) for p in args.files) >= _PROGRESS_BYTES
     for path in args.files:
         checkable, problems = checker.checkable, checker.problems
-        seen = _Seen(
-            read(path, shape=CHECKED, repeated=checker.repeated, observed=checker.observed)
-        )
         if progress:
-            _feed_with_progress(checker, seen, path)
+            shown = _Progress(checker, path)
+            hooks = shown.repeated, shown.observed
+            seen = _Seen(read(path, shape=CHECKED, repeated=hooks[0], observed=hooks[1]))
+            shown.feed_all(seen)
         else:
+            seen = _Seen(
+                read(path, shape=CHECKED, repeated=checker.repeated, observed=checker.observed)
+            )
             checker.feed_all(seen)
         if checker.checkable == checkable:
             if checker.problems == problems:
@@ -167,14 +170,37 @@ def _size(path: str) -> int:
         return 0
 
 
-def _feed_with_progress(checker: Checker, items: Iterable[Item], path: str) -> None:
-    feed = checker.feed
-    mask = _PROGRESS_EVERY - 1
-    name = os.path.basename(path)
-    for n, item in enumerate(items, 1):
-        feed(item)
-        if not n & mask:
-            print(f"\rchecking {name}: {n:,} items", end="", file=sys.stderr, flush=True)
+class _Progress:
+    """The checker's reading hooks and feeding, showing (on a terminal) how many items of a file
+    were checked, every `_PROGRESS_EVERY`: the ones the hooks took count too."""
+
+    def __init__(self, checker: Checker, path: str) -> None:
+        self.checker = checker
+        self.name = os.path.basename(path)
+        self.start = checker.items
+        self.next = _PROGRESS_EVERY
+
+    def tick(self) -> None:
+        n = self.checker.items - self.start
+        if n >= self.next:
+            self.next = n - n % _PROGRESS_EVERY + _PROGRESS_EVERY
+            print(f"\rchecking {self.name}: {n:,} items", end="", file=sys.stderr, flush=True)
+
+    def repeated(self, obj: dict[str, Any]) -> bool:
+        took = self.checker.repeated(obj)
+        self.tick()
+        return took
+
+    def observed(self, obj: dict[str, Any], loc: Location, seq: int) -> bool:
+        took = self.checker.observed(obj, loc, seq)
+        self.tick()
+        return took
+
+    def feed_all(self, items: Iterable[Item]) -> None:
+        feed = self.checker.feed
+        for item in items:
+            feed(item)
+            self.tick()
 
 
 def _jobs_value(text: str) -> int:

@@ -61,7 +61,7 @@ def read_objects_jsonl(
                 continue
             yield Snapshot(new(location, (file, lineno, None)), seq, hit[1])
             continue
-        obj = decode(raw)
+        obj: Any = decode(raw)
         if obj is None:
             try:
                 obj = loads(raw)

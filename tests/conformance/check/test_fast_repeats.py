@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,35 +30,46 @@ from tests.helpers.checktrace import run
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def events(
-    paths: list[Path], *, fast: bool, checker: type[Checker] = Checker, **kw: Any
-) -> list[Event]:
+Hooks = Callable[[Checker], tuple[Callable[..., bool], Callable[..., bool]]]
+"""The reader's two hooks for a checker (`repeated`, `observed`): the checker's own, or others."""
+
+
+def own_hooks(c: Checker) -> tuple[Callable[..., bool], Callable[..., bool]]:
+    return c.repeated, c.observed
+
+
+def events(paths: list[Path], *, fast: bool, hooks: Hooks = own_hooks, **kw: Any) -> list[Event]:
     """The events of checking `paths` in one checker: `fast`, as ``runmodel check`` reads (the
     checker's shape and its two hooks); else every line parsed whole and fed."""
     out: list[Event] = []
-    c = checker(emit=out.append, **kw)
+    c = Checker(emit=out.append, **kw)
     for path in paths:
         if fast:
-            c.feed_all(read(path, shape=CHECKED, repeated=c.repeated, observed=c.observed))
+            repeated, observed = hooks(c)
+            c.feed_all(read(path, shape=CHECKED, repeated=repeated, observed=observed))
         else:
             c.feed_all(read(path))
     c.finish()
     return out
 
 
-def assert_same(data: bytes, tmp: Path, checker: type[Checker] = Checker, **kw: Any) -> int:
+def assert_same(data: bytes, tmp: Path, hooks: Hooks = own_hooks, **kw: Any) -> int:
     """Check `data` both ways; the events must be equal. Returns the lines the hook took."""
     path = tmp / "t.jsonl"
     path.write_bytes(data)
     taken = [0]
 
-    class Counting(checker):  # type: ignore[valid-type,misc]
-        def repeated(self, obj: dict[str, Any]) -> bool:
-            took = super().repeated(obj)
+    def counting(c: Checker) -> tuple[Callable[..., bool], Callable[..., bool]]:
+        repeated, observed = hooks(c)
+
+        def count(obj: dict[str, Any]) -> bool:
+            took = repeated(obj)
             taken[0] += took
             return took
 
-    assert events([path], fast=True, checker=Counting, **kw) == events([path], fast=False, **kw)
+        return count, observed
+
+    assert events([path], fast=True, hooks=counting, **kw) == events([path], fast=False, **kw)
     return taken[0]
 
 
@@ -127,22 +139,23 @@ def test_a_repeat_of_an_older_line_is_fed_as_an_observation(tmp_path: Path) -> N
     assert assert_same(data, tmp_path) == 1  # (only the last line is the run's last again)
 
 
-class _Careless(Checker):
+def _careless(c: Checker) -> tuple[Callable[..., bool], Callable[..., bool]]:
     """A deliberately wrong hook: it takes any known run's object, last or not."""
 
-    def repeated(self, obj: dict[str, Any]) -> bool:
-        run = self._runs.get(obj["id"]) if obj.get("object") == "thread.run" else None
-        if run is None:
+    def repeated(obj: dict[str, Any]) -> bool:
+        if obj.get("object") != "thread.run" or c.status_of(obj["id"]) is None:
             return False
-        self.items += 1
+        c.items += 1
         return True
+
+    return repeated, c.observed
 
 
 def test_the_differential_catches_a_hook_that_takes_a_changed_observation(
     tmp_path: Path,
 ) -> None:
     with pytest.raises(AssertionError):
-        assert_same(_back_and_forth(), tmp_path, checker=_Careless)
+        assert_same(_back_and_forth(), tmp_path, hooks=_careless)
 
 
 def test_the_hook_takes_only_what_the_engine_would_only_count() -> None:
@@ -159,16 +172,16 @@ def test_the_hook_takes_only_what_the_engine_would_only_count() -> None:
     assert c.finish().observations == 2
 
 
-class _Hasty(Checker):
-    """A deliberately wrong hook: it takes a run object in place, but skips its status move."""
+def _hasty(c: Checker) -> tuple[Callable[..., bool], Callable[..., bool]]:
+    """A deliberately wrong hook: it takes a run object in place unjudged once its run is known."""
 
-    def observed(self, obj: dict[str, Any], loc: Location, seq: int) -> bool:
-        run = self._runs.get(obj["id"]) if obj.get("object") == "thread.run" else None
-        if run is None or run.last is None:
-            return super().observed(obj, loc, seq)
-        self.items += 1
-        run.last = obj
+    def observed(obj: dict[str, Any], loc: Location, seq: int) -> bool:
+        if obj.get("object") != "thread.run" or c.status_of(obj["id"]) is None:
+            return c.observed(obj, loc, seq)
+        c.items += 1
         return True
+
+    return c.repeated, observed
 
 
 def test_the_differential_catches_a_hook_that_takes_an_observation_unjudged(
@@ -177,7 +190,7 @@ def test_the_differential_catches_a_hook_that_takes_an_observation_unjudged(
     data = b"".join(orjson.dumps(run(s)) + b"\n" for s in ("queued", "completed", "queued"))
     assert_same(data, tmp_path)
     with pytest.raises(AssertionError):
-        assert_same(data, tmp_path, checker=_Hasty)
+        assert_same(data, tmp_path, hooks=_hasty)
 
 
 def test_the_observed_hook_takes_run_objects_only() -> None:
