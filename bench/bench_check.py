@@ -196,12 +196,13 @@ def time_read(path: Path) -> float:
 
 def check(
     path: Path,
-    tap: Callable[[Iterator[Any]], Iterator[Any]] | None = None,
+    probe: Callable[[int], None] | None = None,
     *,
     whole: bool = False,
 ) -> tuple[float, Any]:
-    """(seconds, summary) of checking `path` as ``runmodel check`` does; `tap` wraps the items;
-    `whole`: every line parsed whole and fed (no shape, no repeat hook)."""
+    """(seconds, summary) of checking `path` as ``runmodel check`` does; `probe` is told the
+    line of every run object checked; `whole`: every line parsed whole and fed (no shape, no
+    hooks)."""
     from conformance.check import Checker
     from conformance.decode import CHECKED
     from conformance.readers import read
@@ -209,12 +210,19 @@ def check(
 
     t = time.perf_counter()
     checker = Checker(emit=Report(keep_clean=False))
+    observed = checker.observed
+    if probe is not None:
+
+        def observed(obj: dict[str, Any], loc: Any, seq: int) -> bool:
+            probe(loc.line)
+            return checker.observed(obj, loc, seq)
+
     items = (
         read(path)
         if whole
-        else read(path, shape=CHECKED, repeated=checker.repeated, observed=checker.observed)
+        else read(path, shape=CHECKED, repeated=checker.repeated, observed=observed)
     )
-    checker.feed_all(items if tap is None else tap(items))
+    checker.feed_all(items)
     summary = checker.finish()
     return time.perf_counter() - t, summary
 
@@ -321,14 +329,12 @@ def peak_memory(path: Path | None, lines: int = 0) -> tuple[int, int, float, int
         "import bench_check\n"
         "import conformance.check, conformance.readers, conformance.reports\n"
         "half, marks = int(sys.argv[3]) // 2, [0]\n"
-        "def tap(items):\n"  # (by line: repeated lines the checker takes are not items)
-        "    for item in items:\n"
-        "        if not marks[0] and (item.loc.line or 0) >= half:\n"
-        "            marks[0] = bench_check.high_water()\n"
-        "        yield item\n"
+        "def probe(line):\n"  # (by line: repeated lines the checker takes are not seen)
+        "    if not marks[0] and line >= half:\n"
+        "        marks[0] = bench_check.high_water()\n"
         "seconds, errors = 0.0, 0\n"
         "if sys.argv[1] != '-':\n"
-        "    seconds, summary = bench_check.check(Path(sys.argv[1]), tap)\n"
+        "    seconds, summary = bench_check.check(Path(sys.argv[1]), probe)\n"
         "    errors = summary.errors\n"
         "print(bench_check.high_water(), marks[0], seconds, errors)\n"
     )
