@@ -15,13 +15,14 @@ from operator import itemgetter, ne
 from typing import Any
 
 from runmodel import LIFECYCLES, MESSAGE, RULES, RUN, STEP, Evidence, FieldRule, Lifecycle
+from runmodel.fields import Immutable, Kept, NonDecreasing, NotReset, Offset, Ordered
 
 from ..observations import Location
 from .findings import Findings
 from .results import Severity, Violation
 from .state import RunState
 
-__all__ = ["FieldRules"]
+__all__ = ["FieldRules", "method"]
 
 
 def _sev(ev: Evidence) -> Severity:
@@ -109,14 +110,131 @@ class _Plan:
     watch: _Values  # their values
 
 
-def _plan(lc: Lifecycle) -> _Plan:
+def _plain(value: Any) -> bool:
+    """A string or an integer (not a bool): equal to itself, compared as the rules compare."""
+    t = type(value)
+    return t is str or t is int
+
+
+def _ordered(rule: FieldRule) -> Callable[[Mapping[str, Any]], str | None]:
+    fields = rule.fields
+    ask = rule.snapshot
+
+    def call(obj: Mapping[str, Any]) -> str | None:
+        last = -(2**63)
+        for f in fields:
+            v = obj.get(f)
+            if v is None:
+                continue
+            if type(v) is not int or v < last:
+                return ask(obj)
+            last = v
+        return None
+
+    return call
+
+
+def _offset(rule: FieldRule) -> Callable[[Mapping[str, Any]], str | None]:
+    f, base = rule.fields
+    offset = rule.offset if isinstance(rule, Offset) else 0
+    ask = rule.snapshot
+
+    def call(obj: Mapping[str, Any]) -> str | None:
+        v, b = obj.get(f), obj.get(base)
+        if v is None or b is None or (type(v) is int and type(b) is int and v - b == offset):
+            return None
+        return ask(obj)
+
+    return call
+
+
+_Change = Callable[[Mapping[str, Any], Mapping[str, Any]], str | None]
+
+
+def _non_decreasing(rule: FieldRule) -> _Change:
+    fields = rule.fields
+    ask = rule.change
+
+    def call(prev: Mapping[str, Any], obj: Mapping[str, Any]) -> str | None:
+        for f in fields:
+            a = prev.get(f)
+            if a is None:
+                continue
+            b = obj.get(f)
+            if b is None or (type(a) is int and type(b) is int and b >= a):
+                continue
+            return ask(prev, obj)
+        return None
+
+    return call
+
+
+def _kept(rule: FieldRule) -> _Change:
+    f = rule.fields[0]
+    ask = rule.change
+
+    def call(prev: Mapping[str, Any], obj: Mapping[str, Any]) -> str | None:
+        if prev.get(f) is None or obj.get(f) is not None:
+            return None
+        return ask(prev, obj)
+
+    return call
+
+
+def _same(rule: FieldRule) -> _Change:
+    f = rule.fields[0]
+    ask = rule.change
+
+    def call(prev: Mapping[str, Any], obj: Mapping[str, Any]) -> str | None:
+        a, b = prev.get(f), obj.get(f)
+        if (a is None and b is None) or (_plain(a) and type(b) is type(a) and a == b):
+            return None
+        return ask(prev, obj)
+
+    return call
+
+
+def _kept_value(rule: FieldRule) -> _Change:
+    f = rule.fields[0]
+    ask = rule.change
+
+    def call(prev: Mapping[str, Any], obj: Mapping[str, Any]) -> str | None:
+        a, b = prev.get(f), obj.get(f)
+        if a is None or b is None or (_plain(a) and type(b) is type(a) and a == b):
+            return None
+        return ask(prev, obj)
+
+    return call
+
+
+_TWINS: dict[type, Callable[[FieldRule], Callable[..., str | None]]] = {
+    Ordered: _ordered,
+    Offset: _offset,
+    NonDecreasing: _non_decreasing,
+    Kept: _kept,
+    Immutable: _same,
+    NotReset: _kept_value,
+}
+"""Rule kinds whose plain cases this module decides itself (compiled with it): a twin says None
+only where the rule's own method would, and asks the method in any other case (so the findings
+and their words are the model's). Other kinds are always asked."""
+
+
+def method(rule: FieldRule, twins: bool = True) -> Callable[..., str | None]:
+    """What the checker calls to judge `rule`: its twin where its kind has one (`twins`), else
+    the rule's own method (`snapshot`, or `change` for a stateful rule)."""
+    twin = _TWINS.get(type(rule)) if twins else None
+    if twin is not None:
+        return twin(rule)
+    return rule.change if rule.stateful else rule.snapshot
+
+
+def _plan(lc: Lifecycle, twins: bool = True) -> _Plan:
     rules = RULES.get(lc.name, ())
 
     def ready(r: FieldRule) -> _Rule:
         code = f"{lc.name}.field.{r.code.removeprefix(lc.name + '.')}"
-        return _Rule(
-            r.change if r.stateful else r.snapshot, frozenset(r.fields), r, code, _sev(r.evidence)
-        )
+        return _Rule(method(r, twins), frozenset(r.fields), r, code, _sev(r.evidence))
 
     stateless = [ready(r) for r in rules if not r.stateful]
     stateful = tuple(ready(r) for r in rules if r.stateful and not _identity(r))
@@ -179,12 +297,18 @@ once one of their objects was observed: a report on runs alone stays as it was).
 class FieldRules:
     """Judges the field rules on each observation of an object of any lifecycle (`judge`); the
     findings go to `findings`. `quick=False`: no quick test, every rule that may have changed
-    runs one by one (the reference the quick path is tested against; slower)."""
+    runs one by one, always by its own method (the reference the quick path is tested against;
+    slower)."""
 
     def __init__(self, findings: Findings, *, quick: bool = True) -> None:
         self._add = findings.add
         self.plans: dict[str, _Plan] = (
-            _PLANS if quick else {k: replace(p, quick={}, pairs={}) for k, p in _PLANS.items()}
+            _PLANS
+            if quick
+            else {
+                lc.name: replace(_plan(lc, twins=False), quick={}, pairs={})
+                for lc in LIFECYCLES.values()
+            }
         )
         """lifecycle -> its plan (`FieldRules.judge` takes one)."""
         self.one_by_one = 0

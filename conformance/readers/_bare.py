@@ -59,7 +59,10 @@ def read_objects_jsonl(
             seq += 1
             if repeated is not None and repeated(hit[1]):
                 continue
-            yield Snapshot(new(location, (file, lineno, None)), seq, hit[1])
+            loc = new(location, (file, lineno, None))
+            if observed is not None and observed(hit[1], loc, seq):
+                continue
+            yield Snapshot(loc, seq, hit[1])
             continue
         obj: Any = decode(raw)
         if obj is None:
