@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from operator import itemgetter, ne
+from operator import itemgetter
 from typing import Any
 
 from runmodel import LIFECYCLES, MESSAGE, RULES, RUN, STEP, Evidence, FieldRule, Lifecycle
@@ -72,14 +72,14 @@ class _Pair:
     fresh: tuple[_Rule, ...]
     carried: tuple[_Rule, ...]
     stateful: tuple[_Rule, ...]
-    todo: dict[tuple[bool, ...], tuple[tuple[_Rule, ...], tuple[_Rule, ...]]]
+    todo: dict[int, tuple[tuple[_Rule, ...], tuple[_Rule, ...]]]
 
     def rules(
-        self, watched: tuple[str, ...], changed: tuple[bool, ...]
+        self, watched: tuple[str, ...], changed: int
     ) -> tuple[tuple[_Rule, ...], tuple[_Rule, ...]]:
-        """The carried and stateful rules that read a changed field (kept: one entry per
-        pattern, at most ``2 ** len(watched)``)."""
-        names = {f for f, c in zip(watched, changed, strict=True) if c}
+        """The carried and stateful rules that read a changed field (`changed`: a bit per
+        watched field; kept: one entry per pattern, at most ``2 ** len(watched)``)."""
+        names = {f for i, f in enumerate(watched) if changed >> i & 1}
         todo = self.todo[changed] = (
             tuple(r for r in self.carried if not r.fields.isdisjoint(names)),
             tuple(r for r in self.stateful if not r.fields.isdisjoint(names)),
@@ -362,8 +362,9 @@ class FieldRules:
         except KeyError:  # a missing field: the rules decide one by one
             return self._judge_each(run, oid, plan, status, obj, last, loc, seq)
         n, k = quick.n, quick.k
-        if vals[:n] != quick.nulls or None in vals[n:k]:
-            return self._judge_each(run, oid, plan, status, obj, last, loc, seq)
+        for i in range(k):
+            if (vals[i] is None) is not (i < n):  # (null where it must be, set where it must)
+                return self._judge_each(run, oid, plan, status, obj, last, loc, seq)
         now = vals[k:]
         failed: list[tuple[_Rule, str]] = []
         if last is None:
@@ -380,7 +381,10 @@ class FieldRules:
                 if msg is not None:
                     failed.append((r, msg))
             if now != seen:
-                changed = tuple(map(ne, now, seen))
+                changed = 0
+                for i in range(len(now)):
+                    if now[i] != seen[i]:
+                        changed |= 1 << i
                 carried, stateful = pair.todo.get(changed) or pair.rules(plan.watched, changed)
                 for r in carried:
                     msg = r.call(obj)
