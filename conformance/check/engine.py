@@ -246,11 +246,12 @@ class Checker:
 
     def observed(self, obj: dict[str, Any], loc: Location, seq: int) -> bool:
         """Take a snapshot without wall time from a reader (`conformance.readers.read`'s
-        hook), as `feed` would: True when taken (a run object), False when it must be fed."""
-        if obj.get("object") != "thread.run":
-            return False
+        hook), as `feed` would take it as a `Snapshot`: always True (taken)."""
         self.items += 1
-        self._observe_run(obj, loc, seq, None, False)
+        if obj.get("object") == "thread.run":
+            self._observe_run(obj, loc, seq, None, False)
+        else:
+            self.observe(obj, loc, seq, None, False)
         return True
 
     def finish(self) -> CheckSummary:

@@ -193,9 +193,10 @@ def test_the_differential_catches_a_hook_that_takes_an_observation_unjudged(
         assert_same(data, tmp_path, hooks=_hasty)
 
 
-def test_the_observed_hook_takes_run_objects_only() -> None:
+def test_the_observed_hook_takes_what_feed_takes() -> None:
     c = Checker(emit=lambda e: None)
     assert c.observed({**run("queued"), "id": "run_x"}, Location("t", 1), 1)
-    assert not c.observed({"id": "step_1", "object": "thread.run.step"}, Location("t", 2), 2)
-    assert c.items == 1
-    assert c.finish().observations == 1
+    step = {"id": "step_1", "object": "thread.run.step", "status": "in_progress", "run_id": "run_x"}
+    assert c.observed(step, Location("t", 2), 2)
+    assert c.items == 2
+    assert c.finish().observations == 2
