@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -44,6 +43,8 @@ def build() -> None:
     sources = [str(ROOT.joinpath(*m.split(".")).with_suffix(".py")) for m in MODULES]
     os.chdir(ROOT)  # (mypyc names the modules by their paths from here)
     with tempfile.TemporaryDirectory(prefix="runmodel-mypyc-") as tmp:
+        # (a cache of its own: `make types` may run mypy beside it, on the project's cache)
+        os.environ["MYPY_CACHE_DIR"] = str(Path(tmp) / "cache")
         extensions = mypycify(
             [os.path.relpath(s) for s in sources], opt_level="3", group_name=GROUP, target_dir=tmp
         )
@@ -81,7 +82,6 @@ def main() -> int:
         print(f"tools/compile.py: not compiled ({', '.join(missing)} missing)", file=sys.stderr)
         return 0
     print(f"tools/compile.py: compiled {len(MODULES)} modules with mypyc")
-    shutil.rmtree(ROOT / ".mypy_cache" / "mypyc", ignore_errors=True)
     return 0
 
 
