@@ -48,6 +48,7 @@ __all__ = [
     "item_keys",
     "nothing_message",
     "numbered_files",
+    "run_hint",
     "unusable_violation",
 ]
 
@@ -135,6 +136,44 @@ def item_keys(item: Item) -> tuple[list[str], list[str]]:
     return keys, children
 
 
+_ID = b'{"id":"'
+_RUN_OBJECT = b'","object":"thread.run"'
+_THREAD = b'"thread_id":"'
+_STATUS = b'"status":"'
+
+
+def run_hint(line: bytes) -> tuple[str, str, str] | None:
+    """(run id, thread id, status) of a JSON Lines line holding a run object as SDK dumps write
+    it (``id`` first, then ``object``, a whole line), read from its bytes without decoding; None
+    unless no backslash, ``{`` or ``[`` comes before the ``thread_id`` and ``status`` values
+    (then both are the top-level object's). A hint only: a later duplicate key, or JSON broken
+    further on, reads otherwise; the worker that checks the line verifies it once decoded."""
+    if not line.startswith(_ID) or (line[-2:] != b"}\n" and line.rstrip()[-1:] != b"}"):
+        return None
+    end = line.find(b'"', 7)
+    if end < 0 or not line.startswith(_RUN_OBJECT, end):
+        return None
+    t = line.find(_THREAD, end)
+    s = line.find(_STATUS, end)
+    if t < 0 or s < 0:
+        return None
+    t_end = line.find(b'"', t + 13)
+    s_end = line.find(b'"', s + 10)
+    last = max(t_end, s_end)
+    if (
+        t_end < 0
+        or s_end < 0
+        or line.find(b"\\", 7, last) >= 0
+        or line.find(b"{", 7, last) >= 0
+        or line.find(b"[", 7, last) >= 0
+    ):
+        return None
+    try:
+        return line[7:end].decode(), line[t + 13 : t_end].decode(), line[s + 10 : s_end].decode()
+    except UnicodeDecodeError:
+        return None
+
+
 class Router:
     """Assigns items to `shards` workers, the same way in every worker: an item goes where the
     ids it names already went (a thread, its runs, their steps and messages, a stream), else by
@@ -146,6 +185,21 @@ class Router:
         self.owner: dict[str, int] = {}
         self.streams: dict[int | None, int] = {}  # exchange seq -> the worker of its stream
         self.conflicts = 0
+
+    def owner_of(self, keys: list[str]) -> int | None:
+        """The worker `route` sends an object naming `keys` to (not a stream event, not an
+        exchange), without routing it; None for a conflict."""
+        owner = self.owner
+        shard = -1
+        for k in keys:
+            s = owner.get(k)
+            if s is not None and s != shard:
+                if shard >= 0:
+                    return None
+                shard = s
+        if shard < 0:
+            return zlib.crc32(keys[0].encode()) % self.shards if keys else 0
+        return shard
 
     def route(self, item: Item, keys: list[str]) -> int:
         """The worker that checks `item`."""
@@ -449,6 +503,11 @@ class _Shard:
         self.memo: dict[int, tuple[Any, bool, tuple[str, ...]]] = {}
         self.index = 0  # the file being read
         self.next = 0  # the position in it of the next item read
+        # the pre-filter (`_select`): lines seen, hints of recent lines by their first bytes,
+        # and the hint of the line being read when this shard checks it (to verify once decoded)
+        self.lines = 0
+        self.hints: dict[bytes, tuple[bytes, tuple[list[str], dict[str, str]] | None]] = {}
+        self.pending: tuple[int, list[str], dict[str, str]] | None = None
 
     def run(self, files: Iterable[tuple[int, str, Iterable[Item]]]) -> Journal:
         """Check the files; the journal."""
@@ -461,7 +520,12 @@ class _Shard:
             self.counts, self.fmt = {}, None  # (kept until the file gives something to check)
             if isinstance(items, FileItems):
                 items.repeated = self._repeated
+                if self.router is not None:
+                    items.select = self._select
+            self.lines = 0
             checker.feed_all(self._owned(index, items, checkable))
+            if self.pending is not None:
+                self._unverified(path)
             tally.checkable = checker.checkable - checkable
             tally.problems = checker.problems - problems
             if not tally.checkable and self.counts is not None:
@@ -512,6 +576,7 @@ class _Shard:
             if type(item) is Snapshot:
                 hit = memo.get(id(item.obj))
                 if hit is not None and hit[0] is item.obj:
+                    self.pending = None  # (the object of the same bytes, verified then)
                     if hit[1]:
                         yield item
                         for rid in hit[2]:
@@ -548,6 +613,7 @@ class _Shard:
         hit = self.memo.get(id(obj))
         if hit is None or hit[0] is not obj:
             return False
+        self.pending = None  # (the object of the same bytes, verified then)
         n = self.at[1] = self.next
         if hit[1]:
             if not self.checker.repeated(obj):
@@ -570,6 +636,8 @@ class _Shard:
         if type(item) is TraceInfo:
             self.fmt = self.fmt or item.format
         keys, children = item_keys(item)
+        if self.pending is not None:
+            self._verify(item, keys)
         runs = tuple(k[2:] for k in keys if k[0] == "r")
         if self.streams.see(item) and self.router is not None:
             journal.doubts.append(f"{item.loc}: a stream replaced while open")
@@ -586,21 +654,99 @@ class _Shard:
             mine = self.router.route(item, keys) == self.shard
         return mine, runs, type(item) is Snapshot and not children
 
+    def _select(self, raw: bytes) -> bool:
+        """The reader's pre-filter: False for a line whose bytes show another shard's run object
+        (`run_hint`), taken here as `_owned` would take its item (routed, foreseen, counted)
+        without decoding it. Its own lines' hints are verified once decoded (`_verify`)."""
+        self.lines += 1
+        if self.pending is not None:
+            self._unverified(self.journal.files[-1].path)
+        key = raw[:_PREFIX]
+        cached = self.hints.get(key)
+        if cached is not None and cached[0] == raw:
+            hint = cached[1]
+        else:
+            found = run_hint(raw)
+            if found is None:
+                hint = None
+            else:
+                rid, tid, status = found
+                hint = (
+                    ["t:" + tid, "r:" + rid],
+                    {"object": "thread.run", "id": rid, "status": status},
+                )
+            if len(self.hints) >= _HINTS:
+                self.hints.clear()
+            self.hints[key] = (raw, hint)
+        if hint is None:
+            return True
+        router = self.router
+        assert router is not None
+        assert self.replay is not None
+        keys = hint[0]
+        shard = router.owner_of(keys)
+        if shard is None:  # (a conflict: decoded and routed as any line)
+            return True
+        if shard == self.shard:
+            self.pending = (self.lines, keys, hint[1])
+            return True
+        owner = router.owner
+        for k in keys:
+            owner.setdefault(k, shard)
+        n = self.at[1] = self.next  # (where a run of this shard the window closes is closed)
+        self.replay.foresee_object(hint[1])
+        counts = self.counts
+        if counts is not None:
+            counts[Snapshot] = counts.get(Snapshot, 0) + 1
+        self.next = n + 1
+        return False
+
+    def _verify(self, item: Item, keys: list[str]) -> None:
+        """Check the decoded item of a line this shard checks against its bytes' hint: the
+        other shards took the line by the hint (`_select`); if they read it otherwise, doubt."""
+        pending = self.pending
+        assert pending is not None
+        self.pending = None
+        line, hinted, obj = pending
+        if not (
+            type(item) is Snapshot
+            and item.loc.line == line
+            and keys == hinted
+            and type(item.obj) is dict
+            and item.obj.get("object") == "thread.run"
+            and item.obj.get("status") == obj["status"]
+        ):
+            self.journal.doubts.append(f"{item.loc}: a line read otherwise than its bytes told")
+
+    def _unverified(self, path: str) -> None:
+        """A line this shard checks by its hint gave no object: the other shards took one."""
+        assert self.pending is not None
+        line = self.pending[0]
+        self.pending = None
+        self.journal.doubts.append(
+            f"{Location(path, line)}: a line read otherwise than its bytes told"
+        )
+
+
+_PREFIX = 64  # bytes of a line that pick its slot among the recent lines' hints
+_HINTS = 4096  # recent lines' hints kept (all dropped at once when full)
+
 
 class FileItems:
     """A file's items, read lazily with `conformance.readers.read` in the shape the check
     decodes, as one process reads them; `check_shard` sets `repeated`, the reader's hook for
-    a repeated line's object."""
+    a repeated line's object, and, for a shard of threads, `select`, its pre-filter of lines."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.repeated: Callable[[dict[str, Any]], bool] | None = None
+        self.select: Callable[[bytes], bool] | None = None
 
     def __iter__(self) -> Iterator[Item]:
         from ..decode import CHECKED
         from ..readers import read
 
-        return read(self.path, shape=CHECKED, repeated=self.repeated)
+        return read(self.path, shape=CHECKED, repeated=self.repeated, select=self.select)
 
 
 def numbered_files(paths: Iterable[tuple[int, str]]) -> Iterator[tuple[int, str, Iterable[Item]]]:

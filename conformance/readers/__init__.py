@@ -84,6 +84,7 @@ def read(
     *,
     shape: Shape | None = None,
     repeated: Callable[[dict[str, Any]], bool] | None = None,
+    select: Callable[[bytes], bool] | None = None,
 ) -> Iterator[Item]:
     """Every item of a recording, in observation order; the format is detected from content.
 
@@ -92,7 +93,9 @@ def read(
     Lines come as that shape decodes them, only its fields, each line it cannot hold parsed whole.
     `repeated(obj)` is asked about each bare object whose JSON Lines line repeats, byte for byte,
     the line it came from: True means the caller took that observation itself (no `Snapshot` is
-    made for it; its ``seq`` is still counted).
+    made for it; its ``seq`` is still counted). `select(line)`, for JSON Lines of bare objects
+    only, is asked about each line first: False skips it as one snapshot not read (its line and
+    ``seq`` counted).
     """
     file = str(path)
     try:
@@ -103,7 +106,7 @@ def read(
         yield InputProblem(Location(file), "input.io_error", f"cannot open: {reason}")
         return
     try:
-        yield from _summarised(_read_open(f, file, shape, repeated))
+        yield from _summarised(_read_open(f, file, shape, repeated, select))
     except OSError as exc:
         yield InputProblem(Location(file), "input.io_error", f"cannot read: {exc.strerror or exc}")
     except Exception as exc:  # a bug of ours must not become the user's traceback
@@ -176,6 +179,7 @@ def _read_open(
     file: str,
     shape: Shape | None = None,
     repeated: Callable[[dict[str, Any]], bool] | None = None,
+    select: Callable[[bytes], bool] | None = None,
 ) -> Iterable[Item]:
     """Detect the format and return the reader's items (no generator layer of its own)."""
     head = f.read(SNIFF)
@@ -200,7 +204,7 @@ def _read_open(
     f.seek(bom)
     first = stripped[:1]
     if first == b"{":
-        return _read_brace(f, file, head, bom, shape, repeated)
+        return _read_brace(f, file, head, bom, shape, repeated, select)
     if first == b"[":
         return read_json_document(f, file, guess_json(head[bom:]))
     if _YAML_CASSETTE.search(head):
@@ -223,6 +227,7 @@ def _read_brace(
     bom: int,
     shape: Shape | None,
     repeated: Callable[[dict[str, Any]], bool] | None = None,
+    select: Callable[[bytes], bool] | None = None,
 ) -> Iterable[Item]:
     """A file starting with ``{``: JSON Lines (native or bare objects) or one JSON document."""
     lines = _nonblank_lines(f, 2)
@@ -234,11 +239,11 @@ def _read_brace(
         fmt = json_format(first)[0]
         if fmt != "objects-json" or (len(lines) == 1 and not first.keys() & OBJECT_KEYS):
             return read_json_document(f, file, fmt)
-        return read_objects_jsonl(f, file, shape, repeated)
+        return read_objects_jsonl(f, file, shape, repeated, select)
     if _NATIVE.search(head):
         return read_trace(f, file)
     if len(lines) > 1 and isinstance(_loads(lines[1]), dict):
-        return read_objects_jsonl(f, file, shape, repeated)
+        return read_objects_jsonl(f, file, shape, repeated, select)
     return read_json_document(f, file, guess_json(head))
 
 

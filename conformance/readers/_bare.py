@@ -21,6 +21,7 @@ def read_objects_jsonl(
     file: str,
     shape: Shape | None = None,
     repeated: Callable[[dict[str, Any]], bool] | None = None,
+    select: Callable[[bytes], bool] | None = None,
 ) -> Iterator[Item]:
     """JSON Lines of bare objects: the hot path is one `orjson.loads` and four checks a line.
 
@@ -32,6 +33,8 @@ def read_objects_jsonl(
     and projected (`Shape.project`), so that both ways give the same objects. A repeated line's
     object is first offered to `repeated`: when it says True, the caller took the observation
     and no `Snapshot` is made (a poller's unchanged polls cost a comparison of bytes).
+    `select(line)` is asked first about every line: False skips it, counted as one snapshot
+    (its line and ``seq`` numbers), for a caller that knows the line holds one it does not read.
     """
     yield TraceInfo(Location(file, 1), "objects-jsonl", 1)
     loads = orjson.loads
@@ -48,6 +51,9 @@ def read_objects_jsonl(
     seq = 0
     for raw in lines:
         lineno += 1
+        if select is not None and not select(raw):
+            seq += 1
+            continue
         key = raw[:_PREFIX]
         hit = recent.get(key)
         if hit is not None and hit[0] == raw:
