@@ -367,6 +367,14 @@ class _Window:
         else:
             self._body(obj)
 
+    def foresee_run(self, oid: str, status: str) -> None:
+        """`foresee_object` of a run object with this id and status (and nothing else read)."""
+        if status in _RUN_STATUSES:
+            self.status[oid] = status
+        fifo, children = self.fifo, self.children
+        if oid not in fifo and self.status.get(oid) in _TERMINAL and not children.get(oid):
+            self.settle(oid)
+
     def _body(self, body: Any) -> None:
         if type(body) is not dict:
             return
@@ -506,8 +514,8 @@ class _Shard:
         # the pre-filter (`_select`): lines seen, hints of recent lines by their first bytes,
         # and the hint of the line being read when this shard checks it (to verify once decoded)
         self.lines = 0
-        self.hints: dict[bytes, tuple[bytes, tuple[list[str], dict[str, str]] | None]] = {}
-        self.pending: tuple[int, list[str], dict[str, str]] | None = None
+        self.hints: dict[bytes, _Hint] = {}
+        self.pending: tuple[int, list[str], str] | None = None
 
     def run(self, files: Iterable[tuple[int, str, Iterable[Item]]]) -> Journal:
         """Check the files; the journal."""
@@ -585,7 +593,16 @@ class _Shard:
                     elif replay is not None:
                         replay.foresee(item)
                     continue
-            mine, runs, memoize = self._classify(item)
+            obj = item.obj if type(item) is Snapshot else None
+            if (
+                type(obj) is dict
+                and obj.get("object") == "thread.run"
+                and type(obj.get("id")) is str
+                and type(obj.get("previous_response_id")) is not str
+            ):  # (a run: `_classify`, with what it cannot name left out)
+                mine, runs, memoize = self._classify_run(item, obj)
+            else:
+                mine, runs, memoize = self._classify(item)
             if memoize:
                 if len(memo) >= 4096:
                     memo.clear()
@@ -630,6 +647,19 @@ class _Shard:
         self.next = n + 1
         return True
 
+    def _classify_run(self, item: Item, obj: dict[str, Any]) -> tuple[bool, tuple[str, ...], bool]:
+        """`_classify` of a run object's snapshot (no ``previous_response_id``): it names its
+        thread and itself, no step or message, no stream."""
+        oid: str = obj["id"]
+        tid = obj.get("thread_id")
+        keys = ["t:" + tid, "r:" + oid] if type(tid) is str else ["r:" + oid]
+        if self.pending is not None:
+            self._verify(item, keys)
+        if self.router is None:
+            self.journal.keys.update(keys)
+            return True, (oid,), True
+        return self.router.route(item, keys) == self.shard, (oid,), True
+
     def _classify(self, item: Item) -> tuple[bool, tuple[str, ...], bool]:
         """Whether this shard checks `item`, the runs it names, whether to memoize that."""
         journal = self.journal
@@ -662,39 +692,36 @@ class _Shard:
         if self.pending is not None:
             self._unverified(self.journal.files[-1].path)
         key = raw[:_PREFIX]
-        cached = self.hints.get(key)
-        if cached is not None and cached[0] == raw:
-            hint = cached[1]
-        else:
+        hints = self.hints
+        hint = hints.get(key)
+        if hint is None or hint.line != raw:
             found = run_hint(raw)
-            if found is None:
-                hint = None
-            else:
-                rid, tid, status = found
-                hint = (
-                    ["t:" + tid, "r:" + rid],
-                    {"object": "thread.run", "id": rid, "status": status},
-                )
-            if len(self.hints) >= _HINTS:
-                self.hints.clear()
-            self.hints[key] = (raw, hint)
-        if hint is None:
+            hint = _Hint(raw, found)
+            if len(hints) >= _HINTS:
+                hints.clear()
+            hints[key] = hint
+        keys = hint.keys
+        if keys is None:
             return True
-        router = self.router
-        assert router is not None
-        assert self.replay is not None
-        keys = hint[0]
-        shard = router.owner_of(keys)
-        if shard is None:  # (a conflict: decoded and routed as any line)
-            return True
+        shard = hint.shard
+        if shard < 0:  # (routed once: its ids keep the worker they went to)
+            router = self.router
+            assert router is not None
+            found_shard = router.owner_of(keys)
+            if found_shard is None:  # (a conflict: decoded and routed as any line)
+                return True
+            shard = hint.shard = found_shard
+            if shard != self.shard:
+                owner = router.owner
+                for k in keys:
+                    owner.setdefault(k, shard)
         if shard == self.shard:
-            self.pending = (self.lines, keys, hint[1])
+            self.pending = (self.lines, keys, hint.status)
             return True
-        owner = router.owner
-        for k in keys:
-            owner.setdefault(k, shard)
         n = self.at[1] = self.next  # (where a run of this shard the window closes is closed)
-        self.replay.foresee_object(hint[1])
+        replay = self.replay
+        assert replay is not None
+        replay.foresee_run(hint.rid, hint.status)
         counts = self.counts
         if counts is not None:
             counts[Snapshot] = counts.get(Snapshot, 0) + 1
@@ -707,14 +734,14 @@ class _Shard:
         pending = self.pending
         assert pending is not None
         self.pending = None
-        line, hinted, obj = pending
+        line, hinted, status = pending
         if not (
             type(item) is Snapshot
             and item.loc.line == line
             and keys == hinted
             and type(item.obj) is dict
             and item.obj.get("object") == "thread.run"
-            and item.obj.get("status") == obj["status"]
+            and item.obj.get("status") == status
         ):
             self.journal.doubts.append(f"{item.loc}: a line read otherwise than its bytes told")
 
@@ -726,6 +753,23 @@ class _Shard:
         self.journal.doubts.append(
             f"{Location(path, line)}: a line read otherwise than its bytes told"
         )
+
+
+class _Hint:
+    """A line's `run_hint`, as `_Shard._select` keeps it: the ids it names (None: no hint), its
+    run and status, and the worker it went to (-1 until routed)."""
+
+    __slots__ = ("keys", "line", "rid", "shard", "status")
+
+    def __init__(self, line: bytes, found: tuple[str, str, str] | None) -> None:
+        self.line = line
+        self.shard = -1
+        if found is None:
+            self.keys: list[str] | None = None
+            self.rid = self.status = ""
+        else:
+            self.rid, tid, self.status = found
+            self.keys = ["t:" + tid, "r:" + self.rid]
 
 
 _PREFIX = 64  # bytes of a line that pick its slot among the recent lines' hints
