@@ -257,11 +257,12 @@ def merge_journals(journals: Sequence[Journal], *, window: int = WINDOW) -> Merg
     )
     events: list[Event] = [CheckStarted(strictness), *ordered, CheckFinished(summary)]
     merged = Merged(events, summary, unusable)
-    report = merged.report()
-    merged.unusable = [
-        (p, next((v.message for v in report.other if v.loc and v.loc.file == p), ""))
-        for p, _ in unusable
-    ]
+    if unusable:  # (what each says: its finding, as the report lists it)
+        report = merged.report()
+        merged.unusable = [
+            (p, next((v.message for v in report.other if v.loc and v.loc.file == p), ""))
+            for p, _ in unusable
+        ]
     return merged
 
 

@@ -526,12 +526,14 @@ class _Shard:
             checkable, problems = checker.checkable, checker.problems
             self.at[0] = self.index = index
             self.counts, self.fmt = {}, None  # (kept until the file gives something to check)
+            whole = self.router is None
             if isinstance(items, FileItems):
-                items.repeated = self._repeated
-                if self.router is not None:
+                items.repeated = checker.repeated if whole else self._repeated
+                if not whole:
                     items.select = self._select
             self.lines = 0
-            checker.feed_all(self._owned(index, items, checkable))
+            owned = self._whole if whole else self._owned
+            checker.feed_all(owned(index, items, checkable))
             if self.pending is not None:
                 self._unverified(path)
             tally.checkable = checker.checkable - checkable
@@ -563,6 +565,36 @@ class _Shard:
             "links": dict(cov.links),
         }
         return journal
+
+    def _whole(self, index: int, items: Iterable[Item], checkable: int) -> Iterator[Item]:
+        """`_owned` for a shard of whole files: every item is checked, and the journal needs no
+        mentions (a run named again in another shard's files is one of the ids they share,
+        which the merge refuses), so a repeated line's object goes to the engine's own hook
+        (`Checker.repeated`: positions then count the items that reach the engine, in order)."""
+        at, checker = self.at, self.checker
+        keys, counts = self.journal.keys, self.counts
+        for n, item in enumerate(items):
+            at[1] = n
+            if counts is not None:
+                counts[type(item)] = counts.get(type(item), 0) + 1
+                if checker.checkable > checkable:
+                    counts = self.counts = None
+            obj = item.obj if type(item) is Snapshot else None
+            if (
+                type(obj) is dict
+                and obj.get("object") == "thread.run"
+                and type(oid := obj.get("id")) is str
+                and type(obj.get("previous_response_id")) is not str
+            ):  # (a run names its thread and itself: `item_keys`, quicker)
+                tid = obj.get("thread_id")
+                if type(tid) is str:
+                    keys.add("t:" + tid)
+                keys.add("r:" + oid)
+            else:
+                self._classify(item)
+            yield item
+            if type(item) is InputProblem and item.code == "input.unusable":
+                self.journal.events.append(((index, n), "unusable", item.loc.file))
 
     def _owned(self, index: int, items: Iterable[Item], checkable: int) -> Iterator[Item]:
         """The items of one file this shard checks, each yielded when its position is set and
