@@ -17,8 +17,9 @@ import os
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.context import BaseContext
 from typing import Any
@@ -320,6 +321,18 @@ def _work(
         gc.set_threshold(*threshold)
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cycle collector off while the block runs (it makes many objects that stay alive)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _context() -> BaseContext:
     """Fork, which starts a worker without importing anything again, where it is safe: on a
     platform that has it, from a process with one thread; else spawn."""
@@ -367,13 +380,15 @@ def check_files(
         plans.append([(numbered, i, jobs) for i in range(jobs)])
     why = ""
     for tasks in plans:
-        with ProcessPoolExecutor(len(tasks), mp_context=_context()) as pool:
-            futures = [pool.submit(_work, files, i, n, *opts) for files, i, n in tasks]
-            journals = [f.result() for f in futures]
-        try:
-            return merge_journals(journals), None
-        except MergeError as exc:
-            why = str(exc)
+        with _collector_paused():  # (it would walk the journals over and over as they arrive)
+            with ProcessPoolExecutor(len(tasks), mp_context=_context()) as pool:
+                futures = [pool.submit(_work, files, i, n, *opts) for files, i, n in tasks]
+                journals = [f.result() for f in futures]
+            try:
+                return merge_journals(journals), None
+            except MergeError as exc:
+                why = str(exc)
+            del journals
     if why:
         print(f"runmodel check: --jobs: checking in one process: {why}", file=sys.stderr)
     journal = _work(numbered, 0, 1, *opts)
