@@ -148,6 +148,13 @@ def run_hint(line: bytes) -> tuple[str, str, str] | None:
     unless no backslash, ``{`` or ``[`` comes before the ``thread_id`` and ``status`` values
     (then both are the top-level object's). A hint only: a later duplicate key, or JSON broken
     further on, reads otherwise; the worker that checks the line verifies it once decoded."""
+    found = _hint(line)
+    return None if found is None else found[:3]
+
+
+def _hint(line: bytes) -> tuple[str, str, str, int] | None:
+    """`run_hint`, and where the status value begins when the thread comes before it (else 0):
+    a line that begins as this one up to there has the same hint but for its status."""
     if not line.startswith(_ID) or (line[-2:] != b"}\n" and line.rstrip()[-1:] != b"}"):
         return None
     end = line.find(b'"', 7)
@@ -169,7 +176,26 @@ def run_hint(line: bytes) -> tuple[str, str, str] | None:
     ):
         return None
     try:
-        return line[7:end].decode(), line[t + 13 : t_end].decode(), line[s + 10 : s_end].decode()
+        rid, tid = line[7:end].decode(), line[t + 13 : t_end].decode()
+        return rid, tid, line[s + 10 : s_end].decode(), s + 10 if t_end < s else 0
+    except UnicodeDecodeError:
+        return None
+
+
+def _status_hint(line: bytes, cut: int) -> str | None:
+    """`_hint`'s status of a line that begins as one with a hint up to `cut` (so has the same
+    run and thread), or None when `_hint` would give none: a quicker `_hint` of a new poll."""
+    s_end = line.find(b'"', cut)
+    if (
+        s_end < 0
+        or line.find(b"\\", cut, s_end) >= 0
+        or line.find(b"{", cut, s_end) >= 0
+        or line.find(b"[", cut, s_end) >= 0
+        or (line[-2:] != b"}\n" and line.rstrip()[-1:] != b"}")
+    ):
+        return None
+    try:
+        return line[cut:s_end].decode()
     except UnicodeDecodeError:
         return None
 
@@ -727,8 +753,7 @@ class _Shard:
         hints = self.hints
         hint = hints.get(key)
         if hint is None or hint.line != raw:
-            found = run_hint(raw)
-            hint = _Hint(raw, found)
+            hint = _Hint(raw, hint)
             if len(hints) >= _HINTS:
                 hints.clear()
             hints[key] = hint
@@ -789,19 +814,28 @@ class _Shard:
 
 class _Hint:
     """A line's `run_hint`, as `_Shard._select` keeps it: the ids it names (None: no hint), its
-    run and status, and the worker it went to (-1 until routed)."""
+    run and status, the worker it went to (-1 until routed), and the line up to its status
+    value (`_hint`'s cut; empty: none), which a new poll of the run often begins with."""
 
-    __slots__ = ("keys", "line", "rid", "shard", "status")
+    __slots__ = ("head", "keys", "line", "rid", "shard", "status")
 
-    def __init__(self, line: bytes, found: tuple[str, str, str] | None) -> None:
+    def __init__(self, line: bytes, before: _Hint | None) -> None:
         self.line = line
         self.shard = -1
-        if found is None:
-            self.keys: list[str] | None = None
-            self.rid = self.status = ""
-        else:
-            self.rid, tid, self.status = found
+        self.keys: list[str] | None = None
+        self.rid = self.status = ""
+        self.head = b""
+        if before is not None and before.head and line.startswith(before.head):
+            status = _status_hint(line, len(before.head))
+            if status is not None:  # (the same run and thread: the same worker)
+                self.keys, self.rid, self.status = before.keys, before.rid, status
+                self.shard, self.head = before.shard, before.head
+            return
+        found = _hint(line)
+        if found is not None:
+            self.rid, tid, self.status, cut = found
             self.keys = ["t:" + tid, "r:" + self.rid]
+            self.head = line[:cut]
 
 
 _PREFIX = 64  # bytes of a line that pick its slot among the recent lines' hints

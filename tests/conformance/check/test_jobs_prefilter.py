@@ -203,6 +203,12 @@ def _escapes_ignored(line: bytes) -> tuple[str, str, str] | None:
     return values[0], values[1], values[2]
 
 
+def _escapes_ignored_at(line: bytes) -> tuple[str, str, str, int] | None:
+    """`_escapes_ignored` as the shards ask it (no quicker reading of a new poll)."""
+    found = _escapes_ignored(line)
+    return None if found is None else (*found, 0)
+
+
 def test_a_pre_filter_that_ignores_escapes_is_caught(
     crafted: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -211,6 +217,7 @@ def test_a_pre_filter_that_ignores_escapes_is_caught(
     merged report would differ from one process's."""
     one = _one_process([crafted], 4)
     monkeypatch.setattr(shard, "run_hint", _escapes_ignored)
+    monkeypatch.setattr(shard, "_hint", _escapes_ignored_at)
     with pytest.raises(AssertionError):
         test_a_hint_is_the_decoded_run_or_none(crafted)
     got = _sharded([crafted], 2, 4)
@@ -252,3 +259,39 @@ def test_jobs_2_on_a_broken_line_hinted_as_a_run_check_in_one_process(
     assert code == 1
     assert f"checking in one process: {path}:" in jobs[2]
     assert MISREAD in jobs[2]
+
+
+def _polls(tmp_path: Path) -> list[bytes]:
+    """The bench trace's lines, the crafted ones, and new polls that differ after the status."""
+    import sys
+
+    bench = str(Path(__file__).resolve().parents[3] / "bench")
+    sys.path.insert(0, bench)
+    try:
+        import bench_check
+    finally:
+        sys.path.remove(bench)
+    path = tmp_path / "bench.jsonl"
+    bench_check.generate(path, 2000, open_runs=20)
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines += _interleave(_crafted_lines()).splitlines(keepends=True)
+    poll = _dump(run("in_progress", rid="run_x", tid="thread_x"))
+    for status in (b'queued\\"x', b"queued{", b"[queued", b"\xff", b"completed"):
+        lines += [poll, poll.replace(b'"in_progress"', b'"' + status + b'"')]
+    lines += [poll, poll[:-3], poll, poll.replace(b'"in_progress"', b'"in_progress')]
+    return lines
+
+
+def test_a_new_poll_of_a_run_has_the_hint_its_bytes_give(tmp_path: Path) -> None:
+    """The shards read a line that begins as the last of its run up to the status value only
+    from there (`shard._Hint`): the same hint as from the whole line, or none alike."""
+    last: dict[bytes, Any] = {}
+    quick = 0
+    for line in _polls(tmp_path):
+        before = last.get(line[:64])
+        hint = shard._Hint(line, before)
+        last[line[:64]] = hint
+        quick += before is not None and bool(before.head) and line.startswith(before.head)
+        got = None if hint.keys is None else (hint.rid, hint.keys[0][2:], hint.status)
+        assert got == run_hint(line), line
+    assert quick > 100
