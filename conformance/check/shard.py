@@ -711,8 +711,11 @@ class _Shard:
         oid: str = obj["id"]
         tid = obj.get("thread_id")
         keys = ["t:" + tid, "r:" + oid] if type(tid) is str else ["r:" + oid]
-        if self.pending is not None:
-            self._verify(item, keys)
+        if self.pending is not None and self._verify(item, keys):
+            owner = self.router.owner  # type: ignore[union-attr]  # (a hint: a shard of threads)
+            for k in keys:  # (`route`: `_select` found them this shard's, and no conflict)
+                owner.setdefault(k, self.shard)
+            return True, (oid,), True
         if self.router is None:
             self.journal.keys.update(keys)
             return True, (oid,), True
@@ -785,9 +788,10 @@ class _Shard:
         self.next = n + 1
         return False
 
-    def _verify(self, item: Item, keys: list[str]) -> None:
+    def _verify(self, item: Item, keys: list[str]) -> bool:
         """Check the decoded item of a line this shard checks against its bytes' hint: the
-        other shards took the line by the hint (`_select`); if they read it otherwise, doubt."""
+        other shards took the line by the hint (`_select`); if they read it otherwise, doubt.
+        True when they read it right."""
         pending = self.pending
         assert pending is not None
         self.pending = None
@@ -801,6 +805,8 @@ class _Shard:
             and item.obj.get("status") == status
         ):
             self.journal.doubts.append(f"{item.loc}: a line read otherwise than its bytes told")
+            return False
+        return True
 
     def _unverified(self, path: str) -> None:
         """A line this shard checks by its hint gave no object: the other shards took one."""
