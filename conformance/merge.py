@@ -321,6 +321,22 @@ def _work(
         gc.set_threshold(*threshold)
 
 
+def _shards(
+    tasks: list[tuple[list[tuple[int, str]], int, int]],
+    opts: tuple[Strictness, Severity, float],
+) -> list[Journal]:
+    """The journals of `tasks` (``(files, shard, shards)``): the first checked in this process
+    while worker processes (forked first) check the others, whose journals then travel back."""
+    (files, shard, shards), rest = tasks[0], tasks[1:]
+    if not rest:
+        return [_work(files, shard, shards, *opts)]
+    with ProcessPoolExecutor(len(rest), mp_context=_context()) as pool:
+        futures = [pool.submit(_work, f, i, n, *opts) for f, i, n in rest]
+        mine = _work(files, shard, shards, *opts)
+        with _collector_paused():  # (it would walk the journals over and over as they arrive)
+            return [mine, *(f.result() for f in futures)]
+
+
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """The cycle collector off while the block runs (it makes many objects that stay alive)."""
@@ -368,8 +384,9 @@ def check_files(
     """Check `paths` in `jobs` processes (0: one per core) and merge: whole files in consecutive
     blocks when there are at least twice as many files as processes (and they share no thread),
     else every process reads every file and checks the threads hashed to it. Where those shards
-    might still differ from one process, check in one process (with a note on stderr). Returns
-    the merged check and, for one process, its journal."""
+    might still differ from one process, check in one process (with a note on stderr). This
+    process checks one shard itself. Returns the merged check and, for one process, its
+    journal."""
     jobs = jobs or os.cpu_count() or 1
     numbered = list(enumerate(paths))
     opts = (strictness, fail_on, expiry_grace)
@@ -380,15 +397,12 @@ def check_files(
         plans.append([(numbered, i, jobs) for i in range(jobs)])
     why = ""
     for tasks in plans:
-        with _collector_paused():  # (it would walk the journals over and over as they arrive)
-            with ProcessPoolExecutor(len(tasks), mp_context=_context()) as pool:
-                futures = [pool.submit(_work, files, i, n, *opts) for files, i, n in tasks]
-                journals = [f.result() for f in futures]
+        journals = _shards(tasks, opts)
+        with _collector_paused():
             try:
                 return merge_journals(journals), None
             except MergeError as exc:
                 why = str(exc)
-            del journals
     if why:
         print(f"runmodel check: --jobs: checking in one process: {why}", file=sys.stderr)
     journal = _work(numbered, 0, 1, *opts)
