@@ -756,10 +756,11 @@ class _Shard:
         hints = self.hints
         hint = hints.get(key)
         if hint is None or hint.line != raw:
-            hint = _Hint(raw, hint)
-            if len(hints) >= _HINTS:
-                hints.clear()
-            hints[key] = hint
+            new = _next_hint(raw, hint)
+            if new is not hint:
+                if len(hints) >= _HINTS:
+                    hints.clear()
+                hints[key] = hint = new
         keys = hint.keys
         if keys is None:
             return True
@@ -820,28 +821,36 @@ class _Shard:
 
 class _Hint:
     """A line's `run_hint`, as `_Shard._select` keeps it: the ids it names (None: no hint), its
-    run and status, the worker it went to (-1 until routed), and the line up to its status
-    value (`_hint`'s cut; empty: none), which a new poll of the run often begins with."""
+    run and status, the worker it went to (-1 until routed), and where its status value begins
+    (`_hint`'s cut; 0: none) with the line's bytes before it (`head`), which a new poll of the
+    run often begins with."""
 
-    __slots__ = ("head", "keys", "line", "rid", "shard", "status")
+    __slots__ = ("cut", "head", "keys", "line", "rid", "shard", "status")
 
-    def __init__(self, line: bytes, before: _Hint | None) -> None:
+    def __init__(self, line: bytes, found: tuple[str, str, str, int] | None) -> None:
         self.line = line
         self.shard = -1
-        self.keys: list[str] | None = None
-        self.rid = self.status = ""
-        self.head = b""
-        if before is not None and before.head and line.startswith(before.head):
-            status = _status_hint(line, len(before.head))
-            if status is not None:  # (the same run and thread: the same worker)
-                self.keys, self.rid, self.status = before.keys, before.rid, status
-                self.shard, self.head = before.shard, before.head
-            return
-        found = _hint(line)
-        if found is not None:
-            self.rid, tid, self.status, cut = found
+        if found is None:
+            self.keys: list[str] | None = None
+            self.rid = self.status = ""
+            self.cut = 0
+        else:
+            self.rid, tid, self.status, self.cut = found
             self.keys = ["t:" + tid, "r:" + self.rid]
-            self.head = line[:cut]
+        self.head = line[: self.cut]
+
+
+def _next_hint(line: bytes, before: _Hint | None) -> _Hint:
+    """The hint of `line`, the last line of its slot (its first bytes) being `before`'s: when
+    `line` begins as that one up to its status value (a new poll of the same run, so of the same
+    worker), `before` itself, given the new line and status; else a new one."""
+    if before is not None and before.cut and line.startswith(before.head):
+        status = _status_hint(line, before.cut)
+        if status is None:
+            return _Hint(line, None)
+        before.line, before.status = line, status
+        return before
+    return _Hint(line, _hint(line))
 
 
 _PREFIX = 64  # bytes of a line that pick its slot among the recent lines' hints

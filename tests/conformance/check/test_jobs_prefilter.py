@@ -284,14 +284,14 @@ def _polls(tmp_path: Path) -> list[bytes]:
 
 def test_a_new_poll_of_a_run_has_the_hint_its_bytes_give(tmp_path: Path) -> None:
     """The shards read a line that begins as the last of its run up to the status value only
-    from there (`shard._Hint`): the same hint as from the whole line, or none alike."""
+    from there (`shard._next_hint`): the same hint as from the whole line, or none alike."""
     last: dict[bytes, Any] = {}
     quick = 0
     for line in _polls(tmp_path):
         before = last.get(line[:64])
-        hint = shard._Hint(line, before)
-        last[line[:64]] = hint
-        quick += before is not None and bool(before.head) and line.startswith(before.head)
+        quick += before is not None and bool(before.cut)
+        quick -= before is not None and bool(before.cut) and line == before.line
+        hint = last[line[:64]] = shard._next_hint(line, before)
         got = None if hint.keys is None else (hint.rid, hint.keys[0][2:], hint.status)
         assert got == run_hint(line), line
     assert quick > 100
