@@ -71,6 +71,7 @@ _OWN = {kind: lc for kind, lc in OBJECTS.items() if lc.name not in {k.lifecycle 
 """The objects tracked on their own, as runs are (a run, a response), by ``object`` type."""
 _RUN_STATUSES = frozenset(RUN.statuses)
 _TERMINAL = frozenset(RUN.terminal)
+_ACTIVE = _RUN_STATUSES - _TERMINAL
 _NO_RUNS: tuple[str, ...] = ()
 
 
@@ -782,7 +783,10 @@ class _Shard:
         n = self.at[1] = self.next  # (where a run of this shard the window closes is closed)
         replay = self.replay
         assert replay is not None
-        replay.foresee_run(hint.rid, hint.status)
+        if hint.status in _ACTIVE:  # (`foresee_run` of a status that settles nothing)
+            replay.status[hint.rid] = hint.status
+        else:
+            replay.foresee_run(hint.rid, hint.status)
         counts = self.counts
         if counts is not None:
             counts[Snapshot] = counts.get(Snapshot, 0) + 1
