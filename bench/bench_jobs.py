@@ -7,7 +7,10 @@ command line does (a child process each time, so start-up and process spawning a
 - one file: every process reads the file and checks the threads hashed to it.
 
 Rounds alternate ``--jobs 1`` and ``--jobs 2`` (`--repeat`, fastest kept); each pair's JSON
-reports are compared byte for byte. Usage: ``python bench/bench_jobs.py [--snapshots N]
+reports are compared byte for byte. The CPU time of each command (its processes together, in the
+round of its fastest time) is printed too: on cores other jobs use, ``--jobs 2`` cannot have both
+and the time ratio says little, while the CPU ratio still shows what the split costs (1: nothing;
+2: every process does all the work). Usage: ``python bench/bench_jobs.py [--snapshots N]
 [--files N] [--repeat N] [--json]``.
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -27,15 +31,23 @@ from bench_check import generate
 RUNMODEL = str(Path(sys.executable).with_name("runmodel"))
 
 
-def _check(jobs: int, files: list[Path], out: Path) -> float:
-    """Seconds ``runmodel check --format json --jobs N`` took; its report goes to `out`."""
+def _cpu() -> float:
+    """CPU seconds of the child processes waited for so far (theirs and their children's)."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def _check(jobs: int, files: list[Path], out: Path) -> tuple[float, float]:
+    """Seconds ``runmodel check --format json --jobs N`` took, and the CPU seconds its processes
+    used; its report goes to `out`."""
     cmd = [RUNMODEL, "check", "--format", "json", "--jobs", str(jobs), "-o", str(out)]
+    cpu = _cpu()
     t = time.perf_counter()
     done = subprocess.run([*cmd, *map(str, files)], stderr=subprocess.PIPE, text=True, check=False)
     took = time.perf_counter() - t
     if done.returncode not in (0, 1) or done.stderr:
         raise RuntimeError(f"{' '.join(cmd)}: exit {done.returncode}: {done.stderr.strip()}")
-    return took
+    return took, _cpu() - cpu
 
 
 def _own_ids(tmp: Path, path: Path, snapshots: int, n: int) -> None:
@@ -50,27 +62,31 @@ def _own_ids(tmp: Path, path: Path, snapshots: int, n: int) -> None:
 
 
 def _pair(name: str, files: list[Path], repeat: int, where: Path) -> Row:
-    best = {1: float("inf"), 2: float("inf")}
+    best = {1: (float("inf"), 0.0), 2: (float("inf"), 0.0)}
     same = True
     for _ in range(repeat):
         for jobs in (1, 2):
             best[jobs] = min(best[jobs], _check(jobs, files, where / f"jobs{jobs}.json"))
         same = same and (where / "jobs1.json").read_bytes() == (where / "jobs2.json").read_bytes()
-    ratio = best[2] / best[1]
+    ratio = best[2][0] / best[1][0]
+    cpu = (
+        f"CPU {fmt(best[2][1], 's')} against {fmt(best[1][1], 's')} ({best[2][1] / best[1][1]:.2f})"
+    )
     print(
-        f"{name}: --jobs 1 {fmt(best[1], 's')}, --jobs 2 {fmt(best[2], 's')}: speed-up "
-        f"{1 / ratio:.2f}x; reports {'identical' if same else 'DIFFER'}"
+        f"{name}: --jobs 1 {fmt(best[1][0], 's')}, --jobs 2 {fmt(best[2][0], 's')}: speed-up "
+        f"{1 / ratio:.2f}x; {cpu}; load {os.getloadavg()[0]:.1f}; "
+        f"reports {'identical' if same else 'DIFFER'}"
     )
     return Row(
         "checker",
         f"--jobs 2, {name}",
-        best[2],
+        best[2][0],
         "s",
-        against=f"--jobs 1 ({fmt(best[1], 's')})",
+        against=f"--jobs 1 ({fmt(best[1][0], 's')})",
         ratio=ratio,
         goal="< 1 (speed-up), same report",
         met=same and ratio < 1,
-        note="" if same else "the reports differ",
+        note=cpu if same else "the reports differ",
     )
 
 

@@ -17,8 +17,9 @@ import os
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.context import BaseContext
 from typing import Any
@@ -257,11 +258,12 @@ def merge_journals(journals: Sequence[Journal], *, window: int = WINDOW) -> Merg
     )
     events: list[Event] = [CheckStarted(strictness), *ordered, CheckFinished(summary)]
     merged = Merged(events, summary, unusable)
-    report = merged.report()
-    merged.unusable = [
-        (p, next((v.message for v in report.other if v.loc and v.loc.file == p), ""))
-        for p, _ in unusable
-    ]
+    if unusable:  # (what each says: its finding, as the report lists it)
+        report = merged.report()
+        merged.unusable = [
+            (p, next((v.message for v in report.other if v.loc and v.loc.file == p), ""))
+            for p, _ in unusable
+        ]
     return merged
 
 
@@ -319,6 +321,34 @@ def _work(
         gc.set_threshold(*threshold)
 
 
+def _shards(
+    tasks: list[tuple[list[tuple[int, str]], int, int]],
+    opts: tuple[Strictness, Severity, float],
+) -> list[Journal]:
+    """The journals of `tasks` (``(files, shard, shards)``): the first checked in this process
+    while worker processes (forked first) check the others, whose journals then travel back."""
+    (files, shard, shards), rest = tasks[0], tasks[1:]
+    if not rest:
+        return [_work(files, shard, shards, *opts)]
+    with ProcessPoolExecutor(len(rest), mp_context=_context()) as pool:
+        futures = [pool.submit(_work, f, i, n, *opts) for f, i, n in rest]
+        mine = _work(files, shard, shards, *opts)
+        with _collector_paused():  # (it would walk the journals over and over as they arrive)
+            return [mine, *(f.result() for f in futures)]
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cycle collector off while the block runs (it makes many objects that stay alive)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _context() -> BaseContext:
     """Fork, which starts a worker without importing anything again, where it is safe: on a
     platform that has it, from a process with one thread; else spawn."""
@@ -354,8 +384,9 @@ def check_files(
     """Check `paths` in `jobs` processes (0: one per core) and merge: whole files in consecutive
     blocks when there are at least twice as many files as processes (and they share no thread),
     else every process reads every file and checks the threads hashed to it. Where those shards
-    might still differ from one process, check in one process (with a note on stderr). Returns
-    the merged check and, for one process, its journal."""
+    might still differ from one process, check in one process (with a note on stderr). This
+    process checks one shard itself. Returns the merged check and, for one process, its
+    journal."""
     jobs = jobs or os.cpu_count() or 1
     numbered = list(enumerate(paths))
     opts = (strictness, fail_on, expiry_grace)
@@ -366,13 +397,12 @@ def check_files(
         plans.append([(numbered, i, jobs) for i in range(jobs)])
     why = ""
     for tasks in plans:
-        with ProcessPoolExecutor(len(tasks), mp_context=_context()) as pool:
-            futures = [pool.submit(_work, files, i, n, *opts) for files, i, n in tasks]
-            journals = [f.result() for f in futures]
-        try:
-            return merge_journals(journals), None
-        except MergeError as exc:
-            why = str(exc)
+        journals = _shards(tasks, opts)
+        with _collector_paused():
+            try:
+                return merge_journals(journals), None
+            except MergeError as exc:
+                why = str(exc)
     if why:
         print(f"runmodel check: --jobs: checking in one process: {why}", file=sys.stderr)
     journal = _work(numbered, 0, 1, *opts)

@@ -47,6 +47,7 @@ __all__ = [
     "item_keys",
     "nothing_message",
     "numbered_files",
+    "run_hint",
     "unusable_violation",
 ]
 
@@ -63,6 +64,7 @@ _OWN = {kind: lc for kind, lc in OBJECTS.items() if lc.name not in {k.lifecycle 
 """The objects tracked on their own, as runs are (a run, a response), by ``object`` type."""
 _RUN_STATUSES = frozenset(RUN.statuses)
 _TERMINAL = frozenset(RUN.terminal)
+_ACTIVE = _RUN_STATUSES - _TERMINAL
 _NO_RUNS: tuple[str, ...] = ()
 
 
@@ -128,6 +130,70 @@ def item_keys(item: Item) -> tuple[list[str], list[str]]:
     return keys, children
 
 
+_ID = b'{"id":"'
+_RUN_OBJECT = b'","object":"thread.run"'
+_THREAD = b'"thread_id":"'
+_STATUS = b'"status":"'
+
+
+def run_hint(line: bytes) -> tuple[str, str, str] | None:
+    """(run id, thread id, status) of a JSON Lines line holding a run object as SDK dumps write
+    it (``id`` first, then ``object``, a whole line), read from its bytes without decoding; None
+    unless no backslash, ``{`` or ``[`` comes before the ``thread_id`` and ``status`` values
+    (then both are the top-level object's). A hint only: a later duplicate key, or JSON broken
+    further on, reads otherwise; the worker that checks the line verifies it once decoded."""
+    found = _hint(line)
+    return None if found is None else found[:3]
+
+
+def _hint(line: bytes) -> tuple[str, str, str, int] | None:
+    """`run_hint`, and where the status value begins when the thread comes before it (else 0):
+    a line that begins as this one up to there has the same hint but for its status."""
+    if not line.startswith(_ID) or (line[-2:] != b"}\n" and line.rstrip()[-1:] != b"}"):
+        return None
+    end = line.find(b'"', 7)
+    if end < 0 or not line.startswith(_RUN_OBJECT, end):
+        return None
+    t = line.find(_THREAD, end)
+    s = line.find(_STATUS, end)
+    if t < 0 or s < 0:
+        return None
+    t_end = line.find(b'"', t + 13)
+    s_end = line.find(b'"', s + 10)
+    last = max(t_end, s_end)
+    if (
+        t_end < 0
+        or s_end < 0
+        or line.find(b"\\", 7, last) >= 0
+        or line.find(b"{", 7, last) >= 0
+        or line.find(b"[", 7, last) >= 0
+    ):
+        return None
+    try:
+        rid, tid = line[7:end].decode(), line[t + 13 : t_end].decode()
+        return rid, tid, line[s + 10 : s_end].decode(), s + 10 if t_end < s else 0
+    except UnicodeDecodeError:
+        return None
+
+
+def _status_hint(line: bytes, cut: int) -> str | None:
+    """`_hint`'s status of a line that begins as one with a hint up to `cut` (so has the same
+    run and thread), or None when `_hint` would give none: a quicker `_hint` of a new poll."""
+    s_end = line.find(b'"', cut)
+    if (
+        s_end < 0
+        or line.find(b"\\", cut, s_end) >= 0
+        or line.find(b"{", cut, s_end) >= 0
+        or line.find(b"[", cut, s_end) >= 0
+        or (line[-2:] != b"}\n" and line.rstrip()[-1:] != b"}")
+    ):
+        return None
+    try:
+        return line[cut:s_end].decode()
+    except UnicodeDecodeError:
+        return None
+
+
 class Router:
     """Assigns items to `shards` workers, the same way in every worker: an item goes where the
     ids it names already went (a thread, its runs, their steps and messages, a stream), else by
@@ -139,6 +205,21 @@ class Router:
         self.owner: dict[str, int] = {}
         self.streams: dict[int | None, int] = {}  # exchange seq -> the worker of its stream
         self.conflicts = 0
+
+    def owner_of(self, keys: list[str]) -> int | None:
+        """The worker `route` sends an object naming `keys` to (not a stream event, not an
+        exchange), without routing it; None for a conflict."""
+        owner = self.owner
+        shard = -1
+        for k in keys:
+            s = owner.get(k)
+            if s is not None and s != shard:
+                if shard >= 0:
+                    return None
+                shard = s
+        if shard < 0:
+            return zlib.crc32(keys[0].encode()) % self.shards if keys else 0
+        return shard
 
     def route(self, item: Item, keys: list[str]) -> int:
         """The worker that checks `item`."""
@@ -306,6 +387,14 @@ class _Window:
         else:
             self._body(obj)
 
+    def foresee_run(self, oid: str, status: str) -> None:
+        """`foresee_object` of a run object with this id and status (and nothing else read)."""
+        if status in _RUN_STATUSES:
+            self.status[oid] = status
+        fifo, children = self.fifo, self.children
+        if oid not in fifo and self.status.get(oid) in _TERMINAL and not children.get(oid):
+            self.settle(oid)
+
     def _body(self, body: Any) -> None:
         if type(body) is not dict:
             return
@@ -442,6 +531,11 @@ class _Shard:
         self.memo: dict[int, tuple[Any, bool, tuple[str, ...]]] = {}
         self.index = 0  # the file being read
         self.next = 0  # the position in it of the next item read
+        # the pre-filter (`_select`): lines seen, hints of recent lines by their first bytes,
+        # and the hint of the line being read when this shard checks it (to verify once decoded)
+        self.lines = 0
+        self.hints: dict[bytes, _Hint] = {}
+        self.pending: tuple[int, list[str], str] | None = None
 
     def run(self, files: Iterable[tuple[int, str, Iterable[Item]]]) -> Journal:
         """Check the files; the journal."""
@@ -452,9 +546,16 @@ class _Shard:
             checkable, problems = checker.checkable, checker.problems
             self.at[0] = self.index = index
             self.counts, self.fmt = {}, None  # (kept until the file gives something to check)
+            whole = self.router is None
             if isinstance(items, FileItems):
-                items.repeated = self._repeated
-            checker.feed_all(self._owned(index, items, checkable))
+                items.repeated = checker.repeated if whole else self._repeated
+                if not whole:
+                    items.select = self._select
+            self.lines = 0
+            owned = self._whole if whole else self._owned
+            checker.feed_all(owned(index, items, checkable))
+            if self.pending is not None:
+                self._unverified(path)
             tally.checkable = checker.checkable - checkable
             tally.problems = checker.problems - problems
             if not tally.checkable and self.counts is not None:
@@ -485,6 +586,36 @@ class _Shard:
         }
         return journal
 
+    def _whole(self, index: int, items: Iterable[Item], checkable: int) -> Iterator[Item]:
+        """`_owned` for a shard of whole files: every item is checked, and the journal needs no
+        mentions (a run named again in another shard's files is one of the ids they share,
+        which the merge refuses), so a repeated line's object goes to the engine's own hook
+        (`Checker.repeated`: positions then count the items that reach the engine, in order)."""
+        at, checker = self.at, self.checker
+        keys, counts = self.journal.keys, self.counts
+        for n, item in enumerate(items):
+            at[1] = n
+            if counts is not None:
+                counts[type(item)] = counts.get(type(item), 0) + 1
+                if checker.checkable > checkable:
+                    counts = self.counts = None
+            obj = item.obj if type(item) is Snapshot else None
+            if (
+                type(obj) is dict
+                and obj.get("object") == "thread.run"
+                and type(oid := obj.get("id")) is str
+                and type(obj.get("previous_response_id")) is not str
+            ):  # (a run names its thread and itself: `item_keys`, quicker)
+                tid = obj.get("thread_id")
+                if type(tid) is str:
+                    keys.add("t:" + tid)
+                keys.add("r:" + oid)
+            else:
+                self._classify(item)
+            yield item
+            if type(item) is InputProblem and item.code == "input.unusable":
+                self.journal.events.append(((index, n), "unusable", item.loc.file))
+
     def _owned(self, index: int, items: Iterable[Item], checkable: int) -> Iterator[Item]:
         """The items of one file this shard checks, each yielded when its position is set and
         followed, once checked, by what the journal notes of it."""
@@ -505,6 +636,7 @@ class _Shard:
             if type(item) is Snapshot:
                 hit = memo.get(id(item.obj))
                 if hit is not None and hit[0] is item.obj:
+                    self.pending = None  # (the object of the same bytes, verified then)
                     if hit[1]:
                         yield item
                         for rid in hit[2]:
@@ -513,7 +645,16 @@ class _Shard:
                     elif replay is not None:
                         replay.foresee(item)
                     continue
-            mine, runs, memoize = self._classify(item)
+            obj = item.obj if type(item) is Snapshot else None
+            if (
+                type(obj) is dict
+                and obj.get("object") == "thread.run"
+                and type(obj.get("id")) is str
+                and type(obj.get("previous_response_id")) is not str
+            ):  # (a run: `_classify`, with what it cannot name left out)
+                mine, runs, memoize = self._classify_run(item, obj)
+            else:
+                mine, runs, memoize = self._classify(item)
             if memoize:
                 if len(memo) >= 4096:
                     memo.clear()
@@ -541,6 +682,7 @@ class _Shard:
         hit = self.memo.get(id(obj))
         if hit is None or hit[0] is not obj:
             return False
+        self.pending = None  # (the object of the same bytes, verified then)
         n = self.at[1] = self.next
         if hit[1]:
             if not self.checker.repeated(obj):
@@ -557,12 +699,30 @@ class _Shard:
         self.next = n + 1
         return True
 
+    def _classify_run(self, item: Item, obj: dict[str, Any]) -> tuple[bool, tuple[str, ...], bool]:
+        """`_classify` of a run object's snapshot (no ``previous_response_id``): it names its
+        thread and itself, no step or message, no stream."""
+        oid: str = obj["id"]
+        tid = obj.get("thread_id")
+        keys = ["t:" + tid, "r:" + oid] if type(tid) is str else ["r:" + oid]
+        if self.pending is not None and self._verify(item, keys):
+            owner = self.router.owner  # type: ignore[union-attr]  # (a hint: a shard of threads)
+            for k in keys:  # (`route`: `_select` found them this shard's, and no conflict)
+                owner.setdefault(k, self.shard)
+            return True, (oid,), True
+        if self.router is None:
+            self.journal.keys.update(keys)
+            return True, (oid,), True
+        return self.router.route(item, keys) == self.shard, (oid,), True
+
     def _classify(self, item: Item) -> tuple[bool, tuple[str, ...], bool]:
         """Whether this shard checks `item`, the runs it names, whether to memoize that."""
         journal = self.journal
         if type(item) is TraceInfo:
             self.fmt = self.fmt or item.format
         keys, children = item_keys(item)
+        if self.pending is not None:
+            self._verify(item, keys)
         runs = tuple(k[2:] for k in keys if k[0] == "r")
         if self.streams.see(item) and self.router is not None:
             journal.doubts.append(f"{item.loc}: a stream replaced while open")
@@ -579,21 +739,136 @@ class _Shard:
             mine = self.router.route(item, keys) == self.shard
         return mine, runs, type(item) is Snapshot and not children
 
+    def _select(self, raw: bytes) -> bool:
+        """The reader's pre-filter: False for a line whose bytes show another shard's run object
+        (`run_hint`), taken here as `_owned` would take its item (routed, foreseen, counted)
+        without decoding it. Its own lines' hints are verified once decoded (`_verify`)."""
+        self.lines += 1
+        if self.pending is not None:
+            self._unverified(self.journal.files[-1].path)
+        key = raw[:_PREFIX]
+        hints = self.hints
+        hint = hints.get(key)
+        if hint is None or hint.line != raw:
+            new = _next_hint(raw, hint)
+            if new is not hint:
+                if len(hints) >= _HINTS:
+                    hints.clear()
+                hints[key] = hint = new
+        keys = hint.keys
+        if keys is None:
+            return True
+        shard = hint.shard
+        if shard < 0:  # (routed once: its ids keep the worker they went to)
+            router = self.router
+            assert router is not None
+            found_shard = router.owner_of(keys)
+            if found_shard is None:  # (a conflict: decoded and routed as any line)
+                return True
+            shard = hint.shard = found_shard
+            if shard != self.shard:
+                owner = router.owner
+                for k in keys:
+                    owner.setdefault(k, shard)
+        if shard == self.shard:
+            self.pending = (self.lines, keys, hint.status)
+            return True
+        n = self.at[1] = self.next  # (where a run of this shard the window closes is closed)
+        replay = self.replay
+        assert replay is not None
+        if hint.status in _ACTIVE:  # (`foresee_run` of a status that settles nothing)
+            replay.status[hint.rid] = hint.status
+        else:
+            replay.foresee_run(hint.rid, hint.status)
+        counts = self.counts
+        if counts is not None:
+            counts[Snapshot] = counts.get(Snapshot, 0) + 1
+        self.next = n + 1
+        return False
+
+    def _verify(self, item: Item, keys: list[str]) -> bool:
+        """Check the decoded item of a line this shard checks against its bytes' hint: the
+        other shards took the line by the hint (`_select`); if they read it otherwise, doubt.
+        True when they read it right."""
+        pending = self.pending
+        assert pending is not None
+        self.pending = None
+        line, hinted, status = pending
+        if not (
+            type(item) is Snapshot
+            and item.loc.line == line
+            and keys == hinted
+            and type(item.obj) is dict
+            and item.obj.get("object") == "thread.run"
+            and item.obj.get("status") == status
+        ):
+            self.journal.doubts.append(f"{item.loc}: a line read otherwise than its bytes told")
+            return False
+        return True
+
+    def _unverified(self, path: str) -> None:
+        """A line this shard checks by its hint gave no object: the other shards took one."""
+        assert self.pending is not None
+        line = self.pending[0]
+        self.pending = None
+        self.journal.doubts.append(
+            f"{Location(path, line)}: a line read otherwise than its bytes told"
+        )
+
+
+class _Hint:
+    """A line's `run_hint`, as `_Shard._select` keeps it: the ids it names (None: no hint), its
+    run and status, the worker it went to (-1 until routed), and where its status value begins
+    (`_hint`'s cut; 0: none) with the line's bytes before it (`head`), which a new poll of the
+    run often begins with."""
+
+    __slots__ = ("cut", "head", "keys", "line", "rid", "shard", "status")
+
+    def __init__(self, line: bytes, found: tuple[str, str, str, int] | None) -> None:
+        self.line = line
+        self.shard = -1
+        if found is None:
+            self.keys: list[str] | None = None
+            self.rid = self.status = ""
+            self.cut = 0
+        else:
+            self.rid, tid, self.status, self.cut = found
+            self.keys = ["t:" + tid, "r:" + self.rid]
+        self.head = line[: self.cut]
+
+
+def _next_hint(line: bytes, before: _Hint | None) -> _Hint:
+    """The hint of `line`, the last line of its slot (its first bytes) being `before`'s: when
+    `line` begins as that one up to its status value (a new poll of the same run, so of the same
+    worker), `before` itself, given the new line and status; else a new one."""
+    if before is not None and before.cut and line.startswith(before.head):
+        status = _status_hint(line, before.cut)
+        if status is None:
+            return _Hint(line, None)
+        before.line, before.status = line, status
+        return before
+    return _Hint(line, _hint(line))
+
+
+_PREFIX = 64  # bytes of a line that pick its slot among the recent lines' hints
+_HINTS = 4096  # recent lines' hints kept (all dropped at once when full)
+
 
 class FileItems:
     """A file's items, read lazily with `conformance.readers.read` in the shape the check
     decodes, as one process reads them; `check_shard` sets `repeated`, the reader's hook for
-    a repeated line's object."""
+    a repeated line's object, and, for a shard of threads, `select`, its pre-filter of lines."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.repeated: Callable[[dict[str, Any]], bool] | None = None
+        self.select: Callable[[bytes], bool] | None = None
 
     def __iter__(self) -> Iterator[Item]:
         from ..decode import CHECKED
         from ..readers import read
 
-        return read(self.path, shape=CHECKED, repeated=self.repeated)
+        return read(self.path, shape=CHECKED, repeated=self.repeated, select=self.select)
 
 
 def numbered_files(paths: Iterable[tuple[int, str]]) -> Iterator[tuple[int, str, Iterable[Item]]]:

@@ -85,6 +85,7 @@ def read(
     shape: Shape | None = None,
     repeated: Callable[[dict[str, Any]], bool] | None = None,
     observed: Observed | None = None,
+    select: Callable[[bytes], bool] | None = None,
 ) -> Iterator[Item]:
     """Every item of a recording, in observation order; the format is detected from content.
 
@@ -96,6 +97,8 @@ def read(
     made for it; its ``seq`` is still counted). `observed(obj, loc, seq)` is offered every other
     bare object of JSON Lines before a `Snapshot` is made of it: True means the caller took it
     (checked it in place, in order: everything read before it was yielded already).
+    `select(line)`, for JSON Lines of bare objects only, is asked about each line first: False
+    skips it as one snapshot not read (its line and ``seq`` counted).
     """
     file = str(path)
     try:
@@ -106,7 +109,7 @@ def read(
         yield InputProblem(Location(file), "input.io_error", f"cannot open: {reason}")
         return
     try:
-        yield from _summarised(_read_open(f, file, shape, repeated, observed))
+        yield from _summarised(_read_open(f, file, shape, repeated, observed, select))
     except OSError as exc:
         yield InputProblem(Location(file), "input.io_error", f"cannot read: {exc.strerror or exc}")
     except Exception as exc:  # a bug of ours must not become the user's traceback
@@ -180,6 +183,7 @@ def _read_open(
     shape: Shape | None = None,
     repeated: Callable[[dict[str, Any]], bool] | None = None,
     observed: Observed | None = None,
+    select: Callable[[bytes], bool] | None = None,
 ) -> Iterable[Item]:
     """Detect the format and return the reader's items (no generator layer of its own)."""
     head = f.read(SNIFF)
@@ -204,7 +208,7 @@ def _read_open(
     f.seek(bom)
     first = stripped[:1]
     if first == b"{":
-        return _read_brace(f, file, head, bom, shape, repeated, observed)
+        return _read_brace(f, file, head, bom, shape, repeated, observed, select)
     if first == b"[":
         return read_json_document(f, file, guess_json(head[bom:]))
     if _YAML_CASSETTE.search(head):
@@ -228,6 +232,7 @@ def _read_brace(
     shape: Shape | None,
     repeated: Callable[[dict[str, Any]], bool] | None = None,
     observed: Observed | None = None,
+    select: Callable[[bytes], bool] | None = None,
 ) -> Iterable[Item]:
     """A file starting with ``{``: JSON Lines (native or bare objects) or one JSON document."""
     lines = _nonblank_lines(f, 2)
@@ -239,11 +244,11 @@ def _read_brace(
         fmt = json_format(first)[0]
         if fmt != "objects-json" or (len(lines) == 1 and not first.keys() & OBJECT_KEYS):
             return read_json_document(f, file, fmt)
-        return read_objects_jsonl(f, file, shape, repeated, observed)
+        return read_objects_jsonl(f, file, shape, repeated, observed, select)
     if _NATIVE.search(head):
         return read_trace(f, file)
     if len(lines) > 1 and isinstance(_loads(lines[1]), dict):
-        return read_objects_jsonl(f, file, shape, repeated, observed)
+        return read_objects_jsonl(f, file, shape, repeated, observed, select)
     return read_json_document(f, file, guess_json(head))
 
 

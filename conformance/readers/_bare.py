@@ -24,6 +24,7 @@ def read_objects_jsonl(
     shape: Shape | None = None,
     repeated: Callable[[dict[str, Any]], bool] | None = None,
     observed: Observed | None = None,
+    select: Callable[[bytes], bool] | None = None,
 ) -> Iterator[Item]:
     """JSON Lines of bare objects: the hot path is one decoding and a few checks a line.
 
@@ -36,6 +37,8 @@ def read_objects_jsonl(
     object is first offered to `repeated`: when it says True, the caller took the observation
     and no `Snapshot` is made (a poller's unchanged polls cost a comparison of bytes). Any other
     object is first offered to `observed`, likewise (a new observation is checked in place).
+    `select(line)` is asked first about every line: False skips it, counted as one snapshot
+    (its line and ``seq`` numbers), for a caller that knows the line holds one it does not read.
     """
     yield TraceInfo(Location(file, 1), "objects-jsonl", 1)
     loads = parse
@@ -52,6 +55,9 @@ def read_objects_jsonl(
     seq = 0
     for raw in lines:
         lineno += 1
+        if select is not None and not select(raw):
+            seq += 1
+            continue
         key = raw[:_PREFIX]
         hit = recent.get(key)
         if hit is not None and hit[0] == raw:
