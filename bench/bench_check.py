@@ -8,10 +8,11 @@ measured in the same run:
 - read: `conformance.readers.read` alone, with the checker's shape (`conformance.decode.CHECKED`:
   only the fields the model's rules read), as ``runmodel check`` reads;
 - check: read + the checking engine with the text report's collector (what users run: a line
-  identical to the one its run's last observation came from is taken by `Checker.repeated`, no
-  object made), on an otherwise idle machine and again beside another CPU-bound process (a busy
-  loop), in alternating rounds; and, for comparison, the same check with every line parsed whole
-  and fed (no shape, no repeat hook);
+  identical to the one its run's last observation came from is taken by `Checker.repeated`, every
+  other object checked in place by `Checker.observed`, no item made; the hot path compiled by
+  ``make`` where it could be, and the report says whether it was), on an otherwise idle machine
+  and again beside another CPU-bound process (a busy loop), in alternating rounds; and, for
+  comparison, the same check with every line parsed whole and fed (no shape, no hooks);
 - jsonschema: validating run objects against the OpenAPI ``RunObject`` schema (``$ref``s
   resolved, OpenAPI 3.0 ``nullable`` translated), on a sample, extrapolated to the whole file;
 - peak memory (max RSS of a child process that only checks) at 1/10, 1 and, with ``--big``,
