@@ -3,11 +3,11 @@ objects, fast.
 
 A run object of an SDK dump is ~1.2 kB, most of it (instructions, tools, metadata) never read by
 the checker. `Shape` decodes the fields a set of names gives into a dict with `msgspec`, which
-skips the others without building them (the decoding itself costs about a third of `orjson.loads`
-of the whole line; the smaller objects are also cheaper for the checker to keep, compare and
-free), and says None for whatever it cannot hold exactly as a full parse would: a line that is not
-such an object, or that a full parse would read differently or reject. The caller then parses the
-line whole, as it always did. `CHECKED` is the checker's shape, derived in this one place from the
+skips the others without building them (the decoding costs about half of `orjson.loads` of the
+whole line; the smaller objects are also cheaper for the checker to keep, compare and free), and
+says None for whatever it cannot hold exactly as the full parse (`parse`) would: a line that is
+not such an object, or that the full parse would read differently or reject. The caller then
+parses the line whole. `CHECKED` is the checker's shape, derived in this one place from the
 model's rules (`runmodel.RULES`, `runmodel.MARKS`) and the few fields the engine itself reads.
 
 A decoded object keeps, under `WHOLE`, the line it came from: two decoded objects are equal when
@@ -112,8 +112,9 @@ class Shape:
 
     `decode(line)` gives a dict of the fields present in the line (and `WHOLE`), or None when the
     line must be parsed whole: not a JSON object, not a snapshot kind, an ``id`` that is not a
-    string, a ``status`` that is neither absent nor a string, invalid JSON or UTF-8, or a number a
-    full parse (`orjson`) could read differently (beyond 64-bit integers or a double's range).
+    string, a ``status`` that is neither absent nor a string, invalid JSON or UTF-8, or a number
+    beyond msgspec's range in a field it reads (`parse` reads such a number as Python's parser
+    does).
     """
 
     def __init__(self, fields: Mapping[str, Iterable[str]]) -> None:
