@@ -8,7 +8,6 @@ names them, the test suite refuses to start on them, and the command line warns.
 
 from __future__ import annotations
 
-import importlib.machinery
 import sys
 from pathlib import Path
 
@@ -40,13 +39,7 @@ def _source(module: str) -> Path:
 def _extensions(module: str) -> list[Path]:
     """The extension files built for `module` (any Python version's)."""
     source = _source(module)
-    stem = source.stem
-    return [
-        p
-        for p in source.parent.glob(f"{stem}.*")
-        if any(p.name.endswith(s) for s in importlib.machinery.EXTENSION_SUFFIXES)
-        or p.suffix in (".so", ".pyd")
-    ]
+    return [p for p in source.parent.glob(f"{source.stem}.*") if p.suffix in (".so", ".pyd")]
 
 
 def stale() -> list[str]:
