@@ -116,17 +116,17 @@ def _plain(value: Any) -> bool:
     return t is str or t is int
 
 
-def _ordered(rule: FieldRule) -> Callable[[Mapping[str, Any]], str | None]:
+def _ordered(rule: FieldRule) -> Callable[[dict[str, Any]], str | None]:
     fields = rule.fields
     ask = rule.snapshot
 
-    def call(obj: Mapping[str, Any]) -> str | None:
-        last = -(2**63)
+    def call(obj: dict[str, Any]) -> str | None:
+        last: int | None = None
         for f in fields:
             v = obj.get(f)
             if v is None:
                 continue
-            if type(v) is not int or v < last:
+            if type(v) is not int or (last is not None and v < last):
                 return ask(obj)
             last = v
         return None
@@ -134,12 +134,12 @@ def _ordered(rule: FieldRule) -> Callable[[Mapping[str, Any]], str | None]:
     return call
 
 
-def _offset(rule: FieldRule) -> Callable[[Mapping[str, Any]], str | None]:
+def _offset(rule: FieldRule) -> Callable[[dict[str, Any]], str | None]:
     f, base = rule.fields
     offset = rule.offset if isinstance(rule, Offset) else 0
     ask = rule.snapshot
 
-    def call(obj: Mapping[str, Any]) -> str | None:
+    def call(obj: dict[str, Any]) -> str | None:
         v, b = obj.get(f), obj.get(base)
         if v is None or b is None or (type(v) is int and type(b) is int and v - b == offset):
             return None
@@ -148,14 +148,14 @@ def _offset(rule: FieldRule) -> Callable[[Mapping[str, Any]], str | None]:
     return call
 
 
-_Change = Callable[[Mapping[str, Any], Mapping[str, Any]], str | None]
+_Change = Callable[[dict[str, Any], dict[str, Any]], str | None]
 
 
 def _non_decreasing(rule: FieldRule) -> _Change:
     fields = rule.fields
     ask = rule.change
 
-    def call(prev: Mapping[str, Any], obj: Mapping[str, Any]) -> str | None:
+    def call(prev: dict[str, Any], obj: dict[str, Any]) -> str | None:
         for f in fields:
             a = prev.get(f)
             if a is None:
@@ -173,7 +173,7 @@ def _kept(rule: FieldRule) -> _Change:
     f = rule.fields[0]
     ask = rule.change
 
-    def call(prev: Mapping[str, Any], obj: Mapping[str, Any]) -> str | None:
+    def call(prev: dict[str, Any], obj: dict[str, Any]) -> str | None:
         if prev.get(f) is None or obj.get(f) is not None:
             return None
         return ask(prev, obj)
@@ -185,7 +185,7 @@ def _same(rule: FieldRule) -> _Change:
     f = rule.fields[0]
     ask = rule.change
 
-    def call(prev: Mapping[str, Any], obj: Mapping[str, Any]) -> str | None:
+    def call(prev: dict[str, Any], obj: dict[str, Any]) -> str | None:
         a, b = prev.get(f), obj.get(f)
         if (a is None and b is None) or (_plain(a) and type(b) is type(a) and a == b):
             return None
@@ -198,7 +198,7 @@ def _kept_value(rule: FieldRule) -> _Change:
     f = rule.fields[0]
     ask = rule.change
 
-    def call(prev: Mapping[str, Any], obj: Mapping[str, Any]) -> str | None:
+    def call(prev: dict[str, Any], obj: dict[str, Any]) -> str | None:
         a, b = prev.get(f), obj.get(f)
         if a is None or b is None or (_plain(a) and type(b) is type(a) and a == b):
             return None
