@@ -210,7 +210,8 @@ def check(
     from conformance.reports import Report
 
     t = time.perf_counter()
-    checker = Checker(emit=Report(keep_clean=False))
+    report = Report(keep_clean=False)
+    checker = Checker(emit=report, wants_clean=report.wants)
     observed = checker.observed
     if probe is not None:
 

@@ -57,6 +57,11 @@ class Report:
         elif isinstance(event, CheckFinished):
             self.summary = event.summary
 
+    def wants(self, run_id: str) -> bool:
+        """Whether this report would keep a result of `run_id` without violations (a checker's
+        ``wants_clean``): when it keeps clean runs, or holds a failing part of that run."""
+        return self.keep_clean or run_id in self.failing
+
     def _add(self, r: RunResult) -> None:
         rid = r.run_id
         prior = self.failing.get(rid) or self.clean.pop(rid, None)

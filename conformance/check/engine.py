@@ -101,7 +101,9 @@ class Checker:
     settled) is kept whole until `window` more runs settle, then closed (`RunChecked`); of a
     closed run only its status is remembered, for at least the `memory` // 2 most recent ones.
     `quick=False` judges every observation's field rules one by one (the same findings, slower:
-    the reference the quick path is tested against).
+    the reference the quick path is tested against). `wants_clean(run_id)`, when given, is asked
+    before a run that closes without violations is emitted: False skips it (for a report that
+    keeps failing runs only, `Report.wants`: making the result was most of closing a clean run).
     """
 
     def __init__(
@@ -115,6 +117,7 @@ class Checker:
         fail_on: Severity = Severity.ERROR,
         quick: bool = True,
         observer: Callable[[str, str], None] | None = None,
+        wants_clean: Callable[[str], bool] | None = None,
     ) -> None:
         self.strictness = strictness
         # told ("open", run id), ("settle", run id), ("need", edge): what merging shards replays
@@ -131,7 +134,7 @@ class Checker:
         self.findings = Findings(emit, observer)
         """Every finding, through `Findings.add`."""
         self._emit = emit
-        self._add = self.findings.add
+        self._wants_clean = wants_clean
         self.moves = Moves(strictness, self.findings)
         """Judges status changes; counts the edges exercised."""
         self.rules = FieldRules(self.findings, quick=quick)
@@ -140,11 +143,8 @@ class Checker:
         """Judges steps and messages against their run."""
         self.clock = ServerClock(strictness, self.findings, expiry_grace)
         """The server's clock; judges expiry."""
-        self._move = self.moves.move
         self._plans = self.rules.plans
         self._run_plan = self._plans[RUN.name]
-        self._judge = self.rules.judge
-        self._expiry = self.clock.expiry
         self._window = window
         self._runs: dict[str, RunState] = {}
         self._children: dict[tuple[str, str], ChildState] = {}
@@ -196,7 +196,7 @@ class Checker:
             if item.code == "input.unusable":
                 self._unusable[item.loc.file] = None
             where = (None, None, item.loc, None)
-            self._add(None, _v(item.code, _ERR, item.message, where, hint=_HINTS["input"]))
+            self.findings.add(None, _v(item.code, _ERR, item.message, where, hint=_HINTS["input"]))
 
     def server_time(self, loc: Location, wall: float | None) -> float | None:
         """The server's time at `wall`, by the offset its last Date header in that file showed
@@ -310,7 +310,7 @@ class Checker:
 
     def observe_status(self, run: RunState, status: str, loc: Location, seq: int | None) -> None:
         """A status a reply names without carrying the run (a refusal's text): a move."""
-        self._move(run, run.lc, run, status, (), loc, seq, False)
+        self.moves.move(run, run.lc, run, status, (), loc, seq, False)
         self._lock(run)
 
     def active_run(self, thread_id: str) -> RunState | None:
@@ -337,7 +337,7 @@ class Checker:
         if type(kind) is str and (kind == "thread.run" or kind in OBJECTS):
             status = body.get("status")
             if status is not None and type(status) is not str:
-                self._add(None, _malformed_status(kind, body, status, loc, seq))
+                self.findings.add(None, _malformed_status(kind, body, status, loc, seq))
             elif kind == "thread.run":
                 self._observe_run(body, loc, seq, wall, http)
             elif OBJECTS[kind].name in _CHILDREN:
@@ -355,7 +355,7 @@ class Checker:
         self.checkable += 1
         oid = obj.get("id")
         if type(oid) is not str:
-            self._add(None, _unidentified(RUN, loc, seq))
+            self.findings.add(None, _unidentified(RUN, loc, seq))
             return
         run = self._runs.get(oid) or self._open_run(oid)
         run.observations += 1
@@ -368,7 +368,7 @@ class Checker:
         ):
             # the same object again (polling): only the clock can have made it wrong
             if wall is not None and status in _RUN_ACTIVE:
-                self._expiry(run, obj, status, wall, loc, seq)
+                self.clock.expiry(run, obj, status, wall, loc, seq)
             run.via_http = http
             return
         counts = self._run_obs
@@ -379,10 +379,10 @@ class Checker:
             run.thread_id = tid if type(tid) is str else run.thread_id
         if status in _RUN_STATUSES:
             calls = _run_calls(obj) if obj.get("required_action") is not None else ()
-            self._move(run, RUN, run, status, calls, loc, seq, http, obj)
+            self.moves.move(run, RUN, run, status, calls, loc, seq, http, obj)
             run.calls = calls
             if wall is not None and status in _RUN_ACTIVE:
-                self._expiry(run, obj, status, wall, loc, seq)
+                self.clock.expiry(run, obj, status, wall, loc, seq)
             tid = run.thread_id
             if tid is not None:  # `_lock`, inlined
                 if status in _RUN_ACTIVE:
@@ -390,10 +390,10 @@ class Checker:
                 elif self._active.get(tid) == oid:
                     del self._active[tid]
         else:
-            self._add(run, _unknown(run, RUN, oid, status, loc, seq))
+            self.findings.add(run, _unknown(run, RUN, oid, status, loc, seq))
         if last is not None:
             self._run_pairs += 1
-        run.seen = self._judge(
+        run.seen = self.rules.judge(
             run, oid, self._run_plan, status, obj, last, run.said, run.seen, loc, seq
         )
         run.last, run.said = obj, status
@@ -412,7 +412,7 @@ class Checker:
         self.checkable += 1
         oid = obj.get("id")
         if type(oid) is not str:
-            self._add(None, _unidentified(lc, loc, seq))
+            self.findings.add(None, _unidentified(lc, loc, seq))
             return
         own = self._runs.get(oid) or self._open_run(oid, lc)
         own.observations += 1
@@ -426,12 +426,12 @@ class Checker:
         if own.first_loc is None:
             own.first_loc = loc
         if status in lc:
-            self._move(own, lc, own, status, (), loc, seq, http, obj)
+            self.moves.move(own, lc, own, status, (), loc, seq, http, obj)
         else:
-            self._add(own, _unknown(own, lc, oid, status, loc, seq))
+            self.findings.add(own, _unknown(own, lc, oid, status, loc, seq))
         if last is not None:
             self._pairs[lc.name] = self._pairs.get(lc.name, 0) + 1
-        own.seen = self._judge(
+        own.seen = self.rules.judge(
             own, oid, self._plans[lc.name], status, obj, last, own.said, own.seen, loc, seq
         )
         own.last, own.said = obj, status
@@ -458,7 +458,7 @@ class Checker:
         self.checkable += 1
         oid = obj.get("id")
         if type(oid) is not str:
-            self._add(None, _unidentified(lc, loc, seq))
+            self.findings.add(None, _unidentified(lc, loc, seq))
             return
         rid = obj.get("run_id")
         rid = rid if type(rid) is str else None
@@ -480,15 +480,15 @@ class Checker:
             child.kind = kind if type(kind) is str else None
             child.calls = _step_calls(obj)
         if status in lc:
-            self._move(run, lc, child, status, (), loc, seq, False, obj)
+            self.moves.move(run, lc, child, status, (), loc, seq, False, obj)
             if run is not None:
                 self.links.judge(run, child, loc, seq)
         elif not (status is None and lc is MESSAGE):  # user messages come back with status null
-            self._add(run, _unknown(run, lc, oid, status, loc, seq))
+            self.findings.add(run, _unknown(run, lc, oid, status, loc, seq))
         if last is not None:
             self._pairs[lc.name] = self._pairs.get(lc.name, 0) + 1
         plan = self._plans[lc.name]
-        child.seen = self._judge(
+        child.seen = self.rules.judge(
             run, oid, plan, status, obj, last, child.said, child.seen, loc, seq
         )
         child.last, child.said = obj, status
@@ -540,6 +540,8 @@ class Checker:
         if run.status is not None:  # (the model's own str)
             self._closed.add(run.oid, _STATUS.get(run.status, run.status))
         found = run.found
+        if not found and self._wants_clean is not None and not self._wants_clean(run.oid):
+            return
         violations = (
             tuple(v if n == 1 else replace(v, count=n) for v, n in found.values()) if found else ()
         )

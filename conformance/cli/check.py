@@ -96,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         emit=report,
         expiry_grace=args.expiry_grace,
         fail_on=Severity(args.fail_on),
+        wants_clean=report.wants,
     )
     progress = sys.stderr.isatty() and sum(_size(p) for p in args.files) >= _PROGRESS_BYTES
     for path in args.files:
