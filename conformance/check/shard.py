@@ -490,7 +490,10 @@ class _Shard:
     ) -> None:
         self.shard = shard
         self.journal = journal = Journal(strictness, fail_on, [])
-        self.at = at = [0, 0]  # the position of the item being checked
+        # the position of the item being checked: in a shard of threads, its index in its file;
+        # in a shard of whole files, (-1: ) the engine's count of items, which grows as the
+        # file's items do (the merge only orders a file's events, and each file is one shard's)
+        self.at = at = [0, 0 if shards > 1 else -1]
         events = journal.events
         self.settled: set[str] = set()
         self.router = Router(shards) if shards > 1 else None
@@ -498,16 +501,19 @@ class _Shard:
 
         def emit(event: Event) -> None:
             if isinstance(event, RunChecked):
-                events.append(((at[0], at[1]), "run", event.result))
+                n = at[1]
+                events.append(((at[0], checker.items if n < 0 else n), "run", event.result))
             elif isinstance(event, ViolationFound):
-                events.append(((at[0], at[1]), "other", event.violation))
+                n = at[1]
+                events.append(((at[0], checker.items if n < 0 else n), "other", event.violation))
 
         def observe(kind: str, key: str) -> None:
             if kind == "settle":
                 self.settled.add(key)
                 if self.replay is not None:
                     self.replay.settle(key)
-            events.append(((at[0], at[1]), kind, key))
+            n = at[1]
+            events.append(((at[0], checker.items if n < 0 else n), kind, key))
 
         self.checker = checker = Checker(
             strictness,
@@ -535,6 +541,9 @@ class _Shard:
         # and the hint of the line being read when this shard checks it (to verify once decoded)
         self.lines = 0
         self.hints: dict[bytes, _Hint] = {}
+        # a shard of whole files: the threads and runs its run objects taken in place named
+        self.threads: set[str] = set()
+        self.runs: set[str] = set()
         self.pending: tuple[int, list[str], str] | None = None
 
     def run(self, files: Iterable[tuple[int, str, Iterable[Item]]]) -> Journal:
@@ -549,7 +558,9 @@ class _Shard:
             whole = self.router is None
             if isinstance(items, FileItems):
                 items.repeated = checker.repeated if whole else self._repeated
-                if not whole:
+                if whole:
+                    items.observed = self._observed
+                else:
                     items.select = self._select
             self.lines = 0
             owned = self._whole if whole else self._owned
@@ -565,6 +576,8 @@ class _Shard:
             journal.doubts.append(f"{self.router.conflicts} items name ids of two shards")
         if streams.done >= MEMORY // 2:
             journal.doubts.append(f"{streams.done} streams: more than one process remembers")
+        journal.keys.update(["t:" + t for t in self.threads])
+        journal.keys.update(["r:" + r for r in self.runs])
         journal.orphan_streams = streams.orphans
         journal.open_streams = bool(streams.open)
         self.at[0], self.at[1] = FINISH, 0
@@ -590,15 +603,16 @@ class _Shard:
         """`_owned` for a shard of whole files: every item is checked, and the journal needs no
         mentions (a run named again in another shard's files is one of the ids they share,
         which the merge refuses), so a repeated line's object goes to the engine's own hook
-        (`Checker.repeated`: positions then count the items that reach the engine, in order)."""
-        at, checker = self.at, self.checker
-        keys, counts = self.journal.keys, self.counts
-        for n, item in enumerate(items):
-            at[1] = n
+        (`Checker.repeated`) and a new run object to `_observed`; positions are the engine's
+        count of items."""
+        checker = self.checker
+        keys = self.journal.keys
+        for item in items:
+            counts = self.counts
             if counts is not None:
                 counts[type(item)] = counts.get(type(item), 0) + 1
                 if checker.checkable > checkable:
-                    counts = self.counts = None
+                    self.counts = None
             obj = item.obj if type(item) is Snapshot else None
             if (
                 type(obj) is dict
@@ -614,7 +628,24 @@ class _Shard:
                 self._classify(item)
             yield item
             if type(item) is InputProblem and item.code == "input.unusable":
-                self.journal.events.append(((index, n), "unusable", item.loc.file))
+                self.journal.events.append(((index, checker.items), "unusable", item.loc.file))
+
+    def _observed(self, obj: dict[str, Any], loc: Location, seq: int) -> bool:
+        """The reader's hook for a new object (see `Checker.observed`) in a shard of whole
+        files: a run object is checked in place, its thread and run ids noted for the merge's
+        refusal of shared ids (each time: a run may name another thread later); any other
+        object is left to `_whole`, as an item."""
+        if obj.get("object") != "thread.run" or type(obj.get("previous_response_id")) is str:
+            return False
+        oid = obj.get("id")
+        if type(oid) is not str:
+            return False
+        tid = obj.get("thread_id")
+        if type(tid) is str:
+            self.threads.add(tid)
+        self.runs.add(oid)
+        self.counts = None  # (a run object: the file has something to check)
+        return self.checker.observed(obj, loc, seq)
 
     def _owned(self, index: int, items: Iterable[Item], checkable: int) -> Iterator[Item]:
         """The items of one file this shard checks, each yielded when its position is set and
@@ -857,18 +888,26 @@ _HINTS = 4096  # recent lines' hints kept (all dropped at once when full)
 class FileItems:
     """A file's items, read lazily with `conformance.readers.read` in the shape the check
     decodes, as one process reads them; `check_shard` sets `repeated`, the reader's hook for
-    a repeated line's object, and, for a shard of threads, `select`, its pre-filter of lines."""
+    a repeated line's object, and `observed` (for a shard of whole files), its hook for a new
+    one, or `select` (for a shard of threads), its pre-filter of lines."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.repeated: Callable[[dict[str, Any]], bool] | None = None
+        self.observed: Callable[[dict[str, Any], Location, int], bool] | None = None
         self.select: Callable[[bytes], bool] | None = None
 
     def __iter__(self) -> Iterator[Item]:
         from ..decode import CHECKED
         from ..readers import read
 
-        return read(self.path, shape=CHECKED, repeated=self.repeated, select=self.select)
+        return read(
+            self.path,
+            shape=CHECKED,
+            repeated=self.repeated,
+            observed=self.observed,
+            select=self.select,
+        )
 
 
 def numbered_files(paths: Iterable[tuple[int, str]]) -> Iterator[tuple[int, str, Iterable[Item]]]:
