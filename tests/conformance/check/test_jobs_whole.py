@@ -171,13 +171,13 @@ def test_a_hook_that_misses_ids_is_caught(
         test_files_that_share_an_id_are_refused(datas)
 
 
-def test_a_file_is_read_with_the_whole_file_hooks() -> None:
+def test_a_file_is_read_with_the_shards_hooks() -> None:
     taken: list[Any] = []
     check_shard([(0, "x", _Recorded(taken))])
     assert [callable(h) for h in taken] == [True, True, False]
     taken.clear()
     check_shard([(0, "x", _Recorded(taken))], shard=0, shards=2)
-    assert [callable(h) for h in taken] == [True, False, True]
+    assert [callable(h) for h in taken] == [True, True, True]
     assert FileItems("x.jsonl").observed is None
 
 
