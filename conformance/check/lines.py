@@ -36,7 +36,10 @@ def run_hint(line: bytes) -> tuple[str, str, str] | None:
 
 def _whole_line(line: bytes) -> bool:
     """Whether `line` ends as a whole object does (``}``, then at most white space)."""
-    return line[-2:] == b"}\n" or line.rstrip()[-1:] == b"}"
+    n = len(line)
+    if n >= 2 and line[n - 1] == 10 and line[n - 2] == 125:  # (b"}\n", read byte by byte)
+        return True
+    return line.rstrip()[-1:] == b"}"
 
 
 def cut_hint(line: bytes) -> Found | None:
@@ -73,13 +76,13 @@ def _status_hint(line: bytes, cut: int) -> str | None:
     """`cut_hint`'s status of a line that begins as one with a hint up to `cut` (so has the same
     run and thread), or None when `cut_hint` would give none: a quicker one of a new poll."""
     s_end = line.find(b'"', cut)
-    if (
-        s_end < 0
-        or line.find(b"\\", cut, s_end) >= 0
-        or line.find(b"{", cut, s_end) >= 0
-        or line.find(b"[", cut, s_end) >= 0
-        or not _whole_line(line)
-    ):
+    if s_end < 0:
+        return None
+    for i in range(cut, s_end):  # (no backslash, ``{`` or ``[`` in the value: a few bytes)
+        c = line[i]
+        if c == 92 or c == 123 or c == 91:
+            return None
+    if not _whole_line(line):
         return None
     try:
         return line[cut:s_end].decode()

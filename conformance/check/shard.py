@@ -619,7 +619,7 @@ class _Shard:
         if counts is not None:
             counts[Snapshot] = counts.get(Snapshot, 0) + 1
             if self.checker.checkable > self.file_checkable:
-                self.counts = None
+                self.counts = line_filter.counts = None  # (no longer needed: see `run`)
         memo = self.memo
         hit = memo.get(id(obj))
         if hit is not None and hit[0] is obj:
@@ -674,7 +674,7 @@ class _Shard:
             if counts is not None:
                 counts[type(item)] = counts.get(type(item), 0) + 1
                 if checker.checkable > checkable:
-                    counts = self.counts = None
+                    counts = self.counts = line_filter.counts = None
             if type(item) is Snapshot:
                 hit = memo.get(id(item.obj))
                 if hit is not None and hit[0] is item.obj:
