@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from ..observations import (
 )
 from .engine import EXPIRY_GRACE, MEMORY, WINDOW, Checker
 from .lines import LineFilter, cut_hint, run_hint
-from .results import Event, RunChecked, Severity, Violation, ViolationFound
+from .results import Event, RunChecked, RunResult, Severity, Violation, ViolationFound
 from .streams import OBJECTS
 
 __all__ = [
@@ -234,6 +235,57 @@ class Journal:
     keys: set[str] = field(default_factory=set)
     orphan_streams: bool = False  # stream events whose stream began before this shard
     open_streams: bool = False  # streams still open at its end
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a worker process sends back, compact: positions as two arrays of integers,
+        kinds as bytes, each run's result as a tuple (a worker's journal holds one a run)."""
+        state = dict(self.__dict__)
+        files, items, kinds = array("q"), array("q"), bytearray()
+        payloads: list[Any] = []
+        code, level = _KIND_CODES, _LEVEL_VALUES
+        for (f, n), kind, payload in self.events:
+            files.append(f)
+            items.append(n)
+            kinds.append(code[kind])
+            if kind == "run":
+                r = payload
+                payload = (
+                    r.run_id,
+                    r.thread_id,
+                    r.first_seen,
+                    r.observations,
+                    r.statuses,
+                    r.final_status,
+                    level[r.level],
+                    r.needs,
+                    r.violations,
+                    r.lifecycle,
+                )
+            payloads.append(payload)
+        state["events"] = (files, items, bytes(kinds), payloads)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        files, items, kinds, payloads = state["events"]
+        events: list[tuple[Pos, str, Any]] = []
+        append, names, levels, result = events.append, _KINDS, _LEVELS, RunResult
+        for f, n, k, p in zip(files, items, kinds, payloads, strict=True):
+            if k == _RUN_CODE:
+                p = result(p[0], p[1], p[2], p[3], p[4], p[5], levels[p[6]], p[7], p[8], p[9])
+            append(((f, n), names[k], p))
+        self.__dict__.update(state)
+        self.events = events
+
+
+_KINDS = ("open", "settle", "need", "unusable", "run", "other")
+"""The kinds of a journal's events (`Journal`), by their code in its pickled state."""
+_KIND_CODES = {kind: code for code, kind in enumerate(_KINDS)}
+_RUN_CODE = _KIND_CODES["run"]
+_LEVEL_VALUES: dict[Strictness | None, str | None] = {
+    None: None,
+    **{s: s.value for s in Strictness},
+}
+_LEVELS = {value: level for level, value in _LEVEL_VALUES.items()}
 
 
 _ENDING = frozenset(

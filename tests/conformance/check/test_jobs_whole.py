@@ -191,3 +191,25 @@ class _Recorded(FileItems):
     def __iter__(self) -> Any:
         self.taken.extend((self.repeated, self.observed, self.select))
         return iter(())
+
+
+@pytest.mark.parametrize("shards", [1, 2])
+def test_a_journal_travels_back_from_a_worker_equal(shards: int) -> None:
+    """A worker's journal, pickled compact, comes back equal: runs with and without findings,
+    levels and none, findings of their own, edges needed, unusable files."""
+    import pickle
+
+    numbered = list(enumerate(map(str, _recordings())))
+    kinds: set[str] = set()
+    runs = []
+    for shard in range(shards):
+        journal = check_shard(numbered_files(numbered), shard=shard, shards=shards)
+        journal.events += [((9, 1), "need", "run: queued -> x"), ((9, 2), "unusable", "x")]
+        kinds.update(kind for _, kind, _ in journal.events)
+        runs += [p for _, kind, p in journal.events if kind == "run"]
+        back = pickle.loads(pickle.dumps(journal))
+        assert back == journal
+        assert back.events == journal.events
+    assert kinds == {"open", "settle", "run", "other", "need", "unusable"}
+    assert any(r.violations for r in runs)
+    assert {r.level for r in runs} > {None}
