@@ -583,14 +583,16 @@ def _journals(texts: Sequence[tuple[str, str | bytes]]) -> list[Journal]:
 def render(
     merged: Merged, fmt: str, *, coverage: bool = False, journal: Journal | None = None
 ) -> str:
-    """The report in `fmt` (text, json, junit); JSON with `journal` is mergeable."""
-    report = merged.report(keep_clean=fmt != "text")
-    if fmt == "text":
-        return to_text(report, coverage=coverage)
-    if fmt == "json" and journal is not None:
-        shard = orjson.dumps(journal_to_dict(journal)).decode()
-        return to_json(report).rstrip()[:-1].rstrip() + f',\n  "shard": {shard}\n}}\n'
-    return FORMATS[fmt](report)
+    """The report in `fmt` (text, json, junit); JSON with `journal` is mergeable. (The cycle
+    collector is off meanwhile: it would walk the merged events over and over, to free none.)"""
+    with _collector_paused():
+        report = merged.report(keep_clean=fmt != "text")
+        if fmt == "text":
+            return to_text(report, coverage=coverage)
+        if fmt == "json" and journal is not None:
+            shard = orjson.dumps(journal_to_dict(journal)).decode()
+            return to_json(report).rstrip()[:-1].rstrip() + f',\n  "shard": {shard}\n}}\n'
+        return FORMATS[fmt](report)
 
 
 def shard_report(
