@@ -51,12 +51,15 @@ def _check(jobs: int, files: list[Path], out: Path) -> tuple[float, float]:
 
 
 def _own_ids(tmp: Path, path: Path, snapshots: int, n: int) -> None:
-    """A bench trace whose run and thread ids are its own (``run_p<n>_…``)."""
+    """A bench trace whose run and thread ids are its own (``run_p<n>_…``): values only, so
+    that every run still names its thread (``"thread_id":"thread_p<n>_…"``)."""
     generate(tmp, snapshots, seed=n + 1)
     with tmp.open("rb") as src, path.open("wb") as dst:
         for line in src:
             dst.write(
-                line.replace(b'"run_', b'"run_p%d_' % n).replace(b'"thread_', b'"thread_p%d_' % n)
+                line.replace(b':"run_', b':"run_p%d_' % n).replace(
+                    b':"thread_', b':"thread_p%d_' % n
+                )
             )
     tmp.unlink()
 

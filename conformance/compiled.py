@@ -23,6 +23,7 @@ MODULES = (
     "conformance.check.findings",
     "conformance.check.clock",
     "conformance.check.links",
+    "conformance.check.lines",
 )
 """The modules compiled, all in one group (they call each other directly)."""
 

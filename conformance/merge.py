@@ -22,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.context import BaseContext
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -71,6 +72,7 @@ SHARD_FORMAT = "runmodel-check-shard"
 """The ``format`` of the ``"shard"`` member of a mergeable JSON report."""
 
 _END = 1 << 62  # the position, in a file, of what the check does once the file is read
+_POSITION = itemgetter(0)  # (of an event)
 
 
 class MergeError(RunmodelError):
@@ -122,38 +124,59 @@ def _doubts(journals: Sequence[Journal]) -> list[str]:
     return out
 
 
-def _runs_in_order(
-    items: list[tuple[tuple[int, int], int, int, str, Any]],
-    window: int,
-) -> tuple[list[tuple[str, tuple[int, int]]], list[str]]:
-    """Replay opens and settles as one process: the runs in the order it closes them, each with
-    the position at which it does (``FINISH`` at the end), and the doubts the replay raised."""
-    fifo: OrderedDict[str, None] = OrderedDict()
-    opened: OrderedDict[str, None] = OrderedDict()
-    closes: list[tuple[str, tuple[int, int]]] = []
-    closed_when: dict[str, int] = {}  # closed run -> closes before it, to tell what is forgotten
-    doubts: list[str] = []
-    for pos, _, _, kind, payload in items:
-        if kind == "open":
-            opened[payload] = None
-            when = closed_when.get(payload)
-            if when is not None and len(closes) - when >= MEMORY // 2:
-                doubts.append(f"run {payload} seen again after one process forgot it")
-        elif kind == "settle" and payload not in fifo:
-            fifo[payload] = None
-            if len(fifo) > window:
-                oldest = fifo.popitem(last=False)[0]
-                if opened.pop(oldest, 1) is None:
-                    closed_when[oldest] = len(closes)
-                    closes.append((oldest, pos))
-    closes.extend((rid, (FINISH, 0)) for rid in opened)
-    return closes, doubts
+class _Replay:
+    """One pass over the merged events, as one process would have met them: the runs in the
+    order its window of settled runs closes them, each with the position at which it does
+    (``FINISH`` at the end), and what each kind of event adds to the report."""
+
+    def __init__(self, events: list[tuple[tuple[int, int], str, Any]], window: int) -> None:
+        fifo: OrderedDict[str, None] = OrderedDict()
+        opened: OrderedDict[str, None] = OrderedDict()
+        closes: list[tuple[str, tuple[int, int]]] = []
+        closed_when: dict[
+            str, int
+        ] = {}  # closed run -> closes before it, to tell what is forgotten
+        doubts: list[str] = []
+        results: dict[str, list[tuple[tuple[int, int], RunResult]]] = {}
+        others: list[Event] = []
+        needs: dict[str, None] = {}
+        unusable: dict[str, None] = {}
+        forgets = MEMORY // 2
+        for pos, kind, payload in events:
+            if kind == "open":
+                opened[payload] = None
+                when = closed_when.get(payload)
+                if when is not None and len(closes) - when >= forgets:
+                    doubts.append(f"run {payload} seen again after one process forgot it")
+            elif kind == "settle":
+                if payload not in fifo:
+                    fifo[payload] = None
+                    if len(fifo) > window:
+                        oldest = fifo.popitem(last=False)[0]
+                        if opened.pop(oldest, 1) is None:
+                            closed_when[oldest] = len(closes)
+                            closes.append((oldest, pos))
+            elif kind == "run":
+                found = results.get(payload.run_id)
+                if found is None:
+                    results[payload.run_id] = [(pos, payload)]
+                else:
+                    found.append((pos, payload))
+            elif kind == "other":
+                others.append(ViolationFound(payload))
+            elif kind == "need":
+                needs.setdefault(payload)
+            elif kind == "unusable":
+                unusable.setdefault(payload)
+        closes.extend((rid, (FINISH, 0)) for rid in opened)
+        self.closes, self.doubts, self.results = closes, doubts, results
+        self.others, self.needs, self.unusable = others, needs, unusable
 
 
 def _file_ends(
     journals: Sequence[Journal],
     strictness: Strictness,
-    items: list[tuple[tuple[int, int], int, int, str, Any]],
+    items: list[tuple[tuple[int, int], str, Any]],
 ) -> tuple[dict[str, int], list[tuple[str, str]]]:
     """What the check does once a file is read: a file with nothing checkable is unusable (its
     finding, and the file, are added to `items`). Returns the counts it adds and the files."""
@@ -170,11 +193,11 @@ def _file_ends(
         path, at = ts[0].path, (index, _END)
         if not sum(t.problems for t in ts):
             v = unusable_violation(strictness, path, ts[0].nothing)
-            items.append((at, -1, 0, "other", v))
+            items.append((at, "other", v))
             extra["items"] += 1
             extra["input_problems"] += 1
             extra["errors"] += 1
-        items.append((at, -1, 1, "unusable", path))
+        items.append((at, "unusable", path))
         unusable.append((path, ""))
     return extra, unusable
 
@@ -188,29 +211,27 @@ def merge_journals(journals: Sequence[Journal], *, window: int = WINDOW) -> Merg
     if any(j.strictness is not strictness or j.fail_on is not fail_on for j in journals):
         raise MergeError("the shards were checked with different --strictness or --fail-on")
     doubts = _doubts(journals)
-    items: list[tuple[tuple[int, int], int, int, str, Any]] = [
-        (pos, i, k, kind, payload)
-        for i, j in enumerate(journals)
-        for k, (pos, kind, payload) in enumerate(j.events)
-    ]
+    # what the check does at files' ends, then every journal's events in order: a stable sort
+    # by position alone orders them by (position, journal, order in it), these ends first
+    items: list[tuple[tuple[int, int], str, Any]] = []
     extra, unusable = _file_ends(journals, strictness, items)
-    items.sort(key=lambda e: (e[0], e[1], e[2]))
-    closes, more = _runs_in_order(items, window)
-    doubts += more
-    results: dict[str, list[tuple[tuple[int, int], RunResult]]] = {}
-    for pos, _, _, kind, payload in items:
-        if kind == "run":
-            results.setdefault(payload.run_id, []).append((pos, payload))
+    for j in journals:
+        items += j.events
+    items.sort(key=_POSITION)
+    replay = _Replay(items, window)
+    doubts += replay.doubts
+    results = replay.results
     mentions: dict[str, list[tuple[int, int]]] = {}
     for j in journals:
         for rid, ps in j.mentions.items():
             mentions.setdefault(rid, []).extend(ps)
     ordered: list[Event] = []
     taken: dict[str, int] = {}
-    for rid, at in closes:
+    several = len(journals) > 1
+    for rid, at in replay.closes:
         n = taken.get(rid, 0)
         taken[rid] = n + 1
-        mine = results.get(rid, [])
+        mine = results.get(rid, ())
         if n >= len(mine):
             doubts.append(f"run {rid} closed more often than its shard closed it")
             break
@@ -218,7 +239,7 @@ def merge_journals(journals: Sequence[Journal], *, window: int = WINDOW) -> Merg
         if shard_at < at:
             doubts.append(f"run {rid} closed by its shard before one process would have")
             break
-        if len(journals) > 1 and at < shard_at:
+        if several and at < shard_at:
             if any(at <= m <= shard_at for m in mentions.get(rid, ())):
                 doubts.append(f"run {rid} seen again after one process would have closed it")
                 break
@@ -230,15 +251,8 @@ def merge_journals(journals: Sequence[Journal], *, window: int = WINDOW) -> Merg
         doubts.append("a shard closed a run more often than one process would")
     if doubts:
         raise MergeError("; ".join(dict.fromkeys(doubts)))
-    needs: dict[str, None] = {}
-    unusable_files: dict[str, None] = {}
-    for _, _, _, kind, payload in items:
-        if kind == "other":
-            ordered.append(ViolationFound(payload))
-        elif kind == "need":
-            needs.setdefault(payload)
-        elif kind == "unusable":
-            unusable_files.setdefault(payload)
+    ordered += replay.others
+    needs, unusable_files = replay.needs, replay.unusable
     counts = {k: sum(j.counts[k] for j in journals) for k in journals[0].counts}
     for k, n in extra.items():
         counts[k] += n
@@ -569,14 +583,16 @@ def _journals(texts: Sequence[tuple[str, str | bytes]]) -> list[Journal]:
 def render(
     merged: Merged, fmt: str, *, coverage: bool = False, journal: Journal | None = None
 ) -> str:
-    """The report in `fmt` (text, json, junit); JSON with `journal` is mergeable."""
-    report = merged.report(keep_clean=fmt != "text")
-    if fmt == "text":
-        return to_text(report, coverage=coverage)
-    if fmt == "json" and journal is not None:
-        shard = orjson.dumps(journal_to_dict(journal)).decode()
-        return to_json(report).rstrip()[:-1].rstrip() + f',\n  "shard": {shard}\n}}\n'
-    return FORMATS[fmt](report)
+    """The report in `fmt` (text, json, junit); JSON with `journal` is mergeable. (The cycle
+    collector is off meanwhile: it would walk the merged events over and over, to free none.)"""
+    with _collector_paused():
+        report = merged.report(keep_clean=fmt != "text")
+        if fmt == "text":
+            return to_text(report, coverage=coverage)
+        if fmt == "json" and journal is not None:
+            shard = orjson.dumps(journal_to_dict(journal)).decode()
+            return to_json(report).rstrip()[:-1].rstrip() + f',\n  "shard": {shard}\n}}\n'
+        return FORMATS[fmt](report)
 
 
 def shard_report(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -32,7 +33,8 @@ from ..observations import (
     TraceInfo,
 )
 from .engine import EXPIRY_GRACE, MEMORY, WINDOW, Checker
-from .results import Event, RunChecked, Severity, Violation, ViolationFound
+from .lines import LineFilter, cut_hint, run_hint
+from .results import Event, RunChecked, RunResult, Severity, Violation, ViolationFound
 from .streams import OBJECTS
 
 __all__ = [
@@ -128,70 +130,6 @@ def item_keys(item: Item) -> tuple[list[str], list[str]]:
         _object_keys(item.response_body, keys, children)
     keys.sort(key=lambda k: k[0] != "t")  # stable: threads first
     return keys, children
-
-
-_ID = b'{"id":"'
-_RUN_OBJECT = b'","object":"thread.run"'
-_THREAD = b'"thread_id":"'
-_STATUS = b'"status":"'
-
-
-def run_hint(line: bytes) -> tuple[str, str, str] | None:
-    """(run id, thread id, status) of a JSON Lines line holding a run object as SDK dumps write
-    it (``id`` first, then ``object``, a whole line), read from its bytes without decoding; None
-    unless no backslash, ``{`` or ``[`` comes before the ``thread_id`` and ``status`` values
-    (then both are the top-level object's). A hint only: a later duplicate key, or JSON broken
-    further on, reads otherwise; the worker that checks the line verifies it once decoded."""
-    found = _hint(line)
-    return None if found is None else found[:3]
-
-
-def _hint(line: bytes) -> tuple[str, str, str, int] | None:
-    """`run_hint`, and where the status value begins when the thread comes before it (else 0):
-    a line that begins as this one up to there has the same hint but for its status."""
-    if not line.startswith(_ID) or (line[-2:] != b"}\n" and line.rstrip()[-1:] != b"}"):
-        return None
-    end = line.find(b'"', 7)
-    if end < 0 or not line.startswith(_RUN_OBJECT, end):
-        return None
-    t = line.find(_THREAD, end)
-    s = line.find(_STATUS, end)
-    if t < 0 or s < 0:
-        return None
-    t_end = line.find(b'"', t + 13)
-    s_end = line.find(b'"', s + 10)
-    last = max(t_end, s_end)
-    if (
-        t_end < 0
-        or s_end < 0
-        or line.find(b"\\", 7, last) >= 0
-        or line.find(b"{", 7, last) >= 0
-        or line.find(b"[", 7, last) >= 0
-    ):
-        return None
-    try:
-        rid, tid = line[7:end].decode(), line[t + 13 : t_end].decode()
-        return rid, tid, line[s + 10 : s_end].decode(), s + 10 if t_end < s else 0
-    except UnicodeDecodeError:
-        return None
-
-
-def _status_hint(line: bytes, cut: int) -> str | None:
-    """`_hint`'s status of a line that begins as one with a hint up to `cut` (so has the same
-    run and thread), or None when `_hint` would give none: a quicker `_hint` of a new poll."""
-    s_end = line.find(b'"', cut)
-    if (
-        s_end < 0
-        or line.find(b"\\", cut, s_end) >= 0
-        or line.find(b"{", cut, s_end) >= 0
-        or line.find(b"[", cut, s_end) >= 0
-        or (line[-2:] != b"}\n" and line.rstrip()[-1:] != b"}")
-    ):
-        return None
-    try:
-        return line[cut:s_end].decode()
-    except UnicodeDecodeError:
-        return None
 
 
 class Router:
@@ -297,6 +235,57 @@ class Journal:
     keys: set[str] = field(default_factory=set)
     orphan_streams: bool = False  # stream events whose stream began before this shard
     open_streams: bool = False  # streams still open at its end
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a worker process sends back, compact: positions as two arrays of integers,
+        kinds as bytes, each run's result as a tuple (a worker's journal holds one a run)."""
+        state = dict(self.__dict__)
+        files, items, kinds = array("q"), array("q"), bytearray()
+        payloads: list[Any] = []
+        code, level = _KIND_CODES, _LEVEL_VALUES
+        for (f, n), kind, payload in self.events:
+            files.append(f)
+            items.append(n)
+            kinds.append(code[kind])
+            if kind == "run":
+                r = payload
+                payload = (
+                    r.run_id,
+                    r.thread_id,
+                    r.first_seen,
+                    r.observations,
+                    r.statuses,
+                    r.final_status,
+                    level[r.level],
+                    r.needs,
+                    r.violations,
+                    r.lifecycle,
+                )
+            payloads.append(payload)
+        state["events"] = (files, items, bytes(kinds), payloads)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        files, items, kinds, payloads = state["events"]
+        events: list[tuple[Pos, str, Any]] = []
+        append, names, levels, result = events.append, _KINDS, _LEVELS, RunResult
+        for f, n, k, p in zip(files, items, kinds, payloads, strict=True):
+            if k == _RUN_CODE:
+                p = result(p[0], p[1], p[2], p[3], p[4], p[5], levels[p[6]], p[7], p[8], p[9])
+            append(((f, n), names[k], p))
+        self.__dict__.update(state)
+        self.events = events
+
+
+_KINDS = ("open", "settle", "need", "unusable", "run", "other")
+"""The kinds of a journal's events (`Journal`), by their code in its pickled state."""
+_KIND_CODES = {kind: code for code, kind in enumerate(_KINDS)}
+_RUN_CODE = _KIND_CODES["run"]
+_LEVEL_VALUES: dict[Strictness | None, str | None] = {
+    None: None,
+    **{s: s.value for s in Strictness},
+}
+_LEVELS = {value: level for level, value in _LEVEL_VALUES.items()}
 
 
 _ENDING = frozenset(
@@ -451,6 +440,10 @@ class _Window:
         self._maybe_settled(rid)
 
 
+def _nothing(rid: str, status: str) -> None:
+    """No run to foresee (a shard of whole files reads no other shard's lines)."""
+
+
 def _clock_only(ex: Exchange) -> Exchange | None:
     """An exchange that only moves the file's server clock (its Date header), for a worker that
     does not check it; None when it would not move it."""
@@ -490,7 +483,10 @@ class _Shard:
     ) -> None:
         self.shard = shard
         self.journal = journal = Journal(strictness, fail_on, [])
-        self.at = at = [0, 0]  # the position of the item being checked
+        # the position of the item being checked: in a shard of threads, its index in its file;
+        # in a shard of whole files, (-1: ) the engine's count of items, which grows as the
+        # file's items do (the merge only orders a file's events, and each file is one shard's)
+        self.at = at = [0, 0 if shards > 1 else -1]
         events = journal.events
         self.settled: set[str] = set()
         self.router = Router(shards) if shards > 1 else None
@@ -498,16 +494,19 @@ class _Shard:
 
         def emit(event: Event) -> None:
             if isinstance(event, RunChecked):
-                events.append(((at[0], at[1]), "run", event.result))
+                n = at[1]
+                events.append(((at[0], checker.items if n < 0 else n), "run", event.result))
             elif isinstance(event, ViolationFound):
-                events.append(((at[0], at[1]), "other", event.violation))
+                n = at[1]
+                events.append(((at[0], checker.items if n < 0 else n), "other", event.violation))
 
         def observe(kind: str, key: str) -> None:
             if kind == "settle":
                 self.settled.add(key)
                 if self.replay is not None:
                     self.replay.settle(key)
-            events.append(((at[0], at[1]), kind, key))
+            n = at[1]
+            events.append(((at[0], checker.items if n < 0 else n), kind, key))
 
         self.checker = checker = Checker(
             strictness,
@@ -530,12 +529,24 @@ class _Shard:
         # object names the same ids, so goes to the same shard, every time
         self.memo: dict[int, tuple[Any, bool, tuple[str, ...]]] = {}
         self.index = 0  # the file being read
-        self.next = 0  # the position in it of the next item read
-        # the pre-filter (`_select`): lines seen, hints of recent lines by their first bytes,
-        # and the hint of the line being read when this shard checks it (to verify once decoded)
-        self.lines = 0
-        self.hints: dict[bytes, _Hint] = {}
-        self.pending: tuple[int, list[str], str] | None = None
+        self.file_checkable = 0  # what the engine had checked before it
+        # the pre-filter of lines, with the position in its file of the next item read
+        # (`next`), and the hint of the line being read when this shard checks it (`pending`,
+        # verified once decoded)
+        replay = self.replay
+        self.filter = LineFilter(
+            shard,
+            shards,
+            {} if self.router is None else self.router.owner,
+            at,
+            {} if replay is None else replay.status,
+            _nothing if replay is None else replay.foresee_run,
+            lambda: self._unverified(self.journal.files[-1].path),
+            cut_hint,
+        )
+        # a shard of whole files: the threads and runs its run objects taken in place named
+        self.threads: set[str] = set()
+        self.runs: set[str] = set()
 
     def run(self, files: Iterable[tuple[int, str, Iterable[Item]]]) -> Journal:
         """Check the files; the journal."""
@@ -549,12 +560,17 @@ class _Shard:
             whole = self.router is None
             if isinstance(items, FileItems):
                 items.repeated = checker.repeated if whole else self._repeated
-                if not whole:
-                    items.select = self._select
-            self.lines = 0
+                if whole:
+                    items.observed = self._observed
+                else:
+                    items.observed = self._taken
+                    items.select = self.filter.select
+            self.filter.lines = 0
+            self.filter.counts = self.counts
+            self.file_checkable = checkable
             owned = self._whole if whole else self._owned
             checker.feed_all(owned(index, items, checkable))
-            if self.pending is not None:
+            if self.filter.pending is not None:
                 self._unverified(path)
             tally.checkable = checker.checkable - checkable
             tally.problems = checker.problems - problems
@@ -565,6 +581,8 @@ class _Shard:
             journal.doubts.append(f"{self.router.conflicts} items name ids of two shards")
         if streams.done >= MEMORY // 2:
             journal.doubts.append(f"{streams.done} streams: more than one process remembers")
+        journal.keys.update(["t:" + t for t in self.threads])
+        journal.keys.update(["r:" + r for r in self.runs])
         journal.orphan_streams = streams.orphans
         journal.open_streams = bool(streams.open)
         self.at[0], self.at[1] = FINISH, 0
@@ -590,15 +608,16 @@ class _Shard:
         """`_owned` for a shard of whole files: every item is checked, and the journal needs no
         mentions (a run named again in another shard's files is one of the ids they share,
         which the merge refuses), so a repeated line's object goes to the engine's own hook
-        (`Checker.repeated`: positions then count the items that reach the engine, in order)."""
-        at, checker = self.at, self.checker
-        keys, counts = self.journal.keys, self.counts
-        for n, item in enumerate(items):
-            at[1] = n
+        (`Checker.repeated`) and a new run object to `_observed`; positions are the engine's
+        count of items."""
+        checker = self.checker
+        keys = self.journal.keys
+        for item in items:
+            counts = self.counts
             if counts is not None:
                 counts[type(item)] = counts.get(type(item), 0) + 1
                 if checker.checkable > checkable:
-                    counts = self.counts = None
+                    self.counts = None
             obj = item.obj if type(item) is Snapshot else None
             if (
                 type(obj) is dict
@@ -614,7 +633,81 @@ class _Shard:
                 self._classify(item)
             yield item
             if type(item) is InputProblem and item.code == "input.unusable":
-                self.journal.events.append(((index, n), "unusable", item.loc.file))
+                self.journal.events.append(((index, checker.items), "unusable", item.loc.file))
+
+    def _observed(self, obj: dict[str, Any], loc: Location, seq: int) -> bool:
+        """The reader's hook for a new object (see `Checker.observed`) in a shard of whole
+        files: a run object is checked in place, its thread and run ids noted for the merge's
+        refusal of shared ids (each time: a run may name another thread later); any other
+        object is left to `_whole`, as an item."""
+        if obj.get("object") != "thread.run" or type(obj.get("previous_response_id")) is str:
+            return False
+        oid = obj.get("id")
+        if type(oid) is not str:
+            return False
+        tid = obj.get("thread_id")
+        if type(tid) is str:
+            self.threads.add(tid)
+        self.runs.add(oid)
+        self.counts = None  # (a run object: the file has something to check)
+        return self.checker.observed(obj, loc, seq)
+
+    def _taken(self, obj: dict[str, Any], loc: Location, seq: int) -> bool:
+        """The reader's hook for a new object in a shard of threads: a run object (no
+        ``previous_response_id``) is taken as `_owned` takes its snapshot, without one made:
+        routed (its bytes' hint verified), checked in place if it is this shard's, else
+        foreseen; its position counted. Any other object is left to `_owned`, as an item."""
+        if (
+            obj.get("object") != "thread.run"
+            or type(obj.get("id")) is not str
+            or type(obj.get("previous_response_id")) is str
+        ):
+            return False
+        line_filter = self.filter
+        n = line_filter.next
+        line_filter.next = n + 1
+        self.at[1] = n
+        counts = self.counts
+        if counts is not None:
+            counts[Snapshot] = counts.get(Snapshot, 0) + 1
+            if self.checker.checkable > self.file_checkable:
+                self.counts = line_filter.counts = None  # (no longer needed: see `run`)
+        memo = self.memo
+        hit = memo.get(id(obj))
+        if hit is not None and hit[0] is obj:
+            line_filter.pending = None  # (the object of the same bytes, verified then)
+            mine, runs = hit[1], hit[2]
+        else:
+            mine, runs = self._route_run(obj, loc, seq)
+            if len(memo) >= 4096:
+                memo.clear()
+            memo[id(obj)] = (obj, mine, runs)
+        if not mine:
+            if self.replay is not None:
+                self.replay.foresee_object(obj)
+            return True
+        self.checker.observed(obj, loc, seq)
+        settled = self.settled
+        for rid in runs:
+            if rid in settled:
+                self.journal.mentions.setdefault(rid, []).append((self.index, n))
+        return True
+
+    def _route_run(
+        self, obj: dict[str, Any], loc: Location, seq: int
+    ) -> tuple[bool, tuple[str, ...]]:
+        """`_classify_run` of a run object the reader offers (a shard of threads)."""
+        oid: str = obj["id"]
+        tid = obj.get("thread_id")
+        keys = ["t:" + tid, "r:" + oid] if type(tid) is str else ["r:" + oid]
+        router = self.router
+        assert router is not None
+        if self.filter.pending is not None and self._verified(obj, loc, keys):
+            owner = router.owner
+            for k in keys:  # (`route`: the pre-filter found them this shard's, and no conflict)
+                owner.setdefault(k, self.shard)
+            return True, (oid,)
+        return router.route(Snapshot(loc, seq, obj), keys) == self.shard, (oid,)
 
     def _owned(self, index: int, items: Iterable[Item], checkable: int) -> Iterator[Item]:
         """The items of one file this shard checks, each yielded when its position is set and
@@ -624,19 +717,20 @@ class _Shard:
         counts = self.counts
         memo = self.memo
         memo.clear()
-        self.next = 0
+        line_filter = self.filter
+        line_filter.next = 0
         for item in items:
-            n = self.next
-            self.next = n + 1
+            n = line_filter.next
+            line_filter.next = n + 1
             at[1] = n
             if counts is not None:
                 counts[type(item)] = counts.get(type(item), 0) + 1
                 if checker.checkable > checkable:
-                    counts = self.counts = None
+                    counts = self.counts = line_filter.counts = None
             if type(item) is Snapshot:
                 hit = memo.get(id(item.obj))
                 if hit is not None and hit[0] is item.obj:
-                    self.pending = None  # (the object of the same bytes, verified then)
+                    line_filter.pending = None  # (the object of the same bytes, verified then)
                     if hit[1]:
                         yield item
                         for rid in hit[2]:
@@ -682,8 +776,9 @@ class _Shard:
         hit = self.memo.get(id(obj))
         if hit is None or hit[0] is not obj:
             return False
-        self.pending = None  # (the object of the same bytes, verified then)
-        n = self.at[1] = self.next
+        line_filter = self.filter
+        line_filter.pending = None  # (the object of the same bytes, verified then)
+        n = self.at[1] = line_filter.next
         if hit[1]:
             if not self.checker.repeated(obj):
                 return False
@@ -696,7 +791,7 @@ class _Shard:
         counts = self.counts
         if counts is not None:
             counts[Snapshot] = counts.get(Snapshot, 0) + 1
-        self.next = n + 1
+        line_filter.next = n + 1
         return True
 
     def _classify_run(self, item: Item, obj: dict[str, Any]) -> tuple[bool, tuple[str, ...], bool]:
@@ -705,9 +800,9 @@ class _Shard:
         oid: str = obj["id"]
         tid = obj.get("thread_id")
         keys = ["t:" + tid, "r:" + oid] if type(tid) is str else ["r:" + oid]
-        if self.pending is not None and self._verify(item, keys):
+        if self.filter.pending is not None and self._verify(item, keys):
             owner = self.router.owner  # type: ignore[union-attr]  # (a hint: a shard of threads)
-            for k in keys:  # (`route`: `_select` found them this shard's, and no conflict)
+            for k in keys:  # (`route`: the pre-filter found them this shard's, and no conflict)
                 owner.setdefault(k, self.shard)
             return True, (oid,), True
         if self.router is None:
@@ -721,7 +816,7 @@ class _Shard:
         if type(item) is TraceInfo:
             self.fmt = self.fmt or item.format
         keys, children = item_keys(item)
-        if self.pending is not None:
+        if self.filter.pending is not None:
             self._verify(item, keys)
         runs = tuple(k[2:] for k in keys if k[0] == "r")
         if self.streams.see(item) and self.router is not None:
@@ -739,60 +834,13 @@ class _Shard:
             mine = self.router.route(item, keys) == self.shard
         return mine, runs, type(item) is Snapshot and not children
 
-    def _select(self, raw: bytes) -> bool:
-        """The reader's pre-filter: False for a line whose bytes show another shard's run object
-        (`run_hint`), taken here as `_owned` would take its item (routed, foreseen, counted)
-        without decoding it. Its own lines' hints are verified once decoded (`_verify`)."""
-        self.lines += 1
-        if self.pending is not None:
-            self._unverified(self.journal.files[-1].path)
-        key = raw[:_PREFIX]
-        hints = self.hints
-        hint = hints.get(key)
-        if hint is None or hint.line != raw:
-            new = _next_hint(raw, hint)
-            if new is not hint:
-                if len(hints) >= _HINTS:
-                    hints.clear()
-                hints[key] = hint = new
-        keys = hint.keys
-        if keys is None:
-            return True
-        shard = hint.shard
-        if shard < 0:  # (routed once: its ids keep the worker they went to)
-            router = self.router
-            assert router is not None
-            found_shard = router.owner_of(keys)
-            if found_shard is None:  # (a conflict: decoded and routed as any line)
-                return True
-            shard = hint.shard = found_shard
-            if shard != self.shard:
-                owner = router.owner
-                for k in keys:
-                    owner.setdefault(k, shard)
-        if shard == self.shard:
-            self.pending = (self.lines, keys, hint.status)
-            return True
-        n = self.at[1] = self.next  # (where a run of this shard the window closes is closed)
-        replay = self.replay
-        assert replay is not None
-        if hint.status in _ACTIVE:  # (`foresee_run` of a status that settles nothing)
-            replay.status[hint.rid] = hint.status
-        else:
-            replay.foresee_run(hint.rid, hint.status)
-        counts = self.counts
-        if counts is not None:
-            counts[Snapshot] = counts.get(Snapshot, 0) + 1
-        self.next = n + 1
-        return False
-
     def _verify(self, item: Item, keys: list[str]) -> bool:
         """Check the decoded item of a line this shard checks against its bytes' hint: the
-        other shards took the line by the hint (`_select`); if they read it otherwise, doubt.
+        other shards took the line by the hint (`LineFilter`); if they read it otherwise, doubt.
         True when they read it right."""
-        pending = self.pending
+        pending = self.filter.pending
         assert pending is not None
-        self.pending = None
+        self.filter.pending = None
         line, hinted, status = pending
         if not (
             type(item) is Snapshot
@@ -806,69 +854,51 @@ class _Shard:
             return False
         return True
 
+    def _verified(self, obj: dict[str, Any], loc: Location, keys: list[str]) -> bool:
+        """`_verify` of a run object the reader offers, with its location."""
+        pending = self.filter.pending
+        assert pending is not None
+        self.filter.pending = None
+        line, hinted, status = pending
+        if loc.line == line and keys == hinted and obj.get("status") == status:
+            return True
+        self.journal.doubts.append(f"{loc}: a line read otherwise than its bytes told")
+        return False
+
     def _unverified(self, path: str) -> None:
         """A line this shard checks by its hint gave no object: the other shards took one."""
-        assert self.pending is not None
-        line = self.pending[0]
-        self.pending = None
+        pending = self.filter.pending
+        assert pending is not None
+        line = pending[0]
+        self.filter.pending = None
         self.journal.doubts.append(
             f"{Location(path, line)}: a line read otherwise than its bytes told"
         )
 
 
-class _Hint:
-    """A line's `run_hint`, as `_Shard._select` keeps it: the ids it names (None: no hint), its
-    run and status, the worker it went to (-1 until routed), and where its status value begins
-    (`_hint`'s cut; 0: none) with the line's bytes before it (`head`), which a new poll of the
-    run often begins with."""
-
-    __slots__ = ("cut", "head", "keys", "line", "rid", "shard", "status")
-
-    def __init__(self, line: bytes, found: tuple[str, str, str, int] | None) -> None:
-        self.line = line
-        self.shard = -1
-        if found is None:
-            self.keys: list[str] | None = None
-            self.rid = self.status = ""
-            self.cut = 0
-        else:
-            self.rid, tid, self.status, self.cut = found
-            self.keys = ["t:" + tid, "r:" + self.rid]
-        self.head = line[: self.cut]
-
-
-def _next_hint(line: bytes, before: _Hint | None) -> _Hint:
-    """The hint of `line`, the last line of its slot (its first bytes) being `before`'s: when
-    `line` begins as that one up to its status value (a new poll of the same run, so of the same
-    worker), `before` itself, given the new line and status; else a new one."""
-    if before is not None and before.cut and line.startswith(before.head):
-        status = _status_hint(line, before.cut)
-        if status is None:
-            return _Hint(line, None)
-        before.line, before.status = line, status
-        return before
-    return _Hint(line, _hint(line))
-
-
-_PREFIX = 64  # bytes of a line that pick its slot among the recent lines' hints
-_HINTS = 4096  # recent lines' hints kept (all dropped at once when full)
-
-
 class FileItems:
     """A file's items, read lazily with `conformance.readers.read` in the shape the check
     decodes, as one process reads them; `check_shard` sets `repeated`, the reader's hook for
-    a repeated line's object, and, for a shard of threads, `select`, its pre-filter of lines."""
+    a repeated line's object, `observed`, its hook for a new one, and, for a shard of
+    threads, `select`, its pre-filter of lines."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.repeated: Callable[[dict[str, Any]], bool] | None = None
+        self.observed: Callable[[dict[str, Any], Location, int], bool] | None = None
         self.select: Callable[[bytes], bool] | None = None
 
     def __iter__(self) -> Iterator[Item]:
         from ..decode import CHECKED
         from ..readers import read
 
-        return read(self.path, shape=CHECKED, repeated=self.repeated, select=self.select)
+        return read(
+            self.path,
+            shape=CHECKED,
+            repeated=self.repeated,
+            observed=self.observed,
+            select=self.select,
+        )
 
 
 def numbered_files(paths: Iterable[tuple[int, str]]) -> Iterator[tuple[int, str, Iterable[Item]]]:

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from conformance.check import shard
+from conformance.check import lines, shard
 from conformance.check.shard import item_keys, run_hint
 from conformance.decode import CHECKED
 from conformance.observations import Location, Snapshot
@@ -217,16 +217,17 @@ def test_a_pre_filter_that_ignores_escapes_is_caught(
     merged report would differ from one process's."""
     one = _one_process([crafted], 4)
     monkeypatch.setattr(shard, "run_hint", _escapes_ignored)
-    monkeypatch.setattr(shard, "_hint", _escapes_ignored_at)
+    monkeypatch.setattr(shard, "cut_hint", _escapes_ignored_at)
     with pytest.raises(AssertionError):
         test_a_hint_is_the_decoded_run_or_none(crafted)
     got = _sharded([crafted], 2, 4)
     assert isinstance(got, str)
     assert MISREAD in got
     unverified: Callable[[Any, Any, Any], None] = lambda self, item, keys: setattr(  # noqa: E731
-        self, "pending", None
+        self.filter, "pending", None
     )
     monkeypatch.setattr(shard._Shard, "_verify", unverified)
+    monkeypatch.setattr(shard._Shard, "_verified", unverified)
     monkeypatch.setattr(shard._Shard, "_unverified", lambda self, path: unverified(self, 0, 0))
     assert _sharded([crafted], 2, 4) != one
 
@@ -284,14 +285,14 @@ def _polls(tmp_path: Path) -> list[bytes]:
 
 def test_a_new_poll_of_a_run_has_the_hint_its_bytes_give(tmp_path: Path) -> None:
     """The shards read a line that begins as the last of its run up to the status value only
-    from there (`shard._next_hint`): the same hint as from the whole line, or none alike."""
+    from there (`lines.next_hint`): the same hint as from the whole line, or none alike."""
     last: dict[bytes, Any] = {}
     quick = 0
     for line in _polls(tmp_path):
         before = last.get(line[:64])
         quick += before is not None and bool(before.cut)
         quick -= before is not None and bool(before.cut) and line == before.line
-        hint = last[line[:64]] = shard._next_hint(line, before)
+        hint = last[line[:64]] = lines.next_hint(line, before)
         got = None if hint.keys is None else (hint.rid, hint.keys[0][2:], hint.status)
         assert got == run_hint(line), line
     assert quick > 100
