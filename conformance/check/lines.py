@@ -181,7 +181,7 @@ class LineFilter:
         shard = hint.shard
         if shard < 0:  # (routed once: its ids keep the worker they went to)
             owner = self.owner
-            for k in keys:  # (`Router.owner_of`)
+            for k in keys:  # (as `Router.route` would send it, without routing it)
                 s = owner.get(k)
                 if s is not None and s != shard:
                     if shard >= 0:  # (a conflict: decoded and routed as any line)

@@ -144,21 +144,6 @@ class Router:
         self.streams: dict[int | None, int] = {}  # exchange seq -> the worker of its stream
         self.conflicts = 0
 
-    def owner_of(self, keys: list[str]) -> int | None:
-        """The worker `route` sends an object naming `keys` to (not a stream event, not an
-        exchange), without routing it; None for a conflict."""
-        owner = self.owner
-        shard = -1
-        for k in keys:
-            s = owner.get(k)
-            if s is not None and s != shard:
-                if shard >= 0:
-                    return None
-                shard = s
-        if shard < 0:
-            return zlib.crc32(keys[0].encode()) % self.shards if keys else 0
-        return shard
-
     def route(self, item: Item, keys: list[str]) -> int:
         """The worker that checks `item`."""
         owner = self.owner
