@@ -4,29 +4,42 @@ Generates the bench trace of `bench_check` (interleaved runs, JSON Lines) and ch
 command line does (a child process each time, so start-up and process spawning are counted):
 
 - many files: `--files` traces of their own runs and threads: whole files go to each process;
-- one file: every process reads the file and checks the threads hashed to it.
+- one file: with fewer than `SPLIT_FROM` processes, one process checks it (the split by thread
+  costs more than it saves there), so ``--jobs 2`` should take the time of ``--jobs 1``.
+
+The split of one file by thread is measured apart, in this process: the CPU time of one process
+over the file, of each of N shards of threads, and of merging their journals (`--splits`). The
+busiest shard plus the merge, over the one process, is the time the split would take on N cores
+of its own, as a share of one process's: below 1 from `SPLIT_FROM` processes is what
+``--jobs`` splits one file by.
 
 Rounds alternate ``--jobs 1`` and ``--jobs 2`` (`--repeat`, fastest kept); each pair's JSON
 reports are compared byte for byte. The CPU time of each command (its processes together, in the
 round of its fastest time) is printed too: on cores other jobs use, ``--jobs 2`` cannot have both
 and the time ratio says little, while the CPU ratio still shows what the split costs (1: nothing;
 2: every process does all the work). Usage: ``python bench/bench_jobs.py [--snapshots N]
-[--files N] [--repeat N] [--json]``.
+[--files N] [--repeat N] [--splits N,N] [--json]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from _rows import Row, emit, fmt
 from bench_check import generate
+
+from conformance.check.shard import Journal, check_shard, numbered_files
+from conformance.merge import SPLIT_FROM, MergeError, merge_journals, parallel
 
 RUNMODEL = str(Path(sys.executable).with_name("runmodel"))
 
@@ -64,7 +77,9 @@ def _own_ids(tmp: Path, path: Path, snapshots: int, n: int) -> None:
     tmp.unlink()
 
 
-def _pair(name: str, files: list[Path], repeat: int, where: Path) -> Row:
+def _pair(name: str, files: list[Path], repeat: int, where: Path, split: bool = True) -> Row:
+    """``--jobs 2`` against ``--jobs 1`` on `files`; `split`: whether ``--jobs 2`` uses two
+    processes there (else the goal is the time of ``--jobs 1``, up to the machine's noise)."""
     best = {1: (float("inf"), 0.0), 2: (float("inf"), 0.0)}
     same = True
     for _ in range(repeat):
@@ -87,10 +102,78 @@ def _pair(name: str, files: list[Path], repeat: int, where: Path) -> Row:
         "s",
         against=f"--jobs 1 ({fmt(best[1][0], 's')})",
         ratio=ratio,
-        goal="< 1 (speed-up), same report",
-        met=same and ratio < 1,
+        goal="< 1 (speed-up), same report" if split else "≤ 1.1 (one process), same report",
+        met=same and (ratio < 1 if split else ratio <= 1.1),
         note=cpu if same else "the reports differ",
     )
+
+
+def _cpu_of(work: Callable[[], Journal | None]) -> tuple[float, Journal | None]:
+    """CPU seconds of `work` in this process (the cycle collector set as a worker sets it)."""
+    threshold = gc.get_threshold()
+    gc.collect()
+    gc.set_threshold(max(threshold[0], 100_000), 50, 1000)
+    try:
+        t = time.process_time()
+        got = work()
+        return time.process_time() - t, got
+    finally:
+        gc.set_threshold(*threshold)
+
+
+def _splits(path: Path, counts: list[int], repeat: int, snapshots: int) -> list[Row]:
+    """Rows of the split of one file by thread in each of `counts` shards: the busiest shard's
+    CPU seconds and the merge's, against one process's (best of `repeat` rounds each)."""
+    files = [(0, str(path))]
+    whole = min(_cpu_of(lambda: check_shard(numbered_files(files)))[0] for _ in range(repeat))
+    rows = []
+    for n in counts:
+        shard_cpu = [float("inf")] * n
+        merge_cpu = float("inf")
+        note = ""
+        for _ in range(repeat):
+            journals: list[Journal] = []
+            for k in range(n):
+                took, journal = _cpu_of(
+                    partial(check_shard, numbered_files(files), shard=k, shards=n)
+                )
+                assert journal is not None
+                shard_cpu[k] = min(shard_cpu[k], took)
+                journals.append(journal)
+            gc.disable()
+            try:
+                t = time.process_time()
+                merge_journals(journals)
+                merge_cpu = min(merge_cpu, time.process_time() - t)
+            except MergeError as exc:
+                note = f"the merge refused: {exc}"
+            finally:
+                gc.enable()
+            del journals
+        busiest = max(shard_cpu)
+        ratio = (busiest + merge_cpu) / whole
+        print(
+            f"one file in {n} shards of threads: the busiest {fmt(busiest, 's')} CPU, merge "
+            f"{fmt(merge_cpu, 's')}, one process {fmt(whole, 's')}: {ratio:.2f} "
+            f"({1 / ratio:.2f}x on {n} cores of its own)"
+        )
+        split = n >= SPLIT_FROM
+        rows.append(
+            Row(
+                "checker",
+                f"one file in {n} shards of threads, CPU of the busiest + merge, "
+                f"{snapshots:,} snapshots",
+                busiest + merge_cpu,
+                "s",
+                against=f"one process ({fmt(whole, 's')} CPU)",
+                ratio=ratio,
+                goal="< 1: --jobs splits from here" if n == SPLIT_FROM else "",
+                met=(not note and ratio < 1) if n == SPLIT_FROM else None,
+                note=note
+                or (f"--jobs {n} splits one file" if split else f"--jobs {n}: one process"),
+            )
+        )
+    return rows
 
 
 def measure(args: argparse.Namespace) -> list[Row]:
@@ -110,7 +193,9 @@ def measure(args: argparse.Namespace) -> list[Row]:
             path.unlink()
         one = where / "one.jsonl"
         generate(one, args.snapshots)
-        rows.append(_pair(f"one file, {args.snapshots:,} snapshots", [one], args.repeat, where))
+        name = f"one file, {args.snapshots:,} snapshots"
+        rows.append(_pair(name, [one], args.repeat, where, split=parallel(1, 2)))
+        rows.extend(_splits(one, args.splits, min(args.repeat, 3), args.snapshots))
     return rows
 
 
@@ -120,6 +205,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument(
         "--repeat", type=int, default=5, help="alternating rounds, the fastest of each kept"
+    )
+    parser.add_argument(
+        "--splits",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[2, SPLIT_FROM, 8],
+        help="shard counts of the split of one file measured in this process (default 2,4,8)",
     )
     parser.add_argument("--json", action="store_true", help="rows on stdout, report on stderr")
     args = parser.parse_args(argv)

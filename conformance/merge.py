@@ -56,6 +56,7 @@ from .reports import FORMATS, Report, to_json, to_text
 
 __all__ = [
     "SHARD_FORMAT",
+    "SPLIT_FROM",
     "MergeError",
     "Merged",
     "check_files",
@@ -64,12 +65,18 @@ __all__ = [
     "load_shards",
     "merge_journals",
     "merge_reports",
+    "parallel",
     "render",
     "shard_report",
 ]
 
 SHARD_FORMAT = "runmodel-check-shard"
 """The ``format`` of the ``"shard"`` member of a mergeable JSON report."""
+
+SPLIT_FROM = 4
+"""The fewest processes `check_files` splits files by thread in: each process reads, pre-filters
+and follows every line, so with fewer the busiest one costs about as much as one process over
+the whole (measured in ``bench/bench_jobs.py``), and one process is as fast."""
 
 _END = 1 << 62  # the position, in a file, of what the check does once the file is read
 _POSITION = itemgetter(0)  # (of an event)
@@ -387,6 +394,14 @@ def _blocks(paths: list[str], n: int) -> list[list[tuple[int, str]]]:
     return [b for b in out if b]
 
 
+def parallel(files: int, jobs: int) -> bool:
+    """Whether `check_files` checks `files` files in more than one process with `jobs` (0: one
+    per core): whole files in blocks when there are twice as many as processes, else split by
+    thread from `SPLIT_FROM` processes."""
+    jobs = jobs or os.cpu_count() or 1
+    return jobs > 1 and files > 0 and (files >= 2 * jobs or jobs >= SPLIT_FROM)
+
+
 def check_files(
     paths: Sequence[str],
     jobs: int,
@@ -397,10 +412,10 @@ def check_files(
 ) -> tuple[Merged, Journal | None]:
     """Check `paths` in `jobs` processes (0: one per core) and merge: whole files in consecutive
     blocks when there are at least twice as many files as processes (and they share no thread),
-    else every process reads every file and checks the threads hashed to it. Where those shards
-    might still differ from one process, check in one process (with a note on stderr). This
-    process checks one shard itself. Returns the merged check and, for one process, its
-    journal."""
+    else, from `SPLIT_FROM` processes, every process reads every file and checks the threads
+    hashed to it; else one process. Where shards might still differ from one process, check in
+    one process (with a note on stderr). This process checks one shard itself. Returns the
+    merged check and, for one process, its journal."""
     jobs = jobs or os.cpu_count() or 1
     numbered = list(enumerate(paths))
     opts = (strictness, fail_on, expiry_grace)
@@ -408,7 +423,8 @@ def check_files(
     if jobs > 1 and numbered:
         if len(numbered) >= 2 * jobs:  # whole files; where they share threads, by thread
             plans.append([(block, 0, 1) for block in _blocks(list(paths), jobs)])
-        plans.append([(numbered, i, jobs) for i in range(jobs)])
+        if jobs >= SPLIT_FROM:
+            plans.append([(numbered, i, jobs) for i in range(jobs)])
     why = ""
     for tasks in plans:
         journals = _shards(tasks, opts)

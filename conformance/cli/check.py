@@ -80,7 +80,7 @@ def _seconds(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     """Check the files and write the report; return the exit code."""
-    if args.jobs != 1 or args.mergeable or args.merge:
+    if args.mergeable or args.merge or (args.jobs != 1 and _parallel(len(args.files), args.jobs)):
         return _run_parallel(args)
     from runmodel import Strictness
 
@@ -227,8 +227,9 @@ def _add_parallel_arguments(parser: argparse.ArgumentParser) -> None:
         type=_jobs_value,
         default=1,
         metavar="N",
-        help="check in N processes (0 or auto: one per core); the report is the same as with "
-        "one (default 1)",
+        help="check in N processes (0 or auto: one per core): many files in blocks, fewer files "
+        "split by thread where N is enough for that to pay, else in one; the report is the same "
+        "as with one (default 1)",
     )
     parser.add_argument(
         "--mergeable",
@@ -244,6 +245,14 @@ def _add_parallel_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # -- merging ---------------------------------------------------------------------------------
+
+
+def _parallel(files: int, jobs: int) -> bool:
+    """Whether ``--jobs`` checks in more than one process (`conformance.merge.parallel`); if not,
+    the check of one process is written as without it."""
+    from ..merge import parallel
+
+    return parallel(files, jobs)
 
 
 def _run_parallel(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -247,7 +248,7 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, out.out, out.err
 
 
-@pytest.mark.parametrize(("fmt", "jobs"), [("json", "3"), ("text", "2"), ("junit", "2")])
+@pytest.mark.parametrize(("fmt", "jobs"), [("json", "5"), ("text", "4"), ("junit", "4")])
 def test_jobs_on_real_recordings_write_the_one_process_report(
     capsys: pytest.CaptureFixture[str], fmt: str, jobs: str
 ) -> None:
@@ -263,11 +264,60 @@ def test_jobs_on_real_recordings_write_the_one_process_report(
     )
 
 
+def test_below_split_from_files_sharing_threads_are_checked_in_one_process(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks of files that share threads are refused; with fewer than `SPLIT_FROM` processes
+    the split by thread is not tried (it would cost more than it saves): one process checks,
+    with the note on stderr, and writes the same report."""
+    from conformance import merge
+
+    shards: list[int] = []
+    check = merge.check_shard
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        shards.append(kwargs["shards"])  # (this process's own shard: the workers' are forked)
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(merge, "check_shard", counted)
+    files = _real()
+    jobs = str(merge.SPLIT_FROM - 1)
+    code, out, err = _cli(capsys, "--format", "json", "--coverage", "--jobs", jobs, *files)
+    assert (code, out) == _cli(capsys, "--format", "json", "--coverage", *files)[:2]
+    assert "--jobs: checking in one process: " in err
+    assert "share" in err
+    assert shards == [1, 1]  # (a block of files, refused; then all of them)
+
+
+def test_a_few_files_below_split_from_are_checked_in_one_process(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One file with fewer than `SPLIT_FROM` processes: checked as without ``--jobs`` (no
+    shard, no note); from `SPLIT_FROM`, split by thread. The same report either way."""
+    from conformance import merge
+
+    shards: list[int] = []
+    check = merge.check_shard
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        shards.append(kwargs["shards"])
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(merge, "check_shard", counted)
+    path = _real()[0]
+    one = _cli(capsys, "--format", "json", path)
+    for jobs in range(2, merge.SPLIT_FROM):
+        assert _cli(capsys, "--format", "json", "--jobs", str(jobs), path) == one
+    assert shards == []
+    assert _cli(capsys, "--format", "json", "--jobs", str(merge.SPLIT_FROM), path) == one
+    assert shards == [merge.SPLIT_FROM]
+
+
 @pytest.mark.slow
 def test_jobs_on_each_real_recording_alone(capsys: pytest.CaptureFixture[str]) -> None:
     for path in _real():
         one = _cli(capsys, "--format", "json", path)
-        assert _cli(capsys, "--format", "json", "--jobs", "2", path) == one, path
+        assert _cli(capsys, "--format", "json", "--jobs", "4", path) == one, path
 
 
 def test_jobs_keep_unusable_files_and_exit_2(

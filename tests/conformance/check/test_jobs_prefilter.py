@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
+from conformance import merge
 from conformance.check import lines, shard
 from conformance.check.shard import item_keys, run_hint
 from conformance.decode import CHECKED
@@ -240,21 +241,23 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 
 @pytest.mark.parametrize("fmt", ["text", "json", "junit"])
 def test_jobs_2_on_crafted_lines_write_the_one_process_report(
-    crafted: Path, capsys: pytest.CaptureFixture[str], fmt: str
+    crafted: Path, capsys: pytest.CaptureFixture[str], fmt: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The command line: the same report, the same exit code and nothing more on stderr (no
     note of a check done in one process instead)."""
     one = _cli(capsys, "--format", fmt, "--coverage", str(crafted))
+    monkeypatch.setattr(merge, "SPLIT_FROM", 2)  # (split in two, as the shards were crafted for)
     assert _cli(capsys, "--format", fmt, "--coverage", "--jobs", "2", str(crafted)) == one
 
 
 def test_jobs_2_on_a_broken_line_hinted_as_a_run_check_in_one_process(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bad = _dump(run("failed", rid="run_b", tid="thread_b")).replace(b'"started_at":', b'"x":1e400,')
     path = tmp_path / "bad.jsonl"
     path.write_bytes(_interleave([*_crafted_lines(), [bad]]))
     code, out, _ = _cli(capsys, "--format", "json", str(path))
+    monkeypatch.setattr(merge, "SPLIT_FROM", 2)
     jobs = _cli(capsys, "--format", "json", "--jobs", "2", str(path))
     assert (code, out) == jobs[:2]
     assert code == 1
