@@ -7,11 +7,11 @@ command line does (a child process each time, so start-up and process spawning a
 - one file: with fewer than `SPLIT_FROM` processes, one process checks it (the split by thread
   costs more than it saves there), so ``--jobs 2`` should take the time of ``--jobs 1``.
 
-The split of one file by thread is measured apart, in this process: the CPU time of one process
-over the file, of each of N shards of threads, and of merging their journals (`--splits`). The
-busiest shard plus the merge, over the one process, is the time the split would take on N cores
-of its own, as a share of one process's: below 1 from `SPLIT_FROM` processes is what
-``--jobs`` splits one file by.
+The split of one file by thread is measured apart: the CPU time of one process over the file,
+of each of N shards of threads (each in a process of its own, one after the other), and of
+merging their journals (`--splits`). The busiest shard plus the merge, over the one process, is
+the time the split would take on N cores of its own, as a share of one process's: below 1 from
+`SPLIT_FROM` processes is what ``--jobs`` splits one file by.
 
 Rounds alternate ``--jobs 1`` and ``--jobs 2`` (`--repeat`, fastest kept); each pair's JSON
 reports are compared byte for byte. The CPU time of each command (its processes together, in the
@@ -32,7 +32,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from functools import partial
+from multiprocessing import get_context
 from pathlib import Path
 
 from _rows import Row, emit, fmt
@@ -121,11 +123,27 @@ def _cpu_of(work: Callable[[], Journal | None]) -> tuple[float, Journal | None]:
         gc.set_threshold(*threshold)
 
 
+def _timed(path: str, shard: int, shards: int) -> tuple[float, Journal]:
+    """One shard of `path` checked here (a child process of its own): its CPU seconds, journal."""
+    took, journal = _cpu_of(
+        partial(check_shard, numbered_files([(0, path)]), shard=shard, shards=shards)
+    )
+    assert journal is not None
+    return took, journal
+
+
+def _in_child(path: str, shard: int, shards: int) -> tuple[float, Journal]:
+    """`_timed` in a new child process, forked as ``--jobs`` forks its workers (a process that
+    checked before would carry its heap and collector state into the figure)."""
+    with ProcessPoolExecutor(1, mp_context=get_context("fork")) as pool:
+        return pool.submit(_timed, path, shard, shards).result()
+
+
 def _splits(path: Path, counts: list[int], repeat: int, snapshots: int) -> list[Row]:
     """Rows of the split of one file by thread in each of `counts` shards: the busiest shard's
-    CPU seconds and the merge's, against one process's (best of `repeat` rounds each)."""
-    files = [(0, str(path))]
-    whole = min(_cpu_of(lambda: check_shard(numbered_files(files)))[0] for _ in range(repeat))
+    CPU seconds and the merge's, against one process's (best of `repeat` rounds each; each
+    shard checked in a process of its own, one after the other)."""
+    whole = min(_in_child(str(path), 0, 1)[0] for _ in range(repeat))
     rows = []
     for n in counts:
         shard_cpu = [float("inf")] * n
@@ -134,13 +152,11 @@ def _splits(path: Path, counts: list[int], repeat: int, snapshots: int) -> list[
         for _ in range(repeat):
             journals: list[Journal] = []
             for k in range(n):
-                took, journal = _cpu_of(
-                    partial(check_shard, numbered_files(files), shard=k, shards=n)
-                )
-                assert journal is not None
+                took, journal = _in_child(str(path), k, n)
                 shard_cpu[k] = min(shard_cpu[k], took)
                 journals.append(journal)
-            gc.disable()
+            gc.collect()
+            gc.disable()  # (as `--jobs` merges)
             try:
                 t = time.process_time()
                 merge_journals(journals)
@@ -210,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         "--splits",
         type=lambda text: [int(n) for n in text.split(",")],
         default=[2, SPLIT_FROM, 8],
-        help="shard counts of the split of one file measured in this process (default 2,4,8)",
+        help="shard counts of the split of one file measured apart (default 2,4,8)",
     )
     parser.add_argument("--json", action="store_true", help="rows on stdout, report on stderr")
     args = parser.parse_args(argv)

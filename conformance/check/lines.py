@@ -1,15 +1,18 @@
 """What a JSON Lines line tells from its bytes alone: a run object's ids and status (`run_hint`),
 and the pre-filter of a shard of threads (`LineFilter`) that takes another shard's run lines by
-them, without decoding. Compiled with the hot path: a worker asks it about every line read."""
+them, without decoding, and its own run objects in place. Compiled with the hot path: a worker
+asks it about every line read."""
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
+from typing import Any
 
 from runmodel import RUN
 
-from ..observations import Snapshot
+from ..observations import Location, Snapshot
+from .engine import Checker
 
 __all__ = ["Found", "Hint", "LineFilter", "cut_hint", "next_hint", "run_hint"]
 
@@ -20,6 +23,8 @@ _STATUS = b'"status":"'
 _ACTIVE = frozenset(RUN.statuses) - frozenset(RUN.terminal)
 Found = tuple[str, str, str, int]
 """(run id, thread id, status, cut) of a line (`cut_hint`)."""
+Memo = dict[int, tuple[Any, bool, tuple[str, ...]]]
+"""A shard's routes of objects, by ``id``: (the object, whether the shard checks it, its runs)."""
 _PREFIX = 64  # bytes of a line that pick its slot among the recent lines' hints
 _HINTS = 4096  # recent lines' hints kept (all dropped at once when full)
 
@@ -75,17 +80,19 @@ def cut_hint(line: bytes) -> Found | None:
 def _status_hint(line: bytes, cut: int) -> str | None:
     """`cut_hint`'s status of a line that begins as one with a hint up to `cut` (so has the same
     run and thread), or None when `cut_hint` would give none: a quicker one of a new poll."""
-    s_end = line.find(b'"', cut)
-    if s_end < 0:
-        return None
-    for i in range(cut, s_end):  # (no backslash, ``{`` or ``[`` in the value: a few bytes)
-        c = line[i]
+    n = len(line)
+    end = cut
+    while end < n:  # (to the closing quote: a few bytes, none a backslash, ``{`` or ``[``)
+        c = line[end]
+        if c == 34:
+            break
         if c == 92 or c == 123 or c == 91:
             return None
-    if not _whole_line(line):
+        end += 1
+    if end >= n or not _whole_line(line):
         return None
     try:
-        return line[cut:s_end].decode()
+        return line[cut:end].decode()
     except UnicodeDecodeError:
         return None
 
@@ -133,7 +140,12 @@ class LineFilter:
     unlike the last of its slot (its first bytes) is read by `hint` (`cut_hint`).
 
     `next` is the position in its file of the next item read, `lines` the lines read; `at` is
-    the shard's position of the item being checked, set before `foresee_run` can close a run."""
+    the shard's position of the item being checked (file index, item index), set before
+    `foresee_run` can close a run.
+
+    Once `attach`ed to the shard's engine, it also takes the run objects the reader offers
+    (`taken`, `again`) as the shard would, without a call into Python for its own: checked in
+    place, their positions counted, mentions of settled runs noted."""
 
     def __init__(
         self,
@@ -159,6 +171,37 @@ class LineFilter:
         self.pending: tuple[int, list[str], str] | None = None
         self.counts: dict[type, int] | None = None
         self.hints: dict[bytes, Hint] = {}
+        self.checker: Checker | None = None
+        self.memo: Memo = {}
+        self.settled: set[str] = set()
+        self.mentions: dict[str, list[tuple[int, int]]] = {}
+        self.checkable = 0
+        self.verified: Callable[[dict[str, Any], Location, list[str]], bool] = _unattached
+        self.route: Callable[[dict[str, Any], Location, int, list[str]], bool] = _unattached
+        self.foresee_object: Callable[[Any], None] = _nothing
+
+    def attach(
+        self,
+        checker: Checker,
+        memo: Memo,
+        settled: set[str],
+        mentions: dict[str, list[tuple[int, int]]],
+        verified: Callable[[dict[str, Any], Location, list[str]], bool],
+        route: Callable[[dict[str, Any], Location, int, list[str]], bool],
+        foresee_object: Callable[[Any], None],
+    ) -> None:
+        """Take run objects for the shard (`taken`, `again`): its engine, its routes of objects
+        (shared), the runs settled and the mentions noted after (shared); `verified` is the
+        shard's comparison of a decoded run object with its line's hint (`pending`), asked
+        where they differ, `route` routes one the hint did not, `foresee_object` follows
+        another shard's."""
+        self.checker = checker
+        self.memo = memo
+        self.settled = settled
+        self.mentions = mentions
+        self.verified = verified
+        self.route = route
+        self.foresee_object = foresee_object
 
     def select(self, raw: bytes) -> bool:
         """Whether the reader reads `raw` (False: another shard's run object, taken here)."""
@@ -207,3 +250,106 @@ class LineFilter:
             counts[Snapshot] = counts.get(Snapshot, 0) + 1
         self.next = n + 1
         return False
+
+    def taken(self, obj: dict[str, Any], loc: Location, seq: int) -> bool:
+        """The reader's hook for a new object (see `Checker.observed`): a run object (no
+        ``previous_response_id``) is routed (its line's hint verified), checked in place if it
+        is this shard's, else foreseen; its position counted. Any other object is left to the
+        shard, as an item (False). `checkable` is the engine's count when its file began."""
+        if (
+            obj.get("object") != "thread.run"
+            or type(obj.get("id")) is not str
+            or type(obj.get("previous_response_id")) is str
+        ):
+            return False
+        checker = self.checker
+        assert checker is not None
+        n = self.next
+        self.next = n + 1
+        at = self.at
+        at[1] = n
+        counts = self.counts
+        if counts is not None:
+            counts[Snapshot] = counts.get(Snapshot, 0) + 1
+            if checker.checkable > self.checkable:
+                self.counts = None  # (the file has something to check: no longer needed)
+        memo = self.memo
+        key = id(obj)
+        hit = memo.get(key)
+        runs: tuple[str, ...]
+        if hit is not None and hit[0] is obj:
+            self.pending = None  # (the object of the same bytes, verified then)
+            mine, runs = hit[1], hit[2]
+        else:
+            oid: str = obj["id"]
+            tid = obj.get("thread_id")
+            keys = ["t:" + tid, "r:" + oid] if type(tid) is str else ["r:" + oid]
+            runs = (oid,)
+            if self.pending is not None and self._verified(obj, loc, keys):
+                owner = self.owner
+                for k in keys:  # (as `Router.route`: the pre-filter found them this shard's)
+                    owner.setdefault(k, self.shard)
+                mine = True
+            else:
+                mine = self.route(obj, loc, seq, keys)
+            if len(memo) >= 4096:
+                memo.clear()
+            memo[key] = (obj, mine, runs)
+        if not mine:
+            self.foresee_object(obj)
+            return True
+        checker.observed(obj, loc, seq)
+        self._mention(runs, n)
+        return True
+
+    def again(self, obj: dict[str, Any]) -> bool:
+        """The reader's hook for a repeated line's object (see `Checker.repeated`): taken here,
+        with no `Snapshot` made, when the shard would only have passed it to the engine's count
+        of a repeat (this shard's run) or foreseen it (another shard's); its position counted."""
+        hit = self.memo.get(id(obj))
+        if hit is None or hit[0] is not obj:
+            return False
+        self.pending = None  # (the object of the same bytes, verified then)
+        n = self.next
+        self.at[1] = n
+        if hit[1]:
+            checker = self.checker
+            assert checker is not None
+            if not checker.repeated(obj):
+                return False
+            self._mention(hit[2], n)
+        else:
+            self.foresee_object(obj)
+        counts = self.counts
+        if counts is not None:
+            counts[Snapshot] = counts.get(Snapshot, 0) + 1
+        self.next = n + 1
+        return True
+
+    def _verified(self, obj: dict[str, Any], loc: Location, keys: list[str]) -> bool:
+        """Whether a decoded run object is what its line's hint (`pending`) told; where not,
+        `verified` (the shard's) notes why, and says."""
+        pending = self.pending
+        assert pending is not None
+        if loc.line == pending[0] and keys == pending[1] and obj.get("status") == pending[2]:
+            self.pending = None
+            return True
+        return bool(self.verified(obj, loc, keys))
+
+    def _mention(self, runs: tuple[str, ...], n: int) -> None:
+        """Note where an item of this shard named runs already settled (the merge's check that
+        none was named after one process would have closed it)."""
+        settled = self.settled
+        if settled:
+            for rid in runs:
+                if rid in settled:
+                    self.mentions.setdefault(rid, []).append((self.at[0], n))
+
+
+def _unattached(*args: Any) -> bool:
+    """Neither verify nor route: a filter not attached to a shard takes no run object."""
+    raise RuntimeError("LineFilter.attach was not called")
+
+
+def _nothing(obj: Any) -> None:
+    """No other shard's object to follow."""

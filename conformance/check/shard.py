@@ -513,8 +513,6 @@ class _Shard:
         # run snapshots by object: readers hand a repeated line's object again, and a run
         # object names the same ids, so goes to the same shard, every time
         self.memo: dict[int, tuple[Any, bool, tuple[str, ...]]] = {}
-        self.index = 0  # the file being read
-        self.file_checkable = 0  # what the engine had checked before it
         # the pre-filter of lines, with the position in its file of the next item read
         # (`next`), and the hint of the line being read when this shard checks it (`pending`,
         # verified once decoded)
@@ -529,6 +527,16 @@ class _Shard:
             lambda: self._unverified(self.journal.files[-1].path),
             cut_hint,
         )
+        if replay is not None:  # (a shard of threads: the filter takes run objects too)
+            self.filter.attach(
+                checker,
+                self.memo,
+                self.settled,
+                journal.mentions,
+                self._verified,
+                self._route,
+                replay.foresee_object,
+            )
         # a shard of whole files: the threads and runs its run objects taken in place named
         self.threads: set[str] = set()
         self.runs: set[str] = set()
@@ -540,7 +548,7 @@ class _Shard:
             tally = FileTally(path, index)
             journal.files.append(tally)
             checkable, problems = checker.checkable, checker.problems
-            self.at[0] = self.index = index
+            self.at[0] = index
             self.counts, self.fmt = {}, None  # (kept until the file gives something to check)
             whole = self.router is None
             if isinstance(items, FileItems):
@@ -552,7 +560,7 @@ class _Shard:
                     items.select = self.filter.select
             self.filter.lines = 0
             self.filter.counts = self.counts
-            self.file_checkable = checkable
+            self.filter.checkable = checkable  # (what the engine had checked before the file)
             owned = self._whole if whole else self._owned
             checker.feed_all(owned(index, items, checkable))
             if self.filter.pending is not None:
@@ -637,62 +645,18 @@ class _Shard:
         self.counts = None  # (a run object: the file has something to check)
         return self.checker.observed(obj, loc, seq)
 
-    def _taken(self, obj: dict[str, Any], loc: Location, seq: int) -> bool:
-        """The reader's hook for a new object in a shard of threads: a run object (no
-        ``previous_response_id``) is taken as `_owned` takes its snapshot, without one made:
-        routed (its bytes' hint verified), checked in place if it is this shard's, else
-        foreseen; its position counted. Any other object is left to `_owned`, as an item."""
-        if (
-            obj.get("object") != "thread.run"
-            or type(obj.get("id")) is not str
-            or type(obj.get("previous_response_id")) is str
-        ):
-            return False
-        line_filter = self.filter
-        n = line_filter.next
-        line_filter.next = n + 1
-        self.at[1] = n
-        counts = self.counts
-        if counts is not None:
-            counts[Snapshot] = counts.get(Snapshot, 0) + 1
-            if self.checker.checkable > self.file_checkable:
-                self.counts = line_filter.counts = None  # (no longer needed: see `run`)
-        memo = self.memo
-        hit = memo.get(id(obj))
-        if hit is not None and hit[0] is obj:
-            line_filter.pending = None  # (the object of the same bytes, verified then)
-            mine, runs = hit[1], hit[2]
-        else:
-            mine, runs = self._route_run(obj, loc, seq)
-            if len(memo) >= 4096:
-                memo.clear()
-            memo[id(obj)] = (obj, mine, runs)
-        if not mine:
-            if self.replay is not None:
-                self.replay.foresee_object(obj)
-            return True
-        self.checker.observed(obj, loc, seq)
-        settled = self.settled
-        for rid in runs:
-            if rid in settled:
-                self.journal.mentions.setdefault(rid, []).append((self.index, n))
-        return True
+    @property
+    def _taken(self) -> Callable[[dict[str, Any], Location, int], bool]:
+        """The reader's hook for a new object in a shard of threads: `LineFilter.taken` (a run
+        object routed, checked in place if this shard's, else foreseen, without a `Snapshot`);
+        any other object is left to `_owned`, as an item."""
+        return self.filter.taken
 
-    def _route_run(
-        self, obj: dict[str, Any], loc: Location, seq: int
-    ) -> tuple[bool, tuple[str, ...]]:
-        """`_classify_run` of a run object the reader offers (a shard of threads)."""
-        oid: str = obj["id"]
-        tid = obj.get("thread_id")
-        keys = ["t:" + tid, "r:" + oid] if type(tid) is str else ["r:" + oid]
+    def _route(self, obj: dict[str, Any], loc: Location, seq: int, keys: list[str]) -> bool:
+        """Whether this shard checks a run object its line's hint did not route (`Router`)."""
         router = self.router
         assert router is not None
-        if self.filter.pending is not None and self._verified(obj, loc, keys):
-            owner = router.owner
-            for k in keys:  # (`route`: the pre-filter found them this shard's, and no conflict)
-                owner.setdefault(k, self.shard)
-            return True, (oid,)
-        return router.route(Snapshot(loc, seq, obj), keys) == self.shard, (oid,)
+        return router.route(Snapshot(loc, seq, obj), keys) == self.shard
 
     def _owned(self, index: int, items: Iterable[Item], checkable: int) -> Iterator[Item]:
         """The items of one file this shard checks, each yielded when its position is set and
@@ -754,30 +718,12 @@ class _Shard:
                 if rid in settled:
                     mentions.setdefault(rid, []).append((index, n))
 
-    def _repeated(self, obj: dict[str, Any]) -> bool:
-        """The reader's hook for a repeated line's object (see `Checker.repeated`): taken here,
-        with no `Snapshot` made, when `_owned` would only have passed it to the engine's count
-        of a repeat (this shard's run) or foreseen it (another shard's); its position counted."""
-        hit = self.memo.get(id(obj))
-        if hit is None or hit[0] is not obj:
-            return False
-        line_filter = self.filter
-        line_filter.pending = None  # (the object of the same bytes, verified then)
-        n = self.at[1] = line_filter.next
-        if hit[1]:
-            if not self.checker.repeated(obj):
-                return False
-            settled = self.settled
-            for rid in hit[2]:
-                if rid in settled:
-                    self.journal.mentions.setdefault(rid, []).append((self.index, n))
-        elif self.replay is not None:
-            self.replay.foresee_object(obj)
-        counts = self.counts
-        if counts is not None:
-            counts[Snapshot] = counts.get(Snapshot, 0) + 1
-        line_filter.next = n + 1
-        return True
+    @property
+    def _repeated(self) -> Callable[[dict[str, Any]], bool]:
+        """The reader's hook for a repeated line's object in a shard of threads:
+        `LineFilter.again` (taken with no `Snapshot` made when `_owned` would only have passed
+        it to the engine's count of a repeat, or foreseen it)."""
+        return self.filter.again
 
     def _classify_run(self, item: Item, obj: dict[str, Any]) -> tuple[bool, tuple[str, ...], bool]:
         """`_classify` of a run object's snapshot (no ``previous_response_id``): it names its
