@@ -248,9 +248,17 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, out.out, out.err
 
 
-@pytest.mark.parametrize(("fmt", "jobs"), [("json", "5"), ("text", "4"), ("junit", "4")])
+@pytest.fixture
+def split_from_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Split files by thread from 2 processes (a test's few processes, each cheap to start)."""
+    from conformance import merge
+
+    monkeypatch.setattr(merge, "SPLIT_FROM", 2)
+
+
+@pytest.mark.parametrize(("fmt", "jobs"), [("json", "3"), ("text", "2"), ("junit", "2")])
 def test_jobs_on_real_recordings_write_the_one_process_report(
-    capsys: pytest.CaptureFixture[str], fmt: str, jobs: str
+    capsys: pytest.CaptureFixture[str], fmt: str, jobs: str, split_from_2: None
 ) -> None:
     files = _real()
     one = _cli(capsys, "--format", fmt, "--coverage", *files)
@@ -304,6 +312,7 @@ def test_a_few_files_below_split_from_are_checked_in_one_process(
         return check(*args, **kwargs)
 
     monkeypatch.setattr(merge, "check_shard", counted)
+    monkeypatch.setattr(merge, "SPLIT_FROM", 3)  # (fewer processes to start than with 4)
     path = _real()[0]
     one = _cli(capsys, "--format", "json", path)
     for jobs in range(2, merge.SPLIT_FROM):
@@ -313,11 +322,25 @@ def test_a_few_files_below_split_from_are_checked_in_one_process(
     assert shards == [merge.SPLIT_FROM]
 
 
+def test_parallel_says_when_jobs_use_more_than_one_process() -> None:
+    from conformance.merge import SPLIT_FROM, parallel
+
+    assert not parallel(0, 4)  # (nothing to check)
+    assert not parallel(8, 1)
+    assert parallel(4, 2)  # (whole files in blocks: twice as many files as processes)
+    assert not parallel(3, 2)
+    assert not parallel(1, SPLIT_FROM - 1)
+    assert parallel(1, SPLIT_FROM)  # (one file split by thread)
+    assert parallel(2 * SPLIT_FROM - 1, SPLIT_FROM)
+
+
 @pytest.mark.slow
-def test_jobs_on_each_real_recording_alone(capsys: pytest.CaptureFixture[str]) -> None:
+def test_jobs_on_each_real_recording_alone(
+    capsys: pytest.CaptureFixture[str], split_from_2: None
+) -> None:
     for path in _real():
         one = _cli(capsys, "--format", "json", path)
-        assert _cli(capsys, "--format", "json", "--jobs", "4", path) == one, path
+        assert _cli(capsys, "--format", "json", "--jobs", "2", path) == one, path
 
 
 def test_jobs_keep_unusable_files_and_exit_2(
