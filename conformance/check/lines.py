@@ -143,9 +143,13 @@ class LineFilter:
     the shard's position of the item being checked (file index, item index), set before
     `foresee_run` can close a run.
 
-    Once `attach`ed to the shard's engine, it also takes the run objects the reader offers
-    (`taken`, `again`) as the shard would, without a call into Python for its own: checked in
-    place, their positions counted, mentions of settled runs noted."""
+    It also takes the run objects the reader offers (`taken`, `again`) as the shard would,
+    without a call into Python for its own: checked in place by the shard's engine (`checker`),
+    their positions counted, mentions of runs already `settled` noted (`mentions`). `memo` (the
+    shard's routes of objects), `settled` and `mentions` are the shard's own, shared; `verified`
+    is the shard's comparison of a decoded run object with its line's hint (`pending`), asked
+    where they differ; `route` routes one the hint did not; `foresee_object` follows another
+    shard's. `checkable` is the engine's count of checkable items when the file began."""
 
     def __init__(
         self,
@@ -157,6 +161,14 @@ class LineFilter:
         foresee_run: Callable[[str, str], None],
         unverified: Callable[[], None],
         hint: Callable[[bytes], Found | None] = cut_hint,
+        *,
+        checker: Checker,
+        memo: Memo,
+        settled: set[str],
+        mentions: dict[str, list[tuple[int, int]]],
+        verified: Callable[[dict[str, Any], Location, list[str]], bool],
+        route: Callable[[dict[str, Any], Location, int, list[str]], bool],
+        foresee_object: Callable[[Any], None],
     ) -> None:
         self.shard = shard
         self.shards = shards
@@ -171,34 +183,11 @@ class LineFilter:
         self.pending: tuple[int, list[str], str] | None = None
         self.counts: dict[type, int] | None = None
         self.hints: dict[bytes, Hint] = {}
-        self.checker: Checker | None = None
-        self.memo: Memo = {}
-        self.settled: set[str] = set()
-        self.mentions: dict[str, list[tuple[int, int]]] = {}
-        self.checkable = 0
-        self.verified: Callable[[dict[str, Any], Location, list[str]], bool] = _unattached
-        self.route: Callable[[dict[str, Any], Location, int, list[str]], bool] = _unattached
-        self.foresee_object: Callable[[Any], None] = _nothing
-
-    def attach(
-        self,
-        checker: Checker,
-        memo: Memo,
-        settled: set[str],
-        mentions: dict[str, list[tuple[int, int]]],
-        verified: Callable[[dict[str, Any], Location, list[str]], bool],
-        route: Callable[[dict[str, Any], Location, int, list[str]], bool],
-        foresee_object: Callable[[Any], None],
-    ) -> None:
-        """Take run objects for the shard (`taken`, `again`): its engine, its routes of objects
-        (shared), the runs settled and the mentions noted after (shared); `verified` is the
-        shard's comparison of a decoded run object with its line's hint (`pending`), asked
-        where they differ, `route` routes one the hint did not, `foresee_object` follows
-        another shard's."""
         self.checker = checker
         self.memo = memo
         self.settled = settled
         self.mentions = mentions
+        self.checkable = 0
         self.verified = verified
         self.route = route
         self.foresee_object = foresee_object
@@ -263,7 +252,6 @@ class LineFilter:
         ):
             return False
         checker = self.checker
-        assert checker is not None
         n = self.next
         self.next = n + 1
         at = self.at
@@ -313,9 +301,7 @@ class LineFilter:
         n = self.next
         self.at[1] = n
         if hit[1]:
-            checker = self.checker
-            assert checker is not None
-            if not checker.repeated(obj):
+            if not self.checker.repeated(obj):
                 return False
             self._mention(hit[2], n)
         else:
@@ -344,12 +330,3 @@ class LineFilter:
             for rid in runs:
                 if rid in settled:
                     self.mentions.setdefault(rid, []).append((self.at[0], n))
-
-
-def _unattached(*args: Any) -> bool:
-    """Neither verify nor route: a filter not attached to a shard takes no run object."""
-    raise RuntimeError("LineFilter.attach was not called")
-
-
-def _nothing(obj: Any) -> None:
-    """No other shard's object to follow."""

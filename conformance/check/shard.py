@@ -425,8 +425,8 @@ class _Window:
         self._maybe_settled(rid)
 
 
-def _nothing(rid: str, status: str) -> None:
-    """No run to foresee (a shard of whole files reads no other shard's lines)."""
+def _nothing(*args: Any) -> None:
+    """No run or object to foresee (a shard of whole files reads no other shard's lines)."""
 
 
 def _clock_only(ex: Exchange) -> Exchange | None:
@@ -515,7 +515,7 @@ class _Shard:
         self.memo: dict[int, tuple[Any, bool, tuple[str, ...]]] = {}
         # the pre-filter of lines, with the position in its file of the next item read
         # (`next`), and the hint of the line being read when this shard checks it (`pending`,
-        # verified once decoded)
+        # verified once decoded); in a shard of threads it also takes the reader's run objects
         replay = self.replay
         self.filter = LineFilter(
             shard,
@@ -526,17 +526,14 @@ class _Shard:
             _nothing if replay is None else replay.foresee_run,
             lambda: self._unverified(self.journal.files[-1].path),
             cut_hint,
+            checker=checker,
+            memo=self.memo,
+            settled=self.settled,
+            mentions=journal.mentions,
+            verified=self._verified,
+            route=self._route,
+            foresee_object=_nothing if replay is None else replay.foresee_object,
         )
-        if replay is not None:  # (a shard of threads: the filter takes run objects too)
-            self.filter.attach(
-                checker,
-                self.memo,
-                self.settled,
-                journal.mentions,
-                self._verified,
-                self._route,
-                replay.foresee_object,
-            )
         # a shard of whole files: the threads and runs its run objects taken in place named
         self.threads: set[str] = set()
         self.runs: set[str] = set()
