@@ -10,15 +10,14 @@ import pytest
 
 from conformance.merge import merge_reports, render, shard_report
 from runmodel.cli import main
+from tests.helpers.paths import REAL, needs_real
 
 distributed = pytest.importorskip(
     "distributed", reason="Dask is not installed (pip install 'runmodel[dask]')"
 )
 
-ROOT = Path(__file__).resolve().parents[3]
-REAL = ROOT.parent / "shared" / "recordings" / "real"
 
-
+@needs_real
 def test_an_archive_checked_on_a_local_dask_cluster_merges_into_the_one_process_report(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -21,6 +21,7 @@ from conformance.reports import Report, to_json, to_junit, to_text
 from runmodel import MESSAGE, RUN, STEP, Strictness
 from runmodel.cli import main
 from tests.helpers.checktrace import T0, Trace, message, run, step
+from tests.helpers.paths import needs_real
 
 ROOT = Path(__file__).resolve().parents[3]
 REAL = ROOT.parent / "shared" / "recordings" / "real"
@@ -343,6 +344,7 @@ def test_jobs_on_each_real_recording_alone(
         assert _cli(capsys, "--format", "json", "--jobs", "2", path) == one, path
 
 
+@needs_real
 def test_jobs_keep_unusable_files_and_exit_2(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -363,6 +365,7 @@ def test_a_bad_jobs_value_is_a_usage_error(capsys: pytest.CaptureFixture[str], b
     assert "Traceback" not in err
 
 
+@needs_real
 def test_jobs_auto_and_zero_mean_every_core(capsys: pytest.CaptureFixture[str]) -> None:
     files = _real()[:4]
     one = _cli(capsys, *files)
@@ -384,6 +387,7 @@ def test_mergeable_json_is_the_json_report_plus_a_shard_member(
     assert (code, doc) == (plain[0], json.loads(plain[1]))
 
 
+@needs_real
 @pytest.mark.parametrize("fmt", ["text", "json", "junit"])
 def test_merged_shard_reports_are_the_report_of_all_files(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, fmt: str
