@@ -31,9 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -110,26 +108,18 @@ def _pair(name: str, files: list[Path], repeat: int, where: Path, split: bool = 
     )
 
 
-def _cpu_of(work: Callable[[], Journal | None]) -> tuple[float, Journal | None]:
-    """CPU seconds of `work` in this process (the cycle collector set as a worker sets it)."""
+def _timed(path: str, shard: int, shards: int) -> tuple[float, Journal]:
+    """One shard of `path` checked here (a child process of its own): its CPU seconds and its
+    journal, the cycle collector set as a worker sets it."""
     threshold = gc.get_threshold()
     gc.collect()
     gc.set_threshold(max(threshold[0], 100_000), 50, 1000)
     try:
         t = time.process_time()
-        got = work()
-        return time.process_time() - t, got
+        journal = check_shard(numbered_files([(0, path)]), shard=shard, shards=shards)
+        return time.process_time() - t, journal
     finally:
         gc.set_threshold(*threshold)
-
-
-def _timed(path: str, shard: int, shards: int) -> tuple[float, Journal]:
-    """One shard of `path` checked here (a child process of its own): its CPU seconds, journal."""
-    took, journal = _cpu_of(
-        partial(check_shard, numbered_files([(0, path)]), shard=shard, shards=shards)
-    )
-    assert journal is not None
-    return took, journal
 
 
 def _in_child(path: str, shard: int, shards: int) -> tuple[float, Journal]:
@@ -173,7 +163,7 @@ def _splits(path: Path, counts: list[int], repeat: int, snapshots: int) -> list[
             f"{fmt(merge_cpu, 's')}, one process {fmt(whole, 's')}: {ratio:.2f} "
             f"({1 / ratio:.2f}x on {n} cores of its own)"
         )
-        split = n >= SPLIT_FROM
+        split = parallel(1, n)
         rows.append(
             Row(
                 "checker",

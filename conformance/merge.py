@@ -140,9 +140,8 @@ class _Replay:
         fifo: OrderedDict[str, None] = OrderedDict()
         opened: OrderedDict[str, None] = OrderedDict()
         closes: list[tuple[str, tuple[int, int]]] = []
-        closed_when: dict[
-            str, int
-        ] = {}  # closed run -> closes before it, to tell what is forgotten
+        # a closed run -> the closes before it, to tell what one process has forgotten
+        closed_when: dict[str, int] = {}
         doubts: list[str] = []
         results: dict[str, list[tuple[tuple[int, int], RunResult]]] = {}
         others: list[Event] = []

@@ -23,6 +23,7 @@ from typing import Any
 
 from runmodel import LINKS, RUN, Lifecycle, Strictness
 
+from ..decode import CHECKED
 from ..observations import (
     Exchange,
     InputProblem,
@@ -32,6 +33,7 @@ from ..observations import (
     StreamEvent,
     TraceInfo,
 )
+from ..readers import read
 from .engine import EXPIRY_GRACE, MEMORY, WINDOW, Checker
 from .lines import LineFilter, cut_hint, run_hint
 from .results import Event, RunChecked, RunResult, Severity, Violation, ViolationFound
@@ -817,9 +819,6 @@ class FileItems:
         self.select: Callable[[bytes], bool] | None = None
 
     def __iter__(self) -> Iterator[Item]:
-        from ..decode import CHECKED
-        from ..readers import read
-
         return read(
             self.path,
             shape=CHECKED,
